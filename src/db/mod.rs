@@ -1,0 +1,348 @@
+//! Database access for both backends, chosen at run time by `DATABASE_URL`.
+//!
+//! diesel-async has no runtime multi-backend connection, so [`Db`] is an enum
+//! of two deadpool pools and [`Conn`] an enum of the two connection types.
+//! Query functions take `&mut Conn` and use [`db_run!`], which compiles the
+//! same query body once per backend; [`transaction!`] opens one transaction
+//! (SQLite: `BEGIN IMMEDIATE`, so concurrent writers queue on the busy
+//! timeout instead of failing with "database is locked").
+
+pub mod schema;
+pub mod tags;
+pub mod tasks;
+pub mod users;
+
+use std::time::Duration;
+
+use diesel::Connection as _;
+use diesel::sqlite::SqliteConnection;
+use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
+use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
+use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use futures_util::FutureExt;
+
+use crate::settings::Settings;
+
+/// SQLite behind diesel-async's blocking-pool wrapper.
+pub type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
+
+/// Error from checking a connection out of the pool.
+pub type PoolError = diesel_async::pooled_connection::deadpool::PoolError;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// Pragmas every SQLite connection gets. WAL itself is persistent and set
+/// once at migration time.
+const SQLITE_CONNECTION_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; \
+     PRAGMA foreign_keys = ON; \
+     PRAGMA synchronous = NORMAL;";
+
+/// Which backend a pool or connection talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+/// A connection pool for one of the two backends.
+#[derive(Clone)]
+pub enum Db {
+    Pg(Pool<AsyncPgConnection>),
+    Sqlite(Pool<SqliteConn>),
+}
+
+/// A connection checked out of a [`Db`]; returns to the pool on drop.
+pub enum PooledConn {
+    Pg(Object<AsyncPgConnection>),
+    Sqlite(Object<SqliteConn>),
+}
+
+/// A borrowed connection of either backend: what query functions take.
+pub enum Conn<'c> {
+    Pg(&'c mut AsyncPgConnection),
+    Sqlite(&'c mut SqliteConn),
+}
+
+/// Runs `$body` with `$c` bound to the concrete connection of `$conn`
+/// (a `&mut Conn`). The body is type-checked once for each backend.
+#[macro_export]
+macro_rules! db_run {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::Conn::Pg(inner) => {
+                let $c: &mut ::diesel_async::AsyncPgConnection = &mut **inner;
+                $body
+            }
+            $crate::db::Conn::Sqlite(inner) => {
+                let $c: &mut $crate::db::SqliteConn = &mut **inner;
+                $body
+            }
+        }
+    };
+}
+
+/// Runs `$body` in one write transaction on a connection from `$db`, with
+/// `$conn` bound to a `&mut Conn`. The body evaluates to
+/// `Result<T, AppError>`; an `Err` rolls everything back.
+#[macro_export]
+macro_rules! transaction {
+    ($db:expr, |$conn:ident| $body:expr) => {{
+        let mut pooled = $db.get().await?;
+        match &mut pooled {
+            $crate::db::PooledConn::Pg(inner) => {
+                let c: &mut ::diesel_async::AsyncPgConnection = &mut **inner;
+                ::diesel_async::AsyncConnection::transaction(
+                    c,
+                    async |c| -> ::std::result::Result<_, $crate::error::AppError> {
+                        let $conn = &mut $crate::db::Conn::Pg(c);
+                        $body
+                    },
+                )
+                .await
+            }
+            $crate::db::PooledConn::Sqlite(inner) => {
+                let c: &mut $crate::db::SqliteConn = &mut **inner;
+                c.immediate_transaction(
+                    async |c| -> ::std::result::Result<_, $crate::error::AppError> {
+                        let $conn = &mut $crate::db::Conn::Sqlite(c);
+                        $body
+                    },
+                )
+                .await
+            }
+        }
+    }};
+}
+
+impl PooledConn {
+    /// Borrows the connection for query functions.
+    pub fn conn(&mut self) -> Conn<'_> {
+        match self {
+            Self::Pg(obj) => Conn::Pg(&mut **obj),
+            Self::Sqlite(obj) => Conn::Sqlite(&mut **obj),
+        }
+    }
+}
+
+impl Conn<'_> {
+    pub fn backend(&self) -> Backend {
+        match self {
+            Self::Pg(_) => Backend::Postgres,
+            Self::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+}
+
+/// Why the database could not be opened at start.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("unsupported DATABASE_URL {0:?}: use sqlite://PATH or postgres://…")]
+    UnsupportedUrl(String),
+    #[error("could not connect to the database: {0}")]
+    Connect(String),
+    #[error("database migration failed: {0}")]
+    Migration(String),
+    #[error("could not build the connection pool: {0}")]
+    Pool(String),
+}
+
+/// A parsed `DATABASE_URL`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Postgres(String),
+    /// Path of the SQLite file.
+    Sqlite(String),
+}
+
+impl DatabaseUrl {
+    pub fn parse(url: &str) -> Result<Self, DbError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Self::Postgres(url.to_owned()));
+        }
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url);
+        if path.is_empty() || path.contains("://") || path == ":memory:" {
+            return Err(DbError::UnsupportedUrl(url.to_owned()));
+        }
+        Ok(Self::Sqlite(path.to_owned()))
+    }
+}
+
+impl Db {
+    /// Opens the database named by the settings, creating (SQLite) and
+    /// migrating it first.
+    pub async fn connect(settings: &Settings) -> Result<Self, DbError> {
+        let timeout = settings.database_timeout();
+        match DatabaseUrl::parse(&settings.database_url)? {
+            DatabaseUrl::Postgres(url) => {
+                migrate_postgres(url.clone()).await?;
+                let mut config = ManagerConfig::default();
+                config.recycling_method = RecyclingMethod::Verified;
+                let manager =
+                    AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, config);
+                let pool =
+                    pool_builder(Pool::builder(manager), settings.database_pool_size, timeout)
+                        .build()
+                        .map_err(|e| DbError::Pool(e.to_string()))?;
+                Ok(Self::Pg(pool))
+            }
+            DatabaseUrl::Sqlite(path) => {
+                migrate_sqlite(path.clone()).await?;
+                let mut config = ManagerConfig::<SqliteConn>::default();
+                // Fast: a SQLite file does not drop connections under us.
+                config.recycling_method = RecyclingMethod::Fast;
+                config.custom_setup = Box::new(|url| {
+                    let url = url.to_owned();
+                    async move {
+                        let mut conn = SqliteConn::establish(&url).await?;
+                        conn.batch_execute(SQLITE_CONNECTION_PRAGMAS)
+                            .await
+                            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                        Ok(conn)
+                    }
+                    .boxed()
+                });
+                let manager =
+                    AsyncDieselConnectionManager::<SqliteConn>::new_with_config(path, config);
+                let pool =
+                    pool_builder(Pool::builder(manager), settings.database_pool_size, timeout)
+                        .build()
+                        .map_err(|e| DbError::Pool(e.to_string()))?;
+                Ok(Self::Sqlite(pool))
+            }
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Self::Pg(_) => Backend::Postgres,
+            Self::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+
+    /// Checks a connection out of the pool (waits at most the configured
+    /// timeout; the error maps to 503).
+    pub async fn get(&self) -> Result<PooledConn, PoolError> {
+        Ok(match self {
+            Self::Pg(pool) => PooledConn::Pg(pool.get().await?),
+            Self::Sqlite(pool) => PooledConn::Sqlite(pool.get().await?),
+        })
+    }
+
+    /// True when the database answers a trivial query.
+    pub async fn ping(&self) -> bool {
+        let Ok(mut pooled) = self.get().await else {
+            return false;
+        };
+        db_run!(&mut pooled.conn(), |c| c
+            .batch_execute("SELECT 1")
+            .await
+            .is_ok())
+    }
+}
+
+fn pool_builder<M: deadpool::managed::Manager>(
+    builder: deadpool::managed::PoolBuilder<M>,
+    size: usize,
+    timeout: Duration,
+) -> deadpool::managed::PoolBuilder<M> {
+    builder
+        .max_size(size)
+        .runtime(deadpool::Runtime::Tokio1)
+        .wait_timeout(Some(timeout))
+        .create_timeout(Some(timeout))
+        .recycle_timeout(Some(timeout))
+}
+
+/// Migrations run on a blocking thread: diesel's harness is synchronous.
+async fn migrate_sqlite(path: String) -> Result<(), DbError> {
+    blocking(move || {
+        let mut conn =
+            SqliteConnection::establish(&path).map_err(|e| DbError::Connect(e.to_string()))?;
+        diesel::connection::SimpleConnection::batch_execute(
+            &mut conn,
+            "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
+        )
+        .map_err(|e| DbError::Connect(e.to_string()))?;
+        conn.run_pending_migrations(SQLITE_MIGRATIONS)
+            .map_err(|e| DbError::Migration(e.to_string()))?;
+        Ok(())
+    })
+    .await
+}
+
+/// PostgreSQL migrations go through diesel-async's sync wrapper on a blocking
+/// thread (its own harness needs a multi-threaded runtime; actix's is not).
+async fn migrate_postgres(url: String) -> Result<(), DbError> {
+    blocking(move || {
+        let mut conn =
+            <AsyncConnectionWrapper<AsyncPgConnection> as diesel::Connection>::establish(&url)
+                .map_err(|e| DbError::Connect(e.to_string()))?;
+        // Two replicas starting at once must not both migrate.
+        diesel::connection::SimpleConnection::batch_execute(
+            &mut conn,
+            "SELECT pg_advisory_lock(7346721001)",
+        )
+        .map_err(|e| DbError::Migration(e.to_string()))?;
+        let result = conn
+            .run_pending_migrations(POSTGRES_MIGRATIONS)
+            .map(drop)
+            .map_err(|e| DbError::Migration(e.to_string()));
+        let _ = diesel::connection::SimpleConnection::batch_execute(
+            &mut conn,
+            "SELECT pg_advisory_unlock(7346721001)",
+        );
+        result
+    })
+    .await
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, DbError> + Send + 'static,
+) -> Result<T, DbError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| DbError::Migration(format!("migration thread failed: {e}")))?
+}
+
+/// The current time as stored: UTC, truncated to microseconds so that values
+/// round-trip identically through both backends.
+pub fn now() -> chrono::NaiveDateTime {
+    use chrono::SubsecRound;
+    chrono::Utc::now().naive_utc().trunc_subsecs(6)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_database_urls() {
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://taskstream.db").unwrap(),
+            DatabaseUrl::Sqlite("taskstream.db".into())
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:///var/lib/t.db").unwrap(),
+            DatabaseUrl::Sqlite("/var/lib/t.db".into())
+        );
+        assert_eq!(
+            DatabaseUrl::parse("data/t.db").unwrap(),
+            DatabaseUrl::Sqlite("data/t.db".into())
+        );
+        assert!(matches!(
+            DatabaseUrl::parse("postgres://u@h/db").unwrap(),
+            DatabaseUrl::Postgres(_)
+        ));
+        assert!(DatabaseUrl::parse("mysql://x").is_err());
+        assert!(DatabaseUrl::parse("sqlite://:memory:").is_err());
+    }
+}

@@ -1,0 +1,64 @@
+//! The tables, in portable SQL types shared by both backends. Maintained by
+//! hand (not `diesel print-schema`) so that one definition serves SQLite and
+//! PostgreSQL; the migrations under `migrations/{sqlite,postgres}` must agree.
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        email -> Nullable<Text>,
+        name -> Nullable<Text>,
+        password_hash -> Nullable<Text>,
+        timezone -> Text,
+        last_event_seq -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    tasks (id) {
+        id -> Text,
+        user_id -> Text,
+        title -> Text,
+        title_key -> Text,
+        description -> Nullable<Text>,
+        search_key -> Text,
+        completed -> Bool,
+        completed_at -> Nullable<Timestamp>,
+        priority -> SmallInt,
+        due_at -> Nullable<Timestamp>,
+        recurrence_pattern -> Nullable<Text>,
+        recurrence_mode -> Text,
+        recurrence_end_date -> Nullable<Timestamp>,
+        reminder_offset_minutes -> Nullable<Integer>,
+        parent_task_id -> Nullable<Text>,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    tags (id) {
+        id -> Text,
+        user_id -> Text,
+        name -> Text,
+        name_key -> Text,
+        color -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    task_tags (task_id, tag_id) {
+        task_id -> Text,
+        tag_id -> Text,
+    }
+}
+
+diesel::joinable!(tasks -> users (user_id));
+diesel::joinable!(tags -> users (user_id));
+diesel::joinable!(task_tags -> tasks (task_id));
+diesel::joinable!(task_tags -> tags (tag_id));
+
+diesel::allow_tables_to_appear_in_same_query!(users, tasks, tags, task_tags);

@@ -1,0 +1,349 @@
+//! Queries on `tasks` and the tag names attached to them.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use super::schema::{tags, task_tags, tasks};
+use super::{Conn, now};
+use crate::db_run;
+use crate::domain::query::{SortBy, SortOrder, Status, TaskQuery};
+use crate::domain::task::{Priority, RecurrenceMode, Task, TaskFields, TaskId};
+use crate::domain::time::to_utc;
+use crate::error::AppError;
+
+/// A row of `tasks`, exactly as stored.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = tasks)]
+#[diesel(treat_none_as_null = true)]
+#[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct TaskRow {
+    pub id: String,
+    pub user_id: String,
+    pub title: String,
+    pub title_key: String,
+    pub description: Option<String>,
+    pub search_key: String,
+    pub completed: bool,
+    pub completed_at: Option<NaiveDateTime>,
+    pub priority: i16,
+    pub due_at: Option<NaiveDateTime>,
+    pub recurrence_pattern: Option<String>,
+    pub recurrence_mode: String,
+    pub recurrence_end_date: Option<NaiveDateTime>,
+    pub reminder_offset_minutes: Option<i32>,
+    pub parent_task_id: Option<String>,
+    pub version: i32,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl TaskRow {
+    /// A new task's row: version 1, created now.
+    pub fn new(id: TaskId, user_id: &str, fields: &TaskFields, parent: Option<TaskId>) -> Self {
+        let t = now();
+        let mut row = Self {
+            id: id.to_string(),
+            user_id: user_id.to_owned(),
+            title: String::new(),
+            title_key: String::new(),
+            description: None,
+            search_key: String::new(),
+            completed: false,
+            completed_at: None,
+            priority: 0,
+            due_at: None,
+            recurrence_pattern: None,
+            recurrence_mode: RecurrenceMode::Due.as_str().to_owned(),
+            recurrence_end_date: None,
+            reminder_offset_minutes: None,
+            parent_task_id: parent.map(|p| p.to_string()),
+            version: 1,
+            created_at: t,
+            updated_at: t,
+        };
+        row.assign(fields, t);
+        row
+    }
+
+    /// Writes `fields` into the row; completion keeps its first timestamp.
+    pub fn assign(&mut self, f: &TaskFields, at: NaiveDateTime) {
+        self.title = f.title.clone();
+        self.title_key = f.title_key();
+        self.description = f.description.clone();
+        self.search_key = f.search_key();
+        if f.completed != self.completed || (f.completed && self.completed_at.is_none()) {
+            self.completed_at = f.completed.then_some(at);
+        }
+        self.completed = f.completed;
+        self.priority = f.priority.rank();
+        self.due_at = f.due_at;
+        self.recurrence_pattern = f.recurrence.as_ref().map(|r| r.as_str().to_owned());
+        self.recurrence_mode = f.recurrence_mode.as_str().to_owned();
+        self.recurrence_end_date = f.recurrence_end_date;
+        self.reminder_offset_minutes = f.reminder_offset_minutes;
+    }
+
+    /// The API view, given the task's tag names.
+    pub fn into_task(self, mut tags: Vec<String>) -> Result<Task, AppError> {
+        let uuid = |s: &str| uuid::Uuid::parse_str(s).map_err(AppError::internal);
+        tags.sort_by_cached_key(|t| t.to_lowercase());
+        Ok(Task {
+            id: uuid(&self.id)?,
+            user_id: self.user_id,
+            title: self.title,
+            description: self.description,
+            completed: self.completed,
+            completed_at: self.completed_at.map(to_utc),
+            priority: Priority::from_rank(self.priority),
+            due_at: self.due_at.map(to_utc),
+            tags,
+            recurrence_pattern: self.recurrence_pattern,
+            recurrence_mode: self.recurrence_mode.parse().unwrap_or_default(),
+            recurrence_end_date: self.recurrence_end_date.map(to_utc),
+            reminder_offset_minutes: self.reminder_offset_minutes,
+            parent_task_id: self.parent_task_id.as_deref().map(uuid).transpose()?,
+            version: self.version,
+            created_at: to_utc(self.created_at),
+            updated_at: to_utc(self.updated_at),
+        })
+    }
+}
+
+pub async fn insert(conn: &mut Conn<'_>, row: &TaskRow) -> QueryResult<()> {
+    db_run!(conn, |c| diesel::insert_into(tasks::table)
+        .values(row)
+        .execute(c)
+        .await
+        .map(drop))
+}
+
+/// The user's task, or `None` (also when it belongs to someone else).
+pub async fn find(conn: &mut Conn<'_>, user_id: &str, id: TaskId) -> QueryResult<Option<TaskRow>> {
+    let id = id.to_string();
+    db_run!(conn, |c| tasks::table
+        .filter(tasks::id.eq(&id))
+        .filter(tasks::user_id.eq(user_id))
+        .select(TaskRow::as_select())
+        .first(c)
+        .await
+        .optional())
+}
+
+/// Like [`find`], locking the row until the transaction ends (PostgreSQL;
+/// SQLite's write transactions already hold the database lock).
+pub async fn find_for_update(
+    conn: &mut Conn<'_>,
+    user_id: &str,
+    id: TaskId,
+) -> QueryResult<Option<TaskRow>> {
+    let id = id.to_string();
+    macro_rules! query {
+        () => {
+            tasks::table
+                .filter(tasks::id.eq(&id))
+                .filter(tasks::user_id.eq(user_id))
+                .select(TaskRow::as_select())
+        };
+    }
+    match conn {
+        Conn::Pg(c) => query!().for_update().first(*c).await.optional(),
+        Conn::Sqlite(c) => query!().first(*c).await.optional(),
+    }
+}
+
+/// Replaces the stored row with `row` (same id).
+pub async fn update(conn: &mut Conn<'_>, row: &TaskRow) -> QueryResult<()> {
+    db_run!(conn, |c| diesel::update(tasks::table.find(&row.id))
+        .set(row)
+        .execute(c)
+        .await
+        .map(drop))
+}
+
+pub async fn delete(conn: &mut Conn<'_>, id: &str) -> QueryResult<()> {
+    db_run!(conn, |c| diesel::delete(tasks::table.find(id))
+        .execute(c)
+        .await
+        .map(drop))
+}
+
+/// The user's completed tasks, oldest first.
+pub async fn completed(conn: &mut Conn<'_>, user_id: &str) -> QueryResult<Vec<TaskRow>> {
+    db_run!(conn, |c| tasks::table
+        .filter(tasks::user_id.eq(user_id))
+        .filter(tasks::completed.eq(true))
+        .order(tasks::created_at.asc())
+        .select(TaskRow::as_select())
+        .load(c)
+        .await)
+}
+
+/// Tag names of each of the given tasks.
+pub async fn tag_names(
+    conn: &mut Conn<'_>,
+    task_ids: &[String],
+) -> QueryResult<HashMap<String, Vec<String>>> {
+    if task_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let pairs: Vec<(String, String)> = db_run!(conn, |c| task_tags::table
+        .inner_join(tags::table)
+        .filter(task_tags::task_id.eq_any(task_ids))
+        .select((task_tags::task_id, tags::name))
+        .load(c)
+        .await)?;
+    let mut out: HashMap<String, Vec<String>> = HashMap::new();
+    for (task, name) in pairs {
+        out.entry(task).or_default().push(name);
+    }
+    Ok(out)
+}
+
+/// Loads tasks with their tags, in the order given.
+pub async fn with_tags(conn: &mut Conn<'_>, rows: Vec<TaskRow>) -> Result<Vec<Task>, AppError> {
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let mut names = tag_names(conn, &ids).await?;
+    rows.into_iter()
+        .map(|r| {
+            let tags = names.remove(&r.id).unwrap_or_default();
+            r.into_task(tags)
+        })
+        .collect()
+}
+
+/// One task with its tags.
+pub async fn load(conn: &mut Conn<'_>, row: TaskRow) -> Result<Task, AppError> {
+    let mut tasks = with_tags(conn, vec![row]).await?;
+    tasks.pop().ok_or(AppError::NotFound("task"))
+}
+
+/// The `WHERE` clause of a list query, as a boxed query for the backend of
+/// `$c` (a macro because diesel's boxed query type names backend-private
+/// bounds that a generic function cannot spell).
+macro_rules! filtered {
+    ($user:expr, $q:expr) => {{
+        let q: &TaskQuery = $q;
+        let mut query = tasks::table.filter(tasks::user_id.eq($user)).into_boxed();
+        match q.status {
+            Status::All => {}
+            Status::Pending => query = query.filter(tasks::completed.eq(false)),
+            Status::Completed => query = query.filter(tasks::completed.eq(true)),
+        }
+        if let Some(search) = &q.search {
+            query = query.filter(tasks::search_key.like(like_pattern(search)).escape('\\'));
+        }
+        if !q.priorities.is_empty() {
+            query = query.filter(
+                tasks::priority.eq_any(q.priorities.iter().map(|p| p.rank()).collect::<Vec<_>>()),
+            );
+        }
+        for tag in &q.tags {
+            query = query.filter(
+                tasks::id.eq_any(
+                    task_tags::table
+                        .inner_join(tags::table)
+                        .filter(tags::user_id.eq($user))
+                        .filter(tags::name_key.eq(tag.clone()))
+                        .select(task_tags::task_id),
+                ),
+            );
+        }
+        if let Some(start) = q.due_start {
+            query = query.filter(tasks::due_at.ge(start));
+        }
+        if let Some(end) = q.due_end {
+            query = query.filter(tasks::due_at.le(end));
+        }
+        query
+    }};
+}
+
+/// One page of the user's tasks matching `q`, and how many match in all.
+pub async fn list(
+    conn: &mut Conn<'_>,
+    user_id: &str,
+    q: &TaskQuery,
+) -> QueryResult<(Vec<TaskRow>, i64)> {
+    let user = user_id.to_owned();
+    db_run!(conn, |c| {
+        let total: i64 = filtered!(user.clone(), q).count().get_result(c).await?;
+        if total <= q.offset {
+            return Ok((Vec::new(), total));
+        }
+        let mut query = filtered!(user.clone(), q);
+        let asc = q.sort_order == SortOrder::Asc;
+        query = match (q.sort_by, asc) {
+            (SortBy::CreatedAt, true) => query.order_by(tasks::created_at.asc()),
+            (SortBy::CreatedAt, false) => query.order_by(tasks::created_at.desc()),
+            (SortBy::UpdatedAt, true) => query.order_by(tasks::updated_at.asc()),
+            (SortBy::UpdatedAt, false) => query.order_by(tasks::updated_at.desc()),
+            // Tasks without a due date go last in both directions.
+            (SortBy::DueAt, true) => query
+                .order_by(tasks::due_at.is_null().asc())
+                .then_order_by(tasks::due_at.asc()),
+            (SortBy::DueAt, false) => query
+                .order_by(tasks::due_at.is_null().asc())
+                .then_order_by(tasks::due_at.desc()),
+            (SortBy::Priority, true) => query.order_by(tasks::priority.asc()),
+            (SortBy::Priority, false) => query.order_by(tasks::priority.desc()),
+            (SortBy::Title, true) => query.order_by(tasks::title_key.asc()),
+            (SortBy::Title, false) => query.order_by(tasks::title_key.desc()),
+        };
+        // Ids are UUID v7 (time-ordered): a stable tie-break for paging.
+        query = if asc {
+            query.then_order_by(tasks::id.asc())
+        } else {
+            query.then_order_by(tasks::id.desc())
+        };
+        let rows = query
+            .limit(q.limit)
+            .offset(q.offset)
+            .select(TaskRow::as_select())
+            .load(c)
+            .await?;
+        Ok((rows, total))
+    })
+}
+
+/// `%needle%` with LIKE's wildcards escaped.
+fn like_pattern(needle: &str) -> String {
+    let mut out = String::with_capacity(needle.len() + 2);
+    out.push('%');
+    for ch in needle.chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out.push('%');
+    out
+}
+
+/// Bumps version and `updated_at` of the given tasks (their tags changed).
+pub async fn touch(conn: &mut Conn<'_>, ids: &[String]) -> QueryResult<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let t = now();
+    db_run!(conn, |c| diesel::update(
+        tasks::table.filter(tasks::id.eq_any(ids))
+    )
+    .set((
+        tasks::version.eq(tasks::version + 1),
+        tasks::updated_at.eq(t)
+    ))
+    .execute(c)
+    .await
+    .map(drop))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(super::like_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
+    }
+}

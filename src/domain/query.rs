@@ -1,0 +1,232 @@
+//! The task list query: search, filters, sort and paging, parsed from the
+//! query string. Unknown parameters and out-of-range values are refused by
+//! name rather than ignored.
+
+use chrono_tz::Tz;
+
+use super::Problems;
+use super::fold_case;
+use super::tag::TagName;
+use super::task::Priority;
+use super::time::{DayEdge, Instant, parse_instant_or_date};
+use crate::error::AppError;
+
+/// Which tasks by completion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Status {
+    #[default]
+    All,
+    Pending,
+    Completed,
+}
+
+/// What a task list is ordered by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SortBy {
+    #[default]
+    CreatedAt,
+    UpdatedAt,
+    DueAt,
+    Priority,
+    Title,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SortOrder {
+    Asc,
+    #[default]
+    Desc,
+}
+
+pub const DEFAULT_LIMIT: i64 = 50;
+pub const MAX_LIMIT: i64 = 500;
+
+/// A parsed `GET …/tasks` query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskQuery {
+    /// Case-folded substring of title or description.
+    pub search: Option<String>,
+    pub status: Status,
+    /// Any of these priorities (empty: any).
+    pub priorities: Vec<Priority>,
+    /// Case-folded tag names a task must all carry.
+    pub tags: Vec<String>,
+    pub due_start: Option<Instant>,
+    pub due_end: Option<Instant>,
+    pub sort_by: SortBy,
+    pub sort_order: SortOrder,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+impl Default for TaskQuery {
+    fn default() -> Self {
+        Self {
+            search: None,
+            status: Status::All,
+            priorities: Vec::new(),
+            tags: Vec::new(),
+            due_start: None,
+            due_end: None,
+            sort_by: SortBy::CreatedAt,
+            sort_order: SortOrder::Desc,
+            limit: DEFAULT_LIMIT,
+            offset: 0,
+        }
+    }
+}
+
+impl TaskQuery {
+    /// Parses decoded `(name, value)` pairs; dates without a time are read in
+    /// `tz`.
+    pub fn parse(pairs: &[(String, String)], tz: Tz) -> Result<Self, AppError> {
+        let mut q = Self::default();
+        let mut p = Problems::new();
+        for (name, value) in pairs {
+            let value = value.trim();
+            match name.as_str() {
+                "search" | "q" => {
+                    if value.chars().count() > 200 {
+                        p.add(name, "must be at most 200 characters");
+                    } else if !value.is_empty() {
+                        q.search = Some(fold_case(value));
+                    }
+                }
+                "status" => {
+                    q.status = match value {
+                        "all" | "" => Status::All,
+                        "pending" => Status::Pending,
+                        "completed" => Status::Completed,
+                        _ => {
+                            p.add(name, "must be all, pending or completed");
+                            continue;
+                        }
+                    }
+                }
+                "priority" => {
+                    for item in list(value) {
+                        if let Some(pr) = p.check(name, item.parse::<Priority>()) {
+                            q.priorities.push(pr);
+                        }
+                    }
+                }
+                "tags" | "tag" => {
+                    for item in list(value) {
+                        if let Some(tag) = p.check(name, TagName::parse(item)) {
+                            q.tags.push(tag.key().to_owned());
+                        }
+                    }
+                }
+                "due_date_start" | "due_after" => {
+                    q.due_start = p.check(name, parse_instant_or_date(value, tz, DayEdge::Start));
+                }
+                "due_date_end" | "due_before" => {
+                    q.due_end = p.check(name, parse_instant_or_date(value, tz, DayEdge::End));
+                }
+                "sort_by" => {
+                    q.sort_by = match value {
+                        "created_at" => SortBy::CreatedAt,
+                        "updated_at" => SortBy::UpdatedAt,
+                        "due_at" | "due_date" => SortBy::DueAt,
+                        "priority" => SortBy::Priority,
+                        "title" => SortBy::Title,
+                        _ => {
+                            p.add(
+                                name,
+                                "must be created_at, updated_at, due_at, priority or title",
+                            );
+                            continue;
+                        }
+                    }
+                }
+                "sort_order" => {
+                    q.sort_order = match value {
+                        "asc" => SortOrder::Asc,
+                        "desc" => SortOrder::Desc,
+                        _ => {
+                            p.add(name, "must be asc or desc");
+                            continue;
+                        }
+                    }
+                }
+                "limit" => match value.parse::<i64>() {
+                    Ok(n) if (1..=MAX_LIMIT).contains(&n) => q.limit = n,
+                    _ => p.add(name, format!("must be an integer from 1 to {MAX_LIMIT}")),
+                },
+                "offset" => match value.parse::<i64>() {
+                    Ok(n) if n >= 0 => q.offset = n,
+                    _ => p.add(name, "must be a non-negative integer"),
+                },
+                other => p.add(other, "unknown query parameter"),
+            }
+        }
+        if let (Some(start), Some(end)) = (q.due_start, q.due_end)
+            && start > end
+        {
+            p.add("due_date_end", "must not be before due_date_start");
+        }
+        p.finish()?;
+        q.priorities.sort();
+        q.priorities.dedup();
+        q.tags.sort();
+        q.tags.dedup();
+        Ok(q)
+    }
+}
+
+fn list(value: &str) -> impl Iterator<Item = &str> {
+    value.split(',').map(str::trim).filter(|s| !s.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(q: &str) -> Result<TaskQuery, AppError> {
+        let pairs: Vec<(String, String)> = url_pairs(q);
+        TaskQuery::parse(&pairs, Tz::UTC)
+    }
+
+    fn url_pairs(q: &str) -> Vec<(String, String)> {
+        q.split('&')
+            .filter(|s| !s.is_empty())
+            .map(|kv| {
+                let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+                (k.to_owned(), v.to_owned())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn defaults() {
+        assert_eq!(parse("").unwrap(), TaskQuery::default());
+    }
+
+    #[test]
+    fn refuses_unknown_and_out_of_range_by_name() {
+        for (q, field) in [
+            ("limit=0", "limit"),
+            ("limit=501", "limit"),
+            ("offset=-1", "offset"),
+            ("sort_by=colour", "sort_by"),
+            ("sort_order=up", "sort_order"),
+            ("status=done", "status"),
+            ("priority=high,extreme", "priority"),
+            ("due_date_start=soon", "due_date_start"),
+            ("colour=red", "colour"),
+        ] {
+            let Err(AppError::Validation(fields)) = parse(q) else {
+                panic!("{q} should be refused")
+            };
+            assert!(fields.contains_key(field), "{q}: {fields:?}");
+        }
+    }
+
+    #[test]
+    fn lists_are_split_and_folded() {
+        let q = parse("priority=high,urgent&tags=Work,home&search=MILK").unwrap();
+        assert_eq!(q.priorities, [Priority::High, Priority::Urgent]);
+        assert_eq!(q.tags, ["home", "work"]);
+        assert_eq!(q.search.as_deref(), Some("milk"));
+    }
+}

@@ -1,0 +1,51 @@
+//! The `taskstream` binary: load settings, start logging, run the service.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use slog::{error, info};
+use taskstream::settings::Settings;
+use taskstream::startup::Application;
+use taskstream::telemetry;
+
+fn main() -> ExitCode {
+    let config_dir = std::env::var_os("TASKSTREAM_CONFIG_DIR")
+        .map_or_else(|| PathBuf::from("config"), PathBuf::from);
+    let settings = match Settings::load(&config_dir) {
+        Ok(settings) => settings,
+        Err(err) => {
+            eprintln!("taskstream: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let (log, guard) = telemetry::init(&settings);
+    // actix and awc log through the `log` crate: route it into slog.
+    let scope_guard = slog_scope::set_global_logger(log.clone());
+    let _ = slog_stdlog::init_with_level(log::Level::Warn);
+
+    let result = actix_rt::System::new().block_on({
+        let log = log.clone();
+        async move {
+            let app = Application::build(settings, log).await?;
+            app.run_until_stopped()
+                .await
+                .map_err(|e| e.to_string().into())
+        }
+    });
+    let code = match result {
+        Ok(()) => {
+            info!(log, "stopped");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            let err: Box<dyn std::error::Error> = err;
+            error!(log, "taskstream could not run"; "error" => err.to_string());
+            eprintln!("taskstream: {err}");
+            ExitCode::FAILURE
+        }
+    };
+    drop(scope_guard);
+    drop(log);
+    drop(guard);
+    code
+}

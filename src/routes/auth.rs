@@ -1,0 +1,65 @@
+//! `/api/auth/…`: sign-up, login and the caller's profile.
+
+use actix_web::{HttpResponse, web};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::extract::ApiJson;
+use crate::auth::AuthUser;
+use crate::domain::user::User;
+use crate::error::AppError;
+use crate::service::users::{self, LoginInput, ProfilePatch, SignupInput};
+use crate::state::AppState;
+
+/// A user and a bearer token for them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Session {
+    pub user: User,
+    /// HS256 JWT for `Authorization: Bearer …`.
+    pub token: String,
+    pub token_type: &'static str,
+}
+
+fn session(user: User, token: String) -> Session {
+    Session {
+        user,
+        token,
+        token_type: "Bearer",
+    }
+}
+
+#[utoipa::path(post, path = "/api/auth/signup", tag = "auth", request_body = SignupInput,
+    responses((status = 201, body = Session), (status = 409, description = "e-mail taken"), (status = 422, description = "invalid fields")))]
+pub async fn signup(
+    state: web::Data<AppState>,
+    body: ApiJson<SignupInput>,
+) -> Result<HttpResponse, AppError> {
+    let (user, token) = users::signup(&state, body.0).await?;
+    Ok(HttpResponse::Created().json(session(user, token)))
+}
+
+#[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginInput,
+    responses((status = 200, body = Session), (status = 401, description = "wrong e-mail or password")))]
+pub async fn login(
+    state: web::Data<AppState>,
+    body: ApiJson<LoginInput>,
+) -> Result<HttpResponse, AppError> {
+    let (user, token) = users::login(&state, body.0).await?;
+    Ok(HttpResponse::Ok().json(session(user, token)))
+}
+
+#[utoipa::path(get, path = "/api/auth/me", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = User), (status = 401)))]
+pub async fn me(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, AppError> {
+    Ok(HttpResponse::Ok().json(users::me(&state, user.id()).await?))
+}
+
+#[utoipa::path(patch, path = "/api/auth/me", tag = "auth", security(("bearer" = [])), request_body = ProfilePatch,
+    responses((status = 200, body = User), (status = 401), (status = 422)))]
+pub async fn update_me(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: ApiJson<ProfilePatch>,
+) -> Result<HttpResponse, AppError> {
+    Ok(HttpResponse::Ok().json(users::update_me(&state, user.id(), body.0).await?))
+}

@@ -1,0 +1,174 @@
+//! Request extractors with the service's error shape: a JSON body that names
+//! the bad field, `If-Match` versions, query-string pairs and path ids.
+
+use std::future::{Ready, ready};
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::future::LocalBoxFuture;
+use serde::de::DeserializeOwned;
+
+use crate::domain::task::TaskId;
+use crate::error::AppError;
+
+/// Largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// A JSON body. Malformed JSON → 400; a wrong type, a missing or an unknown
+/// field → 422 naming the field; over 64 KiB → 413; not JSON → 415.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let content_type_ok = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<mime::Mime>().ok())
+            .is_some_and(|m| m.subtype() == mime::JSON || m.suffix() == Some(mime::JSON));
+        let too_long = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok())
+            .is_some_and(|n| n > MAX_BODY_BYTES);
+        let body = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            if too_long {
+                return Err(AppError::PayloadTooLarge(MAX_BODY_BYTES));
+            }
+            if !content_type_ok {
+                return Err(AppError::UnsupportedMediaType(
+                    "request bodies must be JSON (Content-Type: application/json)".into(),
+                ));
+            }
+            let bytes = body.await.map_err(|e| {
+                if e.as_response_error().status_code()
+                    == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE
+                {
+                    AppError::PayloadTooLarge(MAX_BODY_BYTES)
+                } else {
+                    AppError::BadRequest(format!("could not read the request body: {e}"))
+                }
+            })?;
+            parse_json(&bytes).map(ApiJson)
+        })
+    }
+}
+
+/// Deserialises JSON, telling malformed input (400) from input of the wrong
+/// shape (422, naming the field by its path).
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => {
+                let message = inner.to_string();
+                let message = message
+                    .split(" at line ")
+                    .next()
+                    .unwrap_or(&message)
+                    .to_owned();
+                let field = unknown_field(&message).unwrap_or(if path == "." {
+                    "body".into()
+                } else {
+                    path
+                });
+                AppError::invalid(field, message)
+            }
+            _ => malformed(&inner),
+        }
+    })?;
+    // Trailing garbage after the JSON value is malformed too.
+    de.end().map_err(|e| malformed(&e))?;
+    Ok(value)
+}
+
+fn malformed(err: &serde_json::Error) -> AppError {
+    AppError::BadRequest(format!("malformed JSON: {err}"))
+}
+
+/// serde names an unknown field in backticks: "unknown field `foo`, …".
+fn unknown_field(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("unknown field `")?;
+    rest.split('`').next().map(str::to_owned)
+}
+
+/// The version an `If-Match` header asks for, if any.
+#[derive(Debug, Clone, Copy)]
+pub struct IfMatch(pub Option<i32>);
+
+impl FromRequest for IfMatch {
+    type Error = AppError;
+    type Future = Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let Some(value) = req.headers().get(header::IF_MATCH) else {
+            return ready(Ok(Self(None)));
+        };
+        let parsed = value.to_str().ok().map(str::trim).and_then(|v| {
+            if v == "*" {
+                return Some(None);
+            }
+            let v = v.strip_prefix("W/").unwrap_or(v);
+            v.trim_matches('"').parse::<i32>().ok().map(Some)
+        });
+        ready(parsed.map(Self).ok_or_else(|| {
+            AppError::BadRequest("If-Match must be an entity tag such as \"3\"".into())
+        }))
+    }
+}
+
+/// The ETag for a version.
+pub fn etag(version: i32) -> String {
+    format!("\"{version}\"")
+}
+
+/// The decoded query string as `(name, value)` pairs.
+pub fn query_pairs(req: &HttpRequest) -> Result<Vec<(String, String)>, AppError> {
+    serde_urlencoded::from_str(req.query_string())
+        .map_err(|e| AppError::BadRequest(format!("malformed query string: {e}")))
+}
+
+/// A task id from the path; anything that is not one names no task (404).
+pub fn task_id(raw: &str) -> Result<TaskId, AppError> {
+    TaskId::parse(raw).ok_or(AppError::NotFound("task"))
+}
+
+/// The `{task_id}` path segment.
+#[derive(Debug, Clone, Copy)]
+pub struct TaskPath(pub TaskId);
+
+impl FromRequest for TaskPath {
+    type Error = AppError;
+    type Future = Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(task_id(req.match_info().get("task_id").unwrap_or_default()).map(Self))
+    }
+}
+
+/// The `{tag_id}` path segment (a UUID; anything else names no tag).
+#[derive(Debug, Clone)]
+pub struct TagPath(pub String);
+
+impl FromRequest for TagPath {
+    type Error = AppError;
+    type Future = Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let raw = req.match_info().get("tag_id").unwrap_or_default();
+        ready(
+            uuid::Uuid::parse_str(raw)
+                .map(|u| Self(u.to_string()))
+                .map_err(|_| AppError::NotFound("tag")),
+        )
+    }
+}

@@ -1,0 +1,160 @@
+//! Cross-cutting request handling: the request id, one log line per request,
+//! panics turned into a 500 JSON body, and JSON bodies for errors that the
+//! router itself produces (unknown route, wrong method).
+
+use std::panic::AssertUnwindSafe;
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::middleware::{ErrorHandlerResponse, Next};
+use actix_web::{HttpMessage, HttpResponse, ResponseError, web};
+use futures_util::FutureExt;
+use slog::{crit, error, info};
+
+use crate::domain::user::UserId;
+use crate::error::{AppError, error_body};
+use crate::state::AppState;
+
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The request's correlation id (echoed from `x-request-id` or generated).
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+fn usable_request_id(v: &HeaderValue) -> Option<String> {
+    let s = v.to_str().ok()?.trim();
+    let ok = (1..=128).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._:".contains(&b));
+    ok.then(|| s.to_owned())
+}
+
+/// A handler panicked: answered as a 500 JSON body carrying the request id.
+#[derive(Debug, thiserror::Error)]
+#[error("internal server error")]
+struct Panicked {
+    request_id: String,
+}
+
+impl ResponseError for Panicked {
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::InternalServerError()
+            .insert_header((REQUEST_ID, self.request_id.clone()))
+            .json(error_body(
+                "internal_error",
+                "internal server error",
+                serde_json::Value::Null,
+            ))
+    }
+}
+
+/// Assigns the request id, catches panics and logs the request. It must not
+/// keep a clone of the request while the router runs (routing needs the
+/// request to itself), so everything logged is captured up front.
+pub async fn request_context(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let request_id = req
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(usable_request_id)
+        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+    req.extensions_mut().insert(RequestId(request_id.clone()));
+    let log = req
+        .app_data::<web::Data<AppState>>()
+        .map(|s| s.log.clone())
+        .unwrap_or_else(|| slog::Logger::root(slog::Discard, slog::o!()));
+    let method = req.method().to_string();
+    let path = req.path().to_owned();
+
+    let mut res = match AssertUnwindSafe(next.call(req)).catch_unwind().await {
+        Ok(Ok(res)) => res,
+        Ok(Err(err)) => {
+            info!(log, "request"; "method" => method, "path" => path,
+                "status" => err.as_response_error().status_code().as_u16(), "request_id" => request_id);
+            return Err(err);
+        }
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            crit!(log, "handler panicked"; "request_id" => &request_id, "method" => method, "path" => path,
+                "status" => 500, "panic" => what);
+            return Err(Panicked { request_id }.into());
+        }
+    };
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        res.headers_mut().insert(REQUEST_ID, v);
+    }
+    let status = res.status().as_u16();
+    if status >= 500
+        && let Some(err) = res.response().error()
+    {
+        let cause = err
+            .as_error::<AppError>()
+            .map_or_else(|| err.to_string(), AppError::chain);
+        error!(log, "request failed"; "request_id" => &request_id, "path" => &path, "error" => cause);
+    }
+    let user_id = res
+        .request()
+        .extensions()
+        .get::<UserId>()
+        .map(ToString::to_string);
+    info!(log, "request";
+        "method" => method,
+        "path" => path,
+        "status" => status,
+        "latency_ms" => started.elapsed().as_secs_f64() * 1000.0,
+        "request_id" => request_id,
+        "user_id" => user_id,
+    );
+    Ok(res)
+}
+
+/// Gives a JSON error body to error responses that have none (the router's
+/// 404 and 405, actix's own extractor errors).
+pub fn json_error_body<B: MessageBody + 'static>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("json"));
+    if is_json {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let (code, message) = match status.as_u16() {
+        404 => ("not_found", "no such route".to_owned()),
+        405 => (
+            "method_not_allowed",
+            "method not allowed on this route".to_owned(),
+        ),
+        _ => (
+            "http_error",
+            status
+                .canonical_reason()
+                .unwrap_or("error")
+                .to_ascii_lowercase(),
+        ),
+    };
+    let (req, old) = res.into_parts();
+    let mut new = HttpResponse::build(status);
+    for (name, value) in old.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            new.insert_header((name.clone(), value.clone()));
+        }
+    }
+    let res = ServiceResponse::new(
+        req,
+        new.json(error_body(code, message, serde_json::Value::Null)),
+    );
+    Ok(ErrorHandlerResponse::Response(res.map_into_right_body()))
+}

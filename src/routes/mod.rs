@@ -1,0 +1,62 @@
+//! The HTTP edge: every route is registered here, in [`configure`]. Handlers
+//! are thin: extract, authorise, call one service function, map the result.
+
+pub mod auth;
+pub mod docs;
+pub mod extract;
+pub mod middleware;
+pub mod ops;
+pub mod tags;
+pub mod tasks;
+
+use actix_web::{HttpResponse, web};
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+/// Registers every route. Order matters: actix does not fall through from a
+/// matching scope, so fixed prefixes come before `/api/{user_id}`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(ops::healthz))
+        .route("/readyz", web::get().to(ops::readyz))
+        .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", docs::ApiDoc::openapi()))
+        .route(
+            "/docs",
+            web::get().to(|| async {
+                HttpResponse::PermanentRedirect()
+                    .insert_header(("Location", "/docs/"))
+                    .finish()
+            }),
+        )
+        .service(
+            web::scope("/api/auth")
+                .route("/signup", web::post().to(auth::signup))
+                .route("/login", web::post().to(auth::login))
+                .service(web::resource("/me").get(auth::me).patch(auth::update_me)),
+        )
+        .service(user_scope("/api/v1"))
+        .service(user_scope("/api/{user_id}"));
+}
+
+/// The user-scoped API, mounted at `/api/{user_id}` and `/api/v1`.
+fn user_scope(prefix: &str) -> actix_web::Scope {
+    web::scope(prefix)
+        .service(web::resource("/tasks").get(tasks::list).post(tasks::create))
+        .service(web::resource("/tasks/clear-completed").post(tasks::clear_completed))
+        .service(
+            web::resource("/tasks/{task_id}")
+                .get(tasks::get)
+                .put(tasks::replace)
+                .patch(tasks::patch)
+                .delete(tasks::delete),
+        )
+        .service(web::resource("/tasks/{task_id}/complete").post(tasks::complete))
+        .service(web::resource("/tasks/{task_id}/uncomplete").post(tasks::uncomplete))
+        .service(web::resource("/tasks/{task_id}/tags").post(tasks::add_tag))
+        .service(web::resource("/tasks/{task_id}/tags/{tag_id}").delete(tasks::remove_tag))
+        .service(web::resource("/tags").get(tags::list).post(tags::create))
+        .service(
+            web::resource("/tags/{tag_id}")
+                .put(tags::update)
+                .delete(tags::delete),
+        )
+}

@@ -1,0 +1,158 @@
+//! Sign-up, login and the user's own profile.
+
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use crate::db::users::UserRow;
+use crate::domain::Problems;
+use crate::domain::time::to_utc;
+use crate::domain::user::{Email, Password, User, UserId, parse_name, parse_timezone};
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::{auth, db, transaction};
+
+/// Body of `POST /api/auth/signup`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignupInput {
+    pub email: String,
+    pub password: String,
+    pub name: Option<String>,
+    /// IANA time zone, default UTC.
+    pub timezone: Option<String>,
+}
+
+/// Body of `POST /api/auth/login`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginInput {
+    pub email: String,
+    pub password: String,
+}
+
+/// Body of `PATCH /api/auth/me`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProfilePatch {
+    pub name: Option<String>,
+    pub timezone: Option<String>,
+}
+
+fn view(row: UserRow) -> User {
+    User {
+        id: row.id,
+        email: row.email,
+        name: row.name,
+        timezone: row.timezone,
+        created_at: to_utc(row.created_at),
+    }
+}
+
+/// Creates an account and returns it with a fresh token.
+pub async fn signup(state: &AppState, input: SignupInput) -> Result<(User, String), AppError> {
+    let mut p = Problems::new();
+    let email = p.check("email", Email::parse(&input.email));
+    let password = p.check("password", Password::parse(input.password));
+    let name = input
+        .name
+        .as_deref()
+        .map(|n| p.check("name", parse_name(n)));
+    let tz = input
+        .timezone
+        .as_deref()
+        .map(|t| p.check("timezone", parse_timezone(t)));
+    p.finish()?;
+    let (Some(email), Some(password)) = (email, password) else {
+        return Err(AppError::internal("validated fields missing"));
+    };
+    let name = name.flatten().flatten();
+    let tz = tz.flatten().map_or("UTC", |t| t.name()).to_owned();
+    let hash = auth::hash_password(password).await?;
+    let id = UserId::generate();
+    let row = UserRow::new(id.as_str(), Some(email.as_str()), name, Some(hash), &tz);
+    let taken = || {
+        AppError::conflict(
+            "email_taken",
+            "an account with this e-mail address already exists",
+        )
+    };
+    let row = transaction!(state.db, |conn| {
+        if db::users::find_by_email(conn, email.as_str())
+            .await?
+            .is_some()
+        {
+            return Err(taken());
+        }
+        db::users::insert(conn, &row)
+            .await
+            .map_err(|e| match AppError::from(e) {
+                AppError::Conflict { .. } => taken(),
+                other => other,
+            })?;
+        Ok(row)
+    })?;
+    let token = state.jwt.issue(&id)?;
+    Ok((view(row), token))
+}
+
+/// Checks credentials; unknown e-mail and wrong password look the same.
+pub async fn login(state: &AppState, input: LoginInput) -> Result<(User, String), AppError> {
+    let refused = AppError::Unauthorized("invalid e-mail or password");
+    let email = Email::parse(&input.email).ok();
+    let row = match &email {
+        Some(email) => {
+            let mut pooled = state.db.get().await?;
+            db::users::find_by_email(&mut pooled.conn(), email.as_str()).await?
+        }
+        None => None,
+    };
+    let hash = row.as_ref().and_then(|r| r.password_hash.clone());
+    if !auth::verify_password(input.password, hash).await? {
+        return Err(refused);
+    }
+    let row = row.ok_or(refused)?;
+    let id = UserId::parse(&row.id).map_err(AppError::internal)?;
+    let token = state.jwt.issue(&id)?;
+    Ok((view(row), token))
+}
+
+/// The caller's profile; an external identity's row is created on first use.
+pub async fn me(state: &AppState, user: &UserId) -> Result<User, AppError> {
+    let mut pooled = state.db.get().await?;
+    if let Some(row) = db::users::find(&mut pooled.conn(), user.as_str()).await? {
+        return Ok(view(row));
+    }
+    drop(pooled);
+    let row = transaction!(state.db, |conn| {
+        db::users::ensure(conn, user.as_str()).await?;
+        db::users::find(conn, user.as_str())
+            .await?
+            .ok_or(AppError::NotFound("user"))
+    })?;
+    Ok(view(row))
+}
+
+/// Changes the caller's name and/or time zone.
+pub async fn update_me(
+    state: &AppState,
+    user: &UserId,
+    patch: ProfilePatch,
+) -> Result<User, AppError> {
+    let mut p = Problems::new();
+    let name = patch
+        .name
+        .as_deref()
+        .map(|n| p.check("name", parse_name(n)));
+    let tz = patch
+        .timezone
+        .as_deref()
+        .map(|t| p.check("timezone", parse_timezone(t)));
+    p.finish()?;
+    let name = name.map(Option::flatten);
+    let tz = tz.flatten().map(|t| t.name().to_owned());
+    let row = transaction!(state.db, |conn| {
+        db::users::ensure(conn, user.as_str()).await?;
+        Ok(db::users::update_profile(conn, user.as_str(), name, tz).await?)
+    })?;
+    Ok(view(row))
+}

@@ -1,0 +1,242 @@
+//! Configuration: built-in defaults, then `config/default.toml`, then
+//! `config/{TASKSTREAM_ENV}.toml`, then environment variables with plain
+//! names (`PORT`, `DATABASE_URL`, …). Every source is optional, so the
+//! binary runs with nothing configured at all.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Where the service runs; production refuses unsafe defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum RunEnv {
+    #[default]
+    Development,
+    Production,
+}
+
+impl RunEnv {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Development => "development",
+            Self::Production => "production",
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One JSON object per line (for log shippers).
+    #[default]
+    Json,
+    /// Human-readable lines for a terminal.
+    Pretty,
+}
+
+/// Every setting of the service. Field names are the lower-case forms of the
+/// environment variables that override them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// Interface to listen on.
+    pub host: String,
+    /// Port to listen on; 0 picks a free one (tests).
+    pub port: u16,
+    /// `sqlite://PATH` (or a bare path) or `postgres://…`.
+    pub database_url: String,
+    /// Maximum connections in the database pool.
+    pub database_pool_size: usize,
+    /// Seconds to wait for a pooled connection before answering 503.
+    pub database_timeout: f64,
+    /// HS256 key for access tokens. Generated (with a warning) in development
+    /// when absent; required in production.
+    pub jwt_secret: Option<String>,
+    /// Lifetime of the tokens this service issues, in minutes.
+    pub jwt_ttl_minutes: i64,
+    /// `development` or `production`.
+    pub taskstream_env: RunEnv,
+    /// Minimum level logged: trace, debug, info, warning, error, critical.
+    pub log_level: String,
+    /// `json` or `pretty`.
+    pub log_format: LogFormat,
+    /// Directory the web UI is served from.
+    pub static_dir: PathBuf,
+    /// HTTP worker threads; 0 means one per core.
+    pub workers: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".into(),
+            port: 8080,
+            database_url: "sqlite://taskstream.db".into(),
+            database_pool_size: 16,
+            database_timeout: 5.0,
+            jwt_secret: None,
+            jwt_ttl_minutes: 24 * 60,
+            taskstream_env: RunEnv::Development,
+            log_level: "info".into(),
+            log_format: LogFormat::Json,
+            static_dir: PathBuf::from("static"),
+            workers: 0,
+        }
+    }
+}
+
+/// Environment variables read as settings (the upper-case field names).
+const ENV_KEYS: &[&str] = &[
+    "HOST",
+    "PORT",
+    "DATABASE_URL",
+    "DATABASE_POOL_SIZE",
+    "DATABASE_TIMEOUT",
+    "JWT_SECRET",
+    "JWT_TTL_MINUTES",
+    "TASKSTREAM_ENV",
+    "LOG_LEVEL",
+    "LOG_FORMAT",
+    "STATIC_DIR",
+    "WORKERS",
+];
+
+/// A configuration that cannot be used, with a message for the operator.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("invalid configuration: {0}")]
+    Invalid(#[from] config::ConfigError),
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl Settings {
+    /// Loads the settings from `config_dir` (normally `./config`) and the
+    /// process environment.
+    pub fn load(config_dir: &Path) -> Result<Self, SettingsError> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        Self::load_from(config_dir, &env)
+    }
+
+    /// Loads from an explicit environment, so tests need not touch the
+    /// process's own.
+    pub fn load_from(config_dir: &Path, env: &[(String, String)]) -> Result<Self, SettingsError> {
+        let var = |key: &str| env.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+        let run_env = var("TASKSTREAM_ENV").unwrap_or_else(|| "development".into());
+        let overrides: config::Map<String, String> = ENV_KEYS
+            .iter()
+            .filter_map(|key| var(key).map(|v| (key.to_ascii_lowercase(), v)))
+            .filter(|(_, v)| !v.is_empty())
+            .collect();
+        let settings: Settings = config::Config::builder()
+            .add_source(config::File::from(config_dir.join("default.toml")).required(false))
+            .add_source(
+                config::File::from(config_dir.join(format!("{run_env}.toml"))).required(false),
+            )
+            .add_source(config::Environment::default().source(Some(overrides)))
+            .build()?
+            .try_deserialize()?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    fn check(&self) -> Result<(), SettingsError> {
+        if self.taskstream_env == RunEnv::Production
+            && self.jwt_secret.as_deref().is_none_or(str::is_empty)
+        {
+            return Err(SettingsError::Refused(
+                "JWT_SECRET must be set when TASKSTREAM_ENV=production: \
+                 refusing to start with a generated signing key"
+                    .into(),
+            ));
+        }
+        if let Some(secret) = &self.jwt_secret
+            && secret.len() < 16
+        {
+            return Err(SettingsError::Refused(
+                "JWT_SECRET must be at least 16 bytes long".into(),
+            ));
+        }
+        if self.database_pool_size == 0 {
+            return Err(SettingsError::Refused(
+                "DATABASE_POOL_SIZE must be at least 1".into(),
+            ));
+        }
+        if !(self.database_timeout.is_finite() && self.database_timeout > 0.0) {
+            return Err(SettingsError::Refused(
+                "DATABASE_TIMEOUT must be a positive number of seconds".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn database_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.database_timeout)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect()
+    }
+
+    #[test]
+    fn runs_on_defaults_without_a_config_dir() {
+        let s = Settings::load_from(Path::new("/nonexistent"), &[]).expect("defaults load");
+        assert_eq!(s.port, 8080);
+        assert_eq!(s.host, "127.0.0.1");
+        assert_eq!(s.database_url, "sqlite://taskstream.db");
+        assert_eq!(s.taskstream_env, RunEnv::Development);
+    }
+
+    #[test]
+    fn environment_overrides_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("default.toml"),
+            "port = 9000\nlog_level = \"debug\"\n",
+        )
+        .expect("write");
+        std::fs::write(dir.path().join("production.toml"), "port = 9100\n").expect("write");
+        let s = Settings::load_from(
+            dir.path(),
+            &env(&[
+                ("TASKSTREAM_ENV", "production"),
+                ("JWT_SECRET", "0123456789abcdef0123"),
+                ("LOG_FORMAT", "pretty"),
+            ]),
+        )
+        .expect("load");
+        assert_eq!(s.port, 9100);
+        assert_eq!(s.log_level, "debug");
+        assert_eq!(s.log_format, LogFormat::Pretty);
+        let s = Settings::load_from(dir.path(), &env(&[("PORT", "7000")])).expect("load");
+        assert_eq!(s.port, 7000);
+    }
+
+    #[test]
+    fn production_requires_a_jwt_secret() {
+        let err = Settings::load_from(
+            Path::new("/nonexistent"),
+            &env(&[("TASKSTREAM_ENV", "production")]),
+        )
+        .expect_err("must refuse");
+        assert!(err.to_string().contains("JWT_SECRET"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_are_reported() {
+        let err = Settings::load_from(Path::new("/nonexistent"), &env(&[("PORT", "eighty")]))
+            .expect_err("must refuse");
+        assert!(err.to_string().contains("port"), "{err}");
+    }
+}

@@ -1,0 +1,122 @@
+//! Wiring: open the database, build the shared state, bind the listener and
+//! start the HTTP server. `main.rs` and the tests both start the service
+//! through [`Application::build`].
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::middleware::{ErrorHandlers, from_fn};
+use actix_web::{App, HttpServer, web};
+use rand::Rng;
+use slog::{Logger, info, warn};
+
+use crate::auth::JwtKeys;
+use crate::db::{Db, DbError};
+use crate::routes::{self, middleware};
+use crate::settings::Settings;
+use crate::state::AppState;
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Database(#[from] DbError),
+    #[error("could not listen on {address}: {source}")]
+    Bind {
+        address: String,
+        source: std::io::Error,
+    },
+}
+
+/// A bound, running (once awaited) service.
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: AppState,
+}
+
+impl Application {
+    /// Opens and migrates the database, then binds `HOST:PORT` (port 0 picks
+    /// a free port; [`Application::port`] tells which).
+    pub async fn build(settings: Settings, log: Logger) -> Result<Self, StartupError> {
+        let db = Db::connect(&settings).await?;
+        let secret = match &settings.jwt_secret {
+            Some(secret) => secret.clone().into_bytes(),
+            None => {
+                warn!(
+                    log,
+                    "JWT_SECRET is not set: using a random key for this run; \
+                    tokens will not survive a restart (set JWT_SECRET, required in production)"
+                );
+                rand::rng().random::<[u8; 32]>().to_vec()
+            }
+        };
+        let state = AppState {
+            db,
+            jwt: JwtKeys::new(&secret, settings.jwt_ttl_minutes),
+            settings: Arc::new(settings),
+            log,
+        };
+        let address = format!("{}:{}", state.settings.host, state.settings.port);
+        let bind_error = |source| StartupError::Bind {
+            address: address.clone(),
+            source,
+        };
+        let listener = TcpListener::bind(&address).map_err(bind_error)?;
+        let port = listener.local_addr().map_err(bind_error)?.port();
+        let server = serve(listener, state.clone()).map_err(bind_error)?;
+        info!(state.log, "listening";
+            "address" => format!("http://{}:{port}", state.settings.host),
+            "database" => format!("{:?}", state.db.backend()),
+            "env" => state.settings.taskstream_env.as_str());
+        Ok(Self {
+            port,
+            server,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until the process is told to stop (SIGTERM/SIGINT: stop
+    /// accepting, finish in-flight requests, return).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn serve(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
+    let workers = match state.settings.workers {
+        0 => std::thread::available_parallelism().map_or(2, usize::from),
+        n => n,
+    };
+    let data = web::Data::new(state);
+    let server = HttpServer::new(move || {
+        let static_dir = data.settings.static_dir.clone();
+        let mut app = App::new()
+            .app_data(data.clone())
+            .wrap(
+                ErrorHandlers::new()
+                    .default_handler_client(middleware::json_error_body)
+                    .default_handler_server(middleware::json_error_body),
+            )
+            .wrap(from_fn(middleware::request_context))
+            .configure(routes::configure);
+        if static_dir.is_dir() {
+            app = app.service(actix_files::Files::new("/", static_dir).index_file("index.html"));
+        }
+        app
+    })
+    .workers(workers)
+    .shutdown_timeout(30)
+    .listen(listener)?
+    .run();
+    Ok(server)
+}
