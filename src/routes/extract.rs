@@ -76,11 +76,14 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
                     .next()
                     .unwrap_or(&message)
                     .to_owned();
-                let field = unknown_field(&message).unwrap_or(if path == "." {
-                    "body".into()
-                } else {
-                    path
-                });
+                // The path names the offending field, except for a missing
+                // field, where it names the object that lacks it.
+                let field = match (missing_field(&message), path.as_str()) {
+                    (Some(name), ".") => name,
+                    (Some(name), parent) => format!("{parent}.{name}"),
+                    (None, ".") => "body".into(),
+                    (None, _) => path,
+                };
                 AppError::invalid(field, message)
             }
             _ => malformed(&inner),
@@ -95,9 +98,9 @@ fn malformed(err: &serde_json::Error) -> AppError {
     AppError::BadRequest(format!("malformed JSON: {err}"))
 }
 
-/// serde names an unknown field in backticks: "unknown field `foo`, …".
-fn unknown_field(message: &str) -> Option<String> {
-    let rest = message.strip_prefix("unknown field `")?;
+/// serde names a missing field in backticks: "missing field `title`".
+fn missing_field(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("missing field `")?;
     rest.split('`').next().map(str::to_owned)
 }
 

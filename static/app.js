@@ -1,0 +1,364 @@
+// taskstream web UI: a dependency-free single page over the JSON API.
+//
+// Data flow: every mutation calls the API and then `refresh()`, which
+// re-reads tasks and tags from the server and re-renders both lists. A
+// future live-update channel (e.g. a WebSocket) only needs to call
+// `refresh()` when it hears about a change.
+'use strict';
+
+const TOKEN_KEY = 'taskstream.token';
+const SEARCH_DEBOUNCE_MS = 300;
+
+const state = {
+  token: localStorage.getItem(TOKEN_KEY),
+  user: null,
+  filters: { search: '', status: 'all', sort: 'created_at:desc', tag: '' },
+};
+
+const $ = (selector) => document.querySelector(selector);
+
+// ---------------------------------------------------------------- API
+
+class ApiError extends Error {
+  constructor(status, body) {
+    const error = (body && body.error) || {};
+    super(error.message || `Request failed (HTTP ${status})`);
+    this.status = status;
+    this.code = error.code;
+    this.details = error.details;
+  }
+}
+
+async function api(method, path, body) {
+  const headers = { Accept: 'application/json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (state.token) headers.Authorization = `Bearer ${state.token}`;
+
+  const response = await fetch(path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = null;
+  }
+  if (!response.ok) {
+    // An expired or revoked token: drop the session. Failed logins also
+    // answer 401, but they are sent without a token.
+    if (response.status === 401 && state.token) logout();
+    throw new ApiError(response.status, data);
+  }
+  return data;
+}
+
+// ---------------------------------------------------------------- Messages
+
+let messageTimer = null;
+
+function showMessage(text, kind = 'error') {
+  const box = $('#message');
+  clearTimeout(messageTimer);
+  box.className = kind;
+  box.replaceChildren(document.createTextNode(text));
+  box.hidden = false;
+  if (kind === 'info') messageTimer = setTimeout(clearMessage, 4000);
+}
+
+function showError(err) {
+  showMessage(err.message || String(err), 'error');
+  if (err.details && typeof err.details === 'object') {
+    const list = el('ul', { class: 'details' });
+    for (const [field, reason] of Object.entries(err.details)) {
+      list.append(el('li', { text: `${field}: ${reason}` }));
+    }
+    if (list.childElementCount) $('#message').append(list);
+  }
+}
+
+function clearMessage() {
+  clearTimeout(messageTimer);
+  $('#message').hidden = true;
+  $('#message').replaceChildren();
+}
+
+// Runs a user action: clears the old message, reports any failure.
+async function run(action) {
+  clearMessage();
+  try {
+    await action();
+  } catch (err) {
+    showError(err);
+  }
+}
+
+// ---------------------------------------------------------------- DOM helpers
+
+// Builds an element. Text always goes through textContent / text nodes,
+// so user data is never parsed as HTML.
+function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (value == null || value === false) continue;
+    if (key === 'class') node.className = value;
+    else if (key === 'text') node.textContent = value;
+    else node.setAttribute(key, value === true ? '' : value);
+  }
+  node.append(...children);
+  return node;
+}
+
+function formatDue(iso) {
+  return new Date(iso).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+}
+
+// ---------------------------------------------------------------- Session
+
+function setSession(token, user) {
+  state.token = token;
+  state.user = user;
+  localStorage.setItem(TOKEN_KEY, token);
+  showApp();
+}
+
+function logout() {
+  state.token = null;
+  state.user = null;
+  state.filters.tag = '';
+  localStorage.removeItem(TOKEN_KEY);
+  showAuth();
+}
+
+function showAuth() {
+  $('#app-view').hidden = true;
+  $('#session').hidden = true;
+  $('#auth-view').hidden = false;
+  $('#task-list').replaceChildren();
+  $('#tag-list').replaceChildren();
+}
+
+function showApp() {
+  $('#auth-view').hidden = true;
+  $('#app-view').hidden = false;
+  $('#session').hidden = false;
+  $('#user-email').textContent = state.user.email;
+  refresh().catch(showError);
+}
+
+// ---------------------------------------------------------------- Rendering
+
+let refreshSeq = 0;
+
+// Re-reads tasks and tags from the API and re-renders. Safe to call at any
+// time; only the latest call's results are drawn.
+async function refresh() {
+  const seq = ++refreshSeq;
+  const { search, status, sort, tag } = state.filters;
+  const [sortBy, sortOrder] = sort.split(':');
+  const query = new URLSearchParams({ status, sort_by: sortBy, sort_order: sortOrder, limit: '50' });
+  if (search) query.set('search', search);
+  if (tag) query.set('tags', tag);
+
+  const [page, tags] = await Promise.all([
+    api('GET', `/api/v1/tasks?${query}`),
+    api('GET', '/api/v1/tags'),
+  ]);
+  if (seq !== refreshSeq || !state.token) return;
+  renderTasks(page);
+  renderTags(tags);
+}
+
+function renderTasks(page) {
+  $('#task-list').replaceChildren(...page.items.map(renderTask));
+  $('#task-count').textContent = page.items.length < page.total
+    ? `Showing ${page.items.length} of ${page.total} tasks`
+    : `${page.total} task${page.total === 1 ? '' : 's'}`;
+}
+
+function renderTask(task) {
+  const overdue = !task.completed && task.due_at && new Date(task.due_at) < new Date();
+  const classes = ['task', task.completed && 'completed', overdue && 'overdue'].filter(Boolean);
+
+  const meta = el('div', { class: 'task-meta' });
+  if (task.priority && task.priority !== 'none') {
+    meta.append(el('span', { class: `priority priority-${task.priority}`, text: task.priority }));
+  }
+  if (task.due_at) {
+    meta.append(el('time', { class: 'task-due', datetime: task.due_at, text: formatDue(task.due_at) }));
+  }
+  if (task.recurrence_pattern) {
+    meta.append(el('span', { class: 'task-recurrence', text: `↻ ${task.recurrence_pattern}` }));
+  }
+  for (const name of task.tags) {
+    meta.append(el('button', { type: 'button', class: 'tag-chip', 'data-tag': name, text: name }));
+  }
+
+  return el('li', { class: classes.join(' '), 'data-id': task.id },
+    el('input', { type: 'checkbox', class: 'task-toggle', checked: task.completed,
+                  'aria-label': task.completed ? 'Mark as pending' : 'Mark as done' }),
+    el('div', { class: 'task-body' },
+      el('span', { class: 'task-title', text: task.title }),
+      meta),
+    el('button', { type: 'button', class: 'task-delete', 'aria-label': 'Delete task', text: '✕' }));
+}
+
+function renderTags(tags) {
+  const item = (name, label, count, color) => {
+    const button = el('button', {
+      type: 'button',
+      class: `tag-filter${state.filters.tag === name ? ' active' : ''}`,
+      'data-tag': name,
+    });
+    if (color) button.append(el('span', { class: 'tag-dot', style: `background:${color}` }));
+    button.append(el('span', { text: label }));
+    if (count != null) button.append(el('span', { class: 'count', text: String(count) }));
+    return el('li', {}, button);
+  };
+  $('#tag-list').replaceChildren(
+    item('', 'All tasks'),
+    ...tags.map((t) => item(t.name, t.name, t.task_count, /^#[0-9a-f]{3,8}$/i.test(t.color) ? t.color : null)));
+}
+
+function filterByTag(name) {
+  state.filters.tag = state.filters.tag === name ? '' : name;
+  return refresh();
+}
+
+// ---------------------------------------------------------------- Wiring
+
+function readTaskForm() {
+  const body = { title: $('#task-title').value.trim(), priority: $('#task-priority').value };
+  const due = $('#task-due').value;
+  if (due) body.due_at = new Date(due).toISOString();
+  const tags = $('#task-tags').value.split(',').map((t) => t.trim()).filter(Boolean);
+  if (tags.length) body.tags = tags;
+  const recurrence = $('#task-recurrence').value;
+  if (recurrence) body.recurrence_pattern = recurrence;
+  return body;
+}
+
+function debounce(fn, ms) {
+  let timer;
+  return (...args) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => fn(...args), ms);
+  };
+}
+
+function wire() {
+  $('#login-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    run(async () => {
+      const { user, token } = await api('POST', '/api/auth/login', {
+        email: $('#email').value.trim(),
+        password: $('#password').value,
+      });
+      e.target.reset();
+      setSession(token, user);
+    });
+  });
+
+  $('#signup-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    run(async () => {
+      const body = {
+        email: $('#signup-email').value.trim(),
+        password: $('#signup-password').value,
+        timezone: Intl.DateTimeFormat().resolvedOptions().timeZone,
+      };
+      const name = $('#signup-name').value.trim();
+      if (name) body.name = name;
+      const { user, token } = await api('POST', '/api/auth/signup', body);
+      e.target.reset();
+      setSession(token, user);
+    });
+  });
+
+  $('#logout').addEventListener('click', () => {
+    clearMessage();
+    logout();
+  });
+
+  $('#task-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    run(async () => {
+      await api('POST', '/api/v1/tasks', readTaskForm());
+      e.target.reset();
+      $('#task-title').focus();
+      await refresh();
+    });
+  });
+
+  const list = $('#task-list');
+  list.addEventListener('change', (e) => {
+    if (!e.target.matches('.task-toggle')) return;
+    const id = e.target.closest('li.task').dataset.id;
+    const action = e.target.checked ? 'complete' : 'uncomplete';
+    run(async () => {
+      try {
+        await api('POST', `/api/v1/tasks/${id}/${action}`);
+      } finally {
+        await refresh().catch(() => {});
+      }
+    });
+  });
+  list.addEventListener('click', (e) => {
+    const target = e.target.closest('.task-delete, .tag-chip');
+    if (!target) return;
+    if (target.matches('.tag-chip')) {
+      run(() => filterByTag(target.dataset.tag));
+      return;
+    }
+    const id = target.closest('li.task').dataset.id;
+    run(async () => {
+      await api('DELETE', `/api/v1/tasks/${id}`);
+      await refresh();
+    });
+  });
+
+  $('#tag-list').addEventListener('click', (e) => {
+    const button = e.target.closest('.tag-filter');
+    if (button) run(() => filterByTag(button.dataset.tag));
+  });
+
+  $('#search').addEventListener('input', debounce((e) => {
+    state.filters.search = e.target.value.trim();
+    run(refresh);
+  }, SEARCH_DEBOUNCE_MS));
+
+  $('#status-filter').addEventListener('change', (e) => {
+    state.filters.status = e.target.value;
+    run(refresh);
+  });
+
+  $('#sort-by').addEventListener('change', (e) => {
+    state.filters.sort = e.target.value;
+    run(refresh);
+  });
+
+  $('#clear-completed').addEventListener('click', () => {
+    run(async () => {
+      const { deleted } = await api('POST', '/api/v1/tasks/clear-completed');
+      showMessage(`Deleted ${deleted} completed task${deleted === 1 ? '' : 's'}.`, 'info');
+      await refresh();
+    });
+  });
+}
+
+async function start() {
+  wire();
+  if (!state.token) return showAuth();
+  try {
+    state.user = await api('GET', '/api/auth/me');
+    showApp();
+  } catch (err) {
+    if (state.token) showError(err); // network trouble: keep the token
+    else showMessage('Your session has expired. Please log in again.');
+    if (!state.user) showAuth();
+  }
+}
+
+start();

@@ -1,0 +1,348 @@
+//! Test harness: every test starts the real application on port 0 against a
+//! database of its own — a fresh SQLite file, or a fresh PostgreSQL schema
+//! (dropped afterwards) on the server named by `TEST_DATABASE_URL`.
+
+use std::time::Duration;
+
+use actix_web::http::Method;
+use actix_web::http::header::HeaderMap;
+use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use serde_json::{Value, json};
+use taskstream::auth::JwtKeys;
+use taskstream::domain::user::UserId;
+use taskstream::settings::Settings;
+use taskstream::startup::Application;
+
+pub const JWT_SECRET: &str = "test-secret-0123456789abcdef0123456789";
+
+/// The database a test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Administrative URL of the PostgreSQL server tests create schemas on.
+pub fn postgres_admin_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A database owned by one test; removed when dropped.
+pub enum TestDb {
+    Sqlite(tempfile::TempDir),
+    PgSchema { admin_url: String, schema: String },
+    PgDatabase { admin_url: String, database: String },
+}
+
+impl TestDb {
+    pub async fn create(backend: Backend) -> (Self, String) {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("taskstream.db").display());
+                (Self::Sqlite(dir), url)
+            }
+            Backend::Postgres => {
+                let admin_url = postgres_admin_url();
+                let schema = format!("test_{}", uuid::Uuid::new_v4().simple());
+                admin_exec(&admin_url, &format!("CREATE SCHEMA {schema}")).await;
+                let sep = if admin_url.contains('?') { '&' } else { '?' };
+                let url = format!("{admin_url}{sep}options=-csearch_path%3D{schema}");
+                (Self::PgSchema { admin_url, schema }, url)
+            }
+        }
+    }
+
+    /// A whole PostgreSQL database (for tests that take it away).
+    pub async fn create_pg_database() -> (Self, String) {
+        let admin_url = postgres_admin_url();
+        let database = format!("test_{}", uuid::Uuid::new_v4().simple());
+        admin_exec(&admin_url, &format!("CREATE DATABASE {database}")).await;
+        let url = replace_database(&admin_url, &database);
+        (
+            Self::PgDatabase {
+                admin_url,
+                database,
+            },
+            url,
+        )
+    }
+}
+
+/// `postgres://…/old?x` → `postgres://…/new?x`.
+fn replace_database(url: &str, database: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let (server, _) = base.rsplit_once('/').expect("database url has a path");
+    match query {
+        Some(q) => format!("{server}/{database}?{q}"),
+        None => format!("{server}/{database}"),
+    }
+}
+
+pub async fn admin_exec(admin_url: &str, sql: &str) {
+    let mut conn = AsyncPgConnection::establish(admin_url)
+        .await
+        .unwrap_or_else(|e| {
+            panic!("PostgreSQL at {admin_url} is needed for this test (set TEST_DATABASE_URL): {e}")
+        });
+    conn.batch_execute(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let sql = match self {
+            Self::Sqlite(_) => return,
+            Self::PgSchema { schema, .. } => format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
+            Self::PgDatabase { database, .. } => {
+                format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+            }
+        };
+        let (Self::PgSchema { admin_url, .. } | Self::PgDatabase { admin_url, .. }) = self else {
+            return;
+        };
+        let admin_url = admin_url.clone();
+        // Drop runs inside the test's runtime: clean up from a thread of our own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                if let Ok(mut conn) = AsyncPgConnection::establish(&admin_url).await {
+                    let _ = conn.batch_execute(&sql).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A response, its body parsed as JSON (`Null` when empty).
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The error code of an error body.
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or_default()
+    }
+
+    /// Asserts the status, printing the body when it differs.
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Self {
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.body
+        );
+        self
+    }
+}
+
+/// A signed-up user.
+#[derive(Debug, Clone)]
+pub struct TestUser {
+    pub id: String,
+    pub token: String,
+    pub email: String,
+}
+
+/// A running application and a client for it.
+pub struct TestApp {
+    pub address: String,
+    pub backend: Backend,
+    pub settings: Settings,
+    pub client: awc::Client,
+    pub db: TestDb,
+}
+
+/// Settings for a test app on a given database URL.
+pub fn test_settings(database_url: String) -> Settings {
+    Settings {
+        host: "127.0.0.1".into(),
+        port: 0,
+        database_url,
+        jwt_secret: Some(JWT_SECRET.into()),
+        workers: 1,
+        database_pool_size: 8,
+        database_timeout: 3.0,
+        static_dir: std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("static"),
+        ..Settings::default()
+    }
+}
+
+fn test_logger() -> slog::Logger {
+    if std::env::var_os("TEST_LOG").is_some() {
+        use slog::Drain;
+        let decorator = slog_term::PlainSyncDecorator::new(std::io::stderr());
+        let drain = slog_term::FullFormat::new(decorator).build().fuse();
+        slog::Logger::root(drain, slog::o!())
+    } else {
+        slog::Logger::root(slog::Discard, slog::o!())
+    }
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let (db, url) = TestDb::create(backend).await;
+    start(backend, db, url, configure).await
+}
+
+/// Starts the application on an existing database.
+pub async fn start(
+    backend: Backend,
+    db: TestDb,
+    url: String,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
+    let mut settings = test_settings(url);
+    configure(&mut settings);
+    let app = Application::build(settings.clone(), test_logger())
+        .await
+        .expect("application starts");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    actix_rt::spawn(app.run_until_stopped());
+    let client = awc::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .finish();
+    TestApp {
+        address,
+        backend,
+        settings,
+        client,
+        db,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            req = req.insert_header(("Authorization", format!("Bearer {token}")));
+        }
+        let res = match body {
+            Some(body) => req.send_json(&body).await,
+            None => req.send().await,
+        };
+        let mut res = res.unwrap_or_else(|e| panic!("request to {path} failed: {e}"));
+        let bytes = res
+            .body()
+            .limit(16 * 1024 * 1024)
+            .await
+            .expect("response body");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        Resp {
+            status: res.status().as_u16(),
+            headers: res.headers().clone(),
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Resp {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Resp {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> Resp {
+        self.call(Method::PUT, path, Some(token), Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Resp {
+        self.call(Method::PATCH, path, Some(token), Some(body))
+            .await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Resp {
+        self.call(Method::DELETE, path, Some(token), None).await
+    }
+
+    /// Signs up a fresh user.
+    pub async fn signup(&self) -> TestUser {
+        let email = format!("user-{}@example.com", uuid::Uuid::new_v4().simple());
+        self.signup_as(&email, json!({})).await
+    }
+
+    pub async fn signup_as(&self, email: &str, extra: Value) -> TestUser {
+        let mut body = json!({ "email": email, "password": "correct horse battery" });
+        if let (Some(obj), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+            obj.extend(extra.clone());
+        }
+        let res = self
+            .call(Method::POST, "/api/auth/signup", None, Some(body))
+            .await
+            .expect(201);
+        TestUser {
+            id: res.body["user"]["id"].as_str().expect("user id").to_owned(),
+            token: res.body["token"].as_str().expect("token").to_owned(),
+            email: email.to_lowercase(),
+        }
+    }
+
+    /// Creates a task for `user` and returns its JSON.
+    pub async fn create_task(&self, user: &TestUser, body: Value) -> Value {
+        self.post(&format!("/api/{}/tasks", user.id), &user.token, body)
+            .await
+            .expect(201)
+            .body
+    }
+}
+
+/// A token for any subject, signed with the test secret (what an external
+/// identity provider sharing the secret would issue).
+pub fn token_for(sub: &str) -> String {
+    JwtKeys::new(JWT_SECRET.as_bytes(), 60)
+        .issue(&UserId::parse(sub).expect("valid id"))
+        .expect("token")
+}
+
+/// Unpadded base64url (to forge tokens the library would refuse to make).
+pub fn b64url(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..=chunk.len() {
+            out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}

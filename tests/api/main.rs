@@ -1,0 +1,15 @@
+//! Integration tests: the real application over HTTP, each case on SQLite and
+//! on PostgreSQL.
+
+use rstest_reuse::template;
+
+/// Runs a test once per backend.
+#[template]
+#[rstest::rstest]
+#[case::sqlite(crate::helpers::Backend::Sqlite)]
+#[case::postgres(crate::helpers::Backend::Postgres)]
+fn backends(#[case] backend: crate::helpers::Backend) {}
+
+mod auth;
+mod helpers;
+mod tasks;
