@@ -21,12 +21,20 @@ fn main() -> ExitCode {
     let (log, guard) = telemetry::init(&settings);
     // actix and awc log through the `log` crate: route it into slog.
     let scope_guard = slog_scope::set_global_logger(log.clone());
-    let _ = slog_stdlog::init_with_level(log::Level::Warn);
+    let bridge_level = match telemetry::parse_level(&settings.log_level) {
+        slog::Level::Trace => log::Level::Trace,
+        slog::Level::Debug => log::Level::Debug,
+        slog::Level::Info => log::Level::Info,
+        slog::Level::Warning => log::Level::Warn,
+        slog::Level::Error | slog::Level::Critical => log::Level::Error,
+    };
+    let _ = slog_stdlog::init_with_level(bridge_level);
 
     let result = actix_rt::System::new().block_on({
         let log = log.clone();
         async move {
-            let app = Application::build(settings, log).await?;
+            let app = Application::build(settings, log).await?.handle_signals()?;
+            app.announce();
             app.run_until_stopped()
                 .await
                 .map_err(|e| e.to_string().into())

@@ -34,6 +34,13 @@ pub struct Application {
     port: u16,
     server: Server,
     state: AppState,
+    signals: Option<Signals>,
+}
+
+/// The stop signals, once taken over.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
 }
 
 impl Application {
@@ -66,15 +73,33 @@ impl Application {
         let listener = TcpListener::bind(&address).map_err(bind_error)?;
         let port = listener.local_addr().map_err(bind_error)?.port();
         let server = serve(listener, state.clone()).map_err(bind_error)?;
-        info!(state.log, "listening";
-            "address" => format!("http://{}:{port}", state.settings.host),
-            "database" => format!("{:?}", state.db.backend()),
-            "env" => state.settings.taskstream_env.as_str());
         Ok(Self {
             port,
             server,
             state,
+            signals: None,
         })
+    }
+
+    /// Takes over SIGTERM and SIGINT from here on (both stop gracefully).
+    /// Installed before the service says it is listening, so a signal that
+    /// arrives at any point after that is handled, never fatal.
+    pub fn handle_signals(mut self) -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        self.signals = Some(Signals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        });
+        Ok(self)
+    }
+
+    /// Logs where the service is reachable.
+    pub fn announce(&self) {
+        let settings = &self.state.settings;
+        info!(self.state.log, "listening";
+            "address" => format!("http://{}:{}", settings.host, self.port),
+            "database" => format!("{:?}", self.state.db.backend()),
+            "env" => settings.taskstream_env.as_str());
     }
 
     pub fn port(&self) -> u16 {
@@ -85,10 +110,30 @@ impl Application {
         &self.state
     }
 
-    /// Serves until the process is told to stop (SIGTERM/SIGINT: stop
-    /// accepting, finish in-flight requests, return).
+    /// Serves until stopped. With [`Application::handle_signals`], SIGTERM
+    /// or SIGINT stops it gracefully: stop accepting, finish in-flight
+    /// requests (up to 30 s), return.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let Self {
+            server,
+            signals,
+            state,
+            ..
+        } = self;
+        let Some(mut signals) = signals else {
+            return server.await;
+        };
+        let handle = server.handle();
+        let mut server = std::pin::pin!(server);
+        let signal = tokio::select! {
+            result = &mut server => return result,
+            _ = signals.term.recv() => "SIGTERM",
+            _ = signals.int.recv() => "SIGINT",
+        };
+        info!(state.log, "stopping gracefully"; "signal" => signal);
+        // The server future processes the stop command: poll both.
+        let ((), result) = tokio::join!(handle.stop(true), server);
+        result
     }
 }
 
@@ -116,6 +161,8 @@ fn serve(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
     })
     .workers(workers)
     .shutdown_timeout(30)
+    // Signals are ours (see Application::handle_signals), not actix's.
+    .disable_signals()
     .listen(listener)?
     .run();
     Ok(server)

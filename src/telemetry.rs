@@ -25,15 +25,17 @@ pub fn init(settings: &Settings) -> (Logger, LogGuard) {
     let level = parse_level(&settings.log_level);
     let drain: Box<dyn Drain<Ok = (), Err = slog::Never> + Send> = match settings.log_format {
         LogFormat::Json => Box::new(
+            // A closed or full stdout must never take the service down:
+            // failed writes are dropped, not escalated into a panic.
             slog_json::Json::new(std::io::stdout())
                 .add_default_keys()
                 .set_newlines(true)
                 .build()
-                .fuse(),
+                .ignore_res(),
         ),
         LogFormat::Pretty => {
             let decorator = slog_term::TermDecorator::new().stdout().build();
-            Box::new(slog_term::FullFormat::new(decorator).build().fuse())
+            Box::new(slog_term::FullFormat::new(decorator).build().ignore_res())
         }
     };
     let (drain, guard) = slog_async::Async::new(drain.filter_level(level).fuse())

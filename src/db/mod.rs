@@ -12,6 +12,7 @@ pub mod tags;
 pub mod tasks;
 pub mod users;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::Connection as _;
@@ -50,14 +51,71 @@ pub enum Backend {
     Sqlite,
 }
 
-/// A connection pool for one of the two backends.
+/// A connection pool for one of the two backends, with the runtime its
+/// connections live on.
 #[derive(Clone)]
-pub enum Db {
+pub struct Db {
+    pools: Pools,
+    _runtime: Arc<DbRuntime>,
+}
+
+#[derive(Clone)]
+enum Pools {
     Pg(Pool<AsyncPgConnection>),
     Sqlite(Pool<SqliteConn>),
 }
 
+/// The pool's own runtime. A connection is bound to the runtime it was
+/// opened on (SQLite runs on that runtime's blocking pool, PostgreSQL's
+/// driver task is spawned there), while the pool is shared by every HTTP
+/// worker — and a graceful shutdown stops idle workers first. Opening every
+/// connection here keeps them alive for as long as the pool.
+struct DbRuntime(Option<tokio::runtime::Runtime>);
+
+impl DbRuntime {
+    fn new() -> Result<Self, DbError> {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("taskstream-db")
+            .enable_all()
+            .build()
+            .map(|rt| Self(Some(rt)))
+            .map_err(|e| DbError::Pool(format!("database runtime: {e}")))
+    }
+
+    fn handle(&self) -> tokio::runtime::Handle {
+        match &self.0 {
+            Some(rt) => rt.handle().clone(),
+            None => unreachable!("the runtime is only taken on drop"),
+        }
+    }
+}
+
+impl Drop for DbRuntime {
+    fn drop(&mut self) {
+        // May run inside an async context, where a blocking shutdown panics.
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// Runs `fut` on the database runtime and waits for it.
+async fn on<T: Send + 'static>(
+    handle: &tokio::runtime::Handle,
+    fut: impl std::future::Future<Output = diesel::ConnectionResult<T>> + Send + 'static,
+) -> diesel::ConnectionResult<T> {
+    handle
+        .spawn(fut)
+        .await
+        .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?
+}
+
 /// A connection checked out of a [`Db`]; returns to the pool on drop.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one per request, short-lived; boxing buys nothing"
+)]
 pub enum PooledConn {
     Pg(Object<AsyncPgConnection>),
     Sqlite(Object<SqliteConn>),
@@ -124,8 +182,8 @@ impl PooledConn {
     /// Borrows the connection for query functions.
     pub fn conn(&mut self) -> Conn<'_> {
         match self {
-            Self::Pg(obj) => Conn::Pg(&mut **obj),
-            Self::Sqlite(obj) => Conn::Sqlite(&mut **obj),
+            Self::Pg(obj) => Conn::Pg(obj),
+            Self::Sqlite(obj) => Conn::Sqlite(obj),
         }
     }
 }
@@ -181,34 +239,49 @@ impl Db {
     /// migrating it first.
     pub async fn connect(settings: &Settings) -> Result<Self, DbError> {
         let timeout = settings.database_timeout();
-        match DatabaseUrl::parse(&settings.database_url)? {
+        let runtime = Arc::new(DbRuntime::new()?);
+        let handle = runtime.handle();
+        let pools = match DatabaseUrl::parse(&settings.database_url)? {
             DatabaseUrl::Postgres(url) => {
                 migrate_postgres(url.clone()).await?;
                 let mut config = ManagerConfig::default();
                 config.recycling_method = RecyclingMethod::Verified;
+                config.custom_setup = Box::new(move |url| {
+                    let url = url.to_owned();
+                    let handle = handle.clone();
+                    async move {
+                        on(
+                            &handle,
+                            async move { AsyncPgConnection::establish(&url).await },
+                        )
+                        .await
+                    }
+                    .boxed()
+                });
                 let manager =
                     AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, config);
                 let pool =
                     pool_builder(Pool::builder(manager), settings.database_pool_size, timeout)
                         .build()
                         .map_err(|e| DbError::Pool(e.to_string()))?;
-                Ok(Self::Pg(pool))
+                Pools::Pg(pool)
             }
             DatabaseUrl::Sqlite(path) => {
                 migrate_sqlite(path.clone()).await?;
                 let mut config = ManagerConfig::<SqliteConn>::default();
                 // Fast: a SQLite file does not drop connections under us.
                 config.recycling_method = RecyclingMethod::Fast;
-                config.custom_setup = Box::new(|url| {
+                config.custom_setup = Box::new(move |url| {
                     let url = url.to_owned();
-                    async move {
+                    let handle = handle.clone();
+                    let open = async move {
                         let mut conn = SqliteConn::establish(&url).await?;
                         conn.batch_execute(SQLITE_CONNECTION_PRAGMAS)
                             .await
                             .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
                         Ok(conn)
-                    }
-                    .boxed()
+                    };
+                    async move { on(&handle, open).await }.boxed()
                 });
                 let manager =
                     AsyncDieselConnectionManager::<SqliteConn>::new_with_config(path, config);
@@ -216,24 +289,28 @@ impl Db {
                     pool_builder(Pool::builder(manager), settings.database_pool_size, timeout)
                         .build()
                         .map_err(|e| DbError::Pool(e.to_string()))?;
-                Ok(Self::Sqlite(pool))
+                Pools::Sqlite(pool)
             }
-        }
+        };
+        Ok(Self {
+            pools,
+            _runtime: runtime,
+        })
     }
 
     pub fn backend(&self) -> Backend {
-        match self {
-            Self::Pg(_) => Backend::Postgres,
-            Self::Sqlite(_) => Backend::Sqlite,
+        match self.pools {
+            Pools::Pg(_) => Backend::Postgres,
+            Pools::Sqlite(_) => Backend::Sqlite,
         }
     }
 
     /// Checks a connection out of the pool (waits at most the configured
     /// timeout; the error maps to 503).
     pub async fn get(&self) -> Result<PooledConn, PoolError> {
-        Ok(match self {
-            Self::Pg(pool) => PooledConn::Pg(pool.get().await?),
-            Self::Sqlite(pool) => PooledConn::Sqlite(pool.get().await?),
+        Ok(match &self.pools {
+            Pools::Pg(pool) => PooledConn::Pg(pool.get().await?),
+            Pools::Sqlite(pool) => PooledConn::Sqlite(pool.get().await?),
         })
     }
 

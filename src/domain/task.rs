@@ -354,6 +354,46 @@ pub enum Patch<T> {
     Value(T),
 }
 
+impl<V> Patch<V> {
+    /// Applies the patch of a field that may not be null.
+    fn apply_required<T>(
+        self,
+        p: &mut Problems,
+        field: &str,
+        slot: &mut T,
+        parse: impl FnOnce(V) -> Result<T, String>,
+    ) {
+        match self {
+            Self::Absent => {}
+            Self::Null => p.add(field, "must not be null"),
+            Self::Value(v) => {
+                if let Some(v) = p.check(field, parse(v)) {
+                    *slot = v;
+                }
+            }
+        }
+    }
+
+    /// Applies the patch of a nullable field: `null` clears it.
+    fn apply_nullable<T>(
+        self,
+        p: &mut Problems,
+        field: &str,
+        slot: &mut Option<T>,
+        parse: impl FnOnce(V) -> Result<T, String>,
+    ) {
+        match self {
+            Self::Absent => {}
+            Self::Null => *slot = None,
+            Self::Value(v) => {
+                if let Some(v) = p.check(field, parse(v)) {
+                    *slot = Some(v);
+                }
+            }
+        }
+    }
+}
+
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Patch<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         Ok(match Option::<T>::deserialize(d)? {
@@ -404,21 +444,8 @@ impl TaskPatch {
     /// The task's fields after applying this patch to `current`.
     pub fn apply(self, mut f: TaskFields, tz: Tz) -> Result<TaskFields, AppError> {
         let mut p = Problems::new();
-        fn required<T>(p: &mut Problems, field: &str, v: Patch<T>) -> Option<T> {
-            match v {
-                Patch::Absent => None,
-                Patch::Null => {
-                    p.add(field, "must not be null");
-                    None
-                }
-                Patch::Value(v) => Some(v),
-            }
-        }
-        if let Some(t) = required(&mut p, "title", self.title) {
-            if let Some(t) = p.check("title", parse_title(&t)) {
-                f.title = t;
-            }
-        }
+        self.title
+            .apply_required(&mut p, "title", &mut f.title, |t| parse_title(&t));
         match self.description {
             Patch::Absent => {}
             Patch::Null => f.description = None,
@@ -428,15 +455,12 @@ impl TaskPatch {
                 }
             }
         }
-        if let Some(c) = required(&mut p, "completed", self.completed) {
-            f.completed = c;
-        }
-        if let Some(s) = required(&mut p, "priority", self.priority) {
-            if let Some(v) = p.check("priority", s.parse()) {
-                f.priority = v;
-            }
-        }
-        patch_nullable(&mut p, "due_at", self.due_at, &mut f.due_at, parse_instant);
+        self.completed
+            .apply_required(&mut p, "completed", &mut f.completed, Ok);
+        self.priority
+            .apply_required(&mut p, "priority", &mut f.priority, |s| s.parse());
+        self.due_at
+            .apply_nullable(&mut p, "due_at", &mut f.due_at, |s| parse_instant(&s));
         match self.tags {
             Patch::Absent => {}
             Patch::Null => f.tags.clear(),
@@ -446,54 +470,32 @@ impl TaskPatch {
                 }
             }
         }
-        patch_nullable(
+        self.recurrence_pattern.apply_nullable(
             &mut p,
             "recurrence_pattern",
-            self.recurrence_pattern,
             &mut f.recurrence,
-            Recurrence::parse,
+            |s| Recurrence::parse(&s),
         );
-        if let Some(s) = required(&mut p, "recurrence_mode", self.recurrence_mode) {
-            if let Some(v) = p.check("recurrence_mode", s.parse()) {
-                f.recurrence_mode = v;
-            }
-        }
-        patch_nullable(
+        self.recurrence_mode.apply_required(
+            &mut p,
+            "recurrence_mode",
+            &mut f.recurrence_mode,
+            |s| s.parse(),
+        );
+        self.recurrence_end_date.apply_nullable(
             &mut p,
             "recurrence_end_date",
-            self.recurrence_end_date,
             &mut f.recurrence_end_date,
-            |s| parse_instant_or_date(s, tz, DayEdge::End),
+            |s| parse_instant_or_date(&s, tz, DayEdge::End),
         );
-        match self.reminder_offset_minutes {
-            Patch::Absent => {}
-            Patch::Null => f.reminder_offset_minutes = None,
-            Patch::Value(m) => {
-                if let Some(m) = p.check("reminder_offset_minutes", parse_reminder_offset(m)) {
-                    f.reminder_offset_minutes = Some(m);
-                }
-            }
-        }
+        self.reminder_offset_minutes.apply_nullable(
+            &mut p,
+            "reminder_offset_minutes",
+            &mut f.reminder_offset_minutes,
+            parse_reminder_offset,
+        );
         p.finish()?;
         Ok(f)
-    }
-}
-
-fn patch_nullable<T>(
-    p: &mut Problems,
-    field: &str,
-    v: Patch<String>,
-    slot: &mut Option<T>,
-    parse: impl FnOnce(&str) -> Result<T, String>,
-) {
-    match v {
-        Patch::Absent => {}
-        Patch::Null => *slot = None,
-        Patch::Value(s) => {
-            if let Some(v) = p.check(field, parse(&s)) {
-                *slot = Some(v);
-            }
-        }
     }
 }
 

@@ -30,7 +30,7 @@ pub fn postgres_admin_url() -> String {
 
 /// A database owned by one test; removed when dropped.
 pub enum TestDb {
-    Sqlite(tempfile::TempDir),
+    Sqlite { _dir: tempfile::TempDir },
     PgSchema { admin_url: String, schema: String },
     PgDatabase { admin_url: String, database: String },
 }
@@ -41,7 +41,7 @@ impl TestDb {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let url = format!("sqlite://{}", dir.path().join("taskstream.db").display());
-                (Self::Sqlite(dir), url)
+                (Self::Sqlite { _dir: dir }, url)
             }
             Backend::Postgres => {
                 let admin_url = postgres_admin_url();
@@ -96,7 +96,7 @@ pub async fn admin_exec(admin_url: &str, sql: &str) {
 impl Drop for TestDb {
     fn drop(&mut self) {
         let sql = match self {
-            Self::Sqlite(_) => return,
+            Self::Sqlite { .. } => return,
             Self::PgSchema { schema, .. } => format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
             Self::PgDatabase { database, .. } => {
                 format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)")
@@ -157,16 +157,14 @@ impl Resp {
 pub struct TestUser {
     pub id: String,
     pub token: String,
-    pub email: String,
 }
 
 /// A running application and a client for it.
 pub struct TestApp {
     pub address: String,
-    pub backend: Backend,
-    pub settings: Settings,
     pub client: awc::Client,
-    pub db: TestDb,
+    /// Dropped with the app: removes the database.
+    _db: TestDb,
 }
 
 /// Settings for a test app on a given database URL.
@@ -201,19 +199,14 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
     let (db, url) = TestDb::create(backend).await;
-    start(backend, db, url, configure).await
+    start(db, url, configure).await
 }
 
 /// Starts the application on an existing database.
-pub async fn start(
-    backend: Backend,
-    db: TestDb,
-    url: String,
-    configure: impl FnOnce(&mut Settings),
-) -> TestApp {
+pub async fn start(db: TestDb, url: String, configure: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = test_settings(url);
     configure(&mut settings);
-    let app = Application::build(settings.clone(), test_logger())
+    let app = Application::build(settings, test_logger())
         .await
         .expect("application starts");
     let address = format!("http://127.0.0.1:{}", app.port());
@@ -223,10 +216,8 @@ pub async fn start(
         .finish();
     TestApp {
         address,
-        backend,
-        settings,
         client,
-        db,
+        _db: db,
     }
 }
 
@@ -308,7 +299,6 @@ impl TestApp {
         TestUser {
             id: res.body["user"]["id"].as_str().expect("user id").to_owned(),
             token: res.body["token"].as_str().expect("token").to_owned(),
-            email: email.to_lowercase(),
         }
     }
 

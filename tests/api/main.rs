@@ -1,6 +1,8 @@
 //! Integration tests: the real application over HTTP, each case on SQLite and
 //! on PostgreSQL.
 
+#![expect(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
+
 use rstest_reuse::template;
 
 /// Runs a test once per backend.
@@ -12,4 +14,9 @@ fn backends(#[case] backend: crate::helpers::Backend) {}
 
 mod auth;
 mod helpers;
+mod isolation;
+mod list;
+mod ops;
+mod process;
+mod tags;
 mod tasks;

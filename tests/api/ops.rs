@@ -1,0 +1,267 @@
+//! Operations: health, readiness (and 503 when the database goes away),
+//! OpenAPI and offline docs, request ids, JSON errors from the router, panics,
+//! concurrent writers, the UI.
+
+use actix_web::http::Method;
+use actix_web::{App, HttpResponse, web};
+use rstest_reuse::apply;
+use serde_json::{Value, json};
+
+use crate::backends;
+use crate::helpers::{Backend, TestDb, admin_exec, postgres_admin_url, spawn_app, start};
+
+#[apply(backends)]
+#[actix_web::test]
+async fn health_and_readiness(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
+    let res = app
+        .call(Method::GET, "/healthz", None, None)
+        .await
+        .expect(200);
+    assert_eq!(res.body["status"], "ok");
+    let res = app
+        .call(Method::GET, "/readyz", None, None)
+        .await
+        .expect(200);
+    assert_eq!(res.body["database"], "ok");
+}
+
+#[actix_web::test]
+async fn an_unreachable_database_answers_503_not_500() {
+    let (db, url) = TestDb::create_pg_database().await;
+    let TestDb::PgDatabase { database, .. } = &db else {
+        unreachable!()
+    };
+    let database = database.clone();
+    let app = start(db, url, |_| {}).await;
+    let user = app.signup().await;
+    app.call(Method::GET, "/readyz", None, None)
+        .await
+        .expect(200);
+    admin_exec(
+        &postgres_admin_url(),
+        &format!("DROP DATABASE {database} WITH (FORCE)"),
+    )
+    .await;
+    let res = app
+        .call(Method::GET, "/readyz", None, None)
+        .await
+        .expect(503);
+    assert_eq!(res.code(), "service_unavailable");
+    for res in [
+        app.get("/api/v1/tasks", &user.token).await,
+        app.post("/api/v1/tasks", &user.token, json!({"title": "lost?"}))
+            .await,
+    ] {
+        assert_eq!(res.status, 503, "{}", res.body);
+        assert_eq!(res.code(), "service_unavailable");
+    }
+}
+
+#[apply(backends)]
+#[actix_web::test]
+async fn openapi_document_and_offline_docs(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
+    let spec = app
+        .call(Method::GET, "/openapi.json", None, None)
+        .await
+        .expect(200)
+        .body;
+    assert!(spec["openapi"].as_str().unwrap().starts_with("3.1"));
+    for path in [
+        "/api/auth/signup",
+        "/api/{user_id}/tasks",
+        "/api/{user_id}/tasks/{task_id}",
+        "/api/{user_id}/tags/{tag_id}",
+        "/readyz",
+    ] {
+        assert!(
+            spec["paths"].get(path).is_some(),
+            "{path} missing from the OpenAPI document"
+        );
+    }
+    assert!(spec["components"]["schemas"].get("Task").is_some());
+    assert!(
+        spec["components"]["securitySchemes"]
+            .get("bearer")
+            .is_some()
+    );
+    let mut res = app.client.get(app.url("/docs/")).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let html = String::from_utf8(res.body().await.unwrap().to_vec()).unwrap();
+    assert!(html.contains("swagger"), "docs page is Swagger UI");
+    assert!(
+        !html.contains("src=\"http"),
+        "docs page loads nothing from the network"
+    );
+    assert!(
+        !html.contains("href=\"http"),
+        "docs page loads nothing from the network"
+    );
+    let no_redirects = awc::Client::builder().disable_redirects().finish();
+    let res = no_redirects.get(app.url("/docs")).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 308);
+    assert_eq!(res.headers().get("location").unwrap(), "/docs/");
+}
+
+#[apply(backends)]
+#[actix_web::test]
+async fn request_ids_are_echoed_or_generated(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
+    let res = app
+        .client
+        .get(app.url("/healthz"))
+        .insert_header(("x-request-id", "abc-123"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers().get("x-request-id").unwrap(), "abc-123");
+    let res = app.client.get(app.url("/healthz")).send().await.unwrap();
+    let generated = res.headers().get("x-request-id").unwrap().to_str().unwrap();
+    assert!(uuid::Uuid::parse_str(generated).is_ok());
+    let res = app
+        .client
+        .get(app.url("/healthz"))
+        .insert_header(("x-request-id", "bad id with spaces"))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(
+        res.headers().get("x-request-id").unwrap(),
+        "bad id with spaces"
+    );
+}
+
+#[apply(backends)]
+#[actix_web::test]
+async fn router_errors_are_json_too(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
+    let user = app.signup().await;
+    let res = app
+        .call(Method::GET, "/api/auth/nothing-here", None, None)
+        .await
+        .expect(404);
+    assert_eq!(res.code(), "not_found");
+    let res = app
+        .call(Method::DELETE, "/api/v1/tasks", Some(&user.token), None)
+        .await
+        .expect(405);
+    assert_eq!(res.code(), "method_not_allowed");
+    let res = app
+        .call(Method::GET, "/no/such/page", None, None)
+        .await
+        .expect(404);
+    assert!(res.body["error"].is_object(), "{}", res.body);
+    let res = app
+        .call(
+            Method::GET,
+            "/api/v1/tasks?limit=%zz",
+            Some(&user.token),
+            None,
+        )
+        .await;
+    assert!(res.status == 400 || res.status == 422, "{}", res.status);
+    assert!(res.body["error"].is_object());
+}
+
+#[actix_web::test]
+async fn a_panicking_handler_becomes_a_500_json_body_with_the_request_id() {
+    use taskstream::routes::middleware::request_context;
+    let app = actix_web::test::init_service(
+        App::new()
+            .wrap(actix_web::middleware::from_fn(request_context))
+            .route(
+                "/boom",
+                web::get().to(|| async { panic!("kaboom") as HttpResponse }),
+            )
+            .route(
+                "/fine",
+                web::get().to(|| async { HttpResponse::Ok().finish() }),
+            ),
+    )
+    .await;
+    let req = actix_web::test::TestRequest::get()
+        .uri("/boom")
+        .insert_header(("x-request-id", "req-42"))
+        .to_request();
+    let res = actix_web::test::try_call_service(&app, req).await;
+    let res = match res {
+        Ok(res) => res.into_parts().1.map_into_boxed_body(),
+        Err(err) => err.error_response(),
+    };
+    assert_eq!(res.status().as_u16(), 500);
+    assert_eq!(res.headers().get("x-request-id").unwrap(), "req-42");
+    let body: Value =
+        serde_json::from_slice(&actix_web::body::to_bytes(res.into_body()).await.unwrap()).unwrap();
+    assert_eq!(body["error"]["code"], "internal_error");
+    assert!(
+        !body.to_string().contains("kaboom"),
+        "panic details stay in the log"
+    );
+    // The worker survives and keeps serving.
+    let req = actix_web::test::TestRequest::get()
+        .uri("/fine")
+        .to_request();
+    assert_eq!(
+        actix_web::test::call_service(&app, req)
+            .await
+            .status()
+            .as_u16(),
+        200
+    );
+}
+
+#[apply(backends)]
+#[actix_web::test]
+async fn sixty_four_concurrent_writers_all_succeed(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
+    let user = app.signup().await;
+    let writers = (0..64).map(|w| {
+        let app = &app;
+        let user = &user;
+        async move {
+            let mut statuses = Vec::new();
+            for i in 0..4 {
+                let res = app
+                    .post(
+                        "/api/v1/tasks",
+                        &user.token,
+                        json!({"title": format!("w{w}-{i}"), "tags": ["load", format!("w{w}")]}),
+                    )
+                    .await;
+                statuses.push((res.status, res.body));
+            }
+            statuses
+        }
+    });
+    let results: Vec<_> = futures_util::future::join_all(writers)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    let failures: Vec<_> = results.iter().filter(|(s, _)| *s != 201).collect();
+    assert!(
+        failures.is_empty(),
+        "{} of {} writes failed, e.g. {:?}",
+        failures.len(),
+        results.len(),
+        failures.first()
+    );
+    let list = app
+        .get("/api/v1/tasks?tags=load&limit=1", &user.token)
+        .await
+        .expect(200);
+    assert_eq!(list.body["total"], 256);
+}
+
+#[apply(backends)]
+#[actix_web::test]
+async fn the_web_ui_is_served_at_the_root(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
+    let mut res = app.client.get(app.url("/")).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let html = String::from_utf8(res.body().await.unwrap().to_vec()).unwrap();
+    assert!(html.contains("<html") && html.contains("app.js"));
+    let res = app.client.get(app.url("/app.js")).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+}

@@ -1,0 +1,144 @@
+//! The binary itself: starts with nothing configured, refuses an unsafe
+//! production configuration, and shuts down cleanly on SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_taskstream");
+
+/// Starts the binary in `dir` with only the given environment and waits for
+/// its "listening" log line; returns the child and its base URL.
+fn start_in(dir: &std::path::Path, env: &[(&str, &str)]) -> (Child, String) {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(dir)
+        .env_clear()
+        .env("PORT", "0")
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("binary starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        // Forwarded so a failing test shows the service's own log.
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            eprintln!("[taskstream] {line}");
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        let Ok(line) = rx.recv_timeout(Duration::from_secs(1)) else {
+            continue;
+        };
+        let Ok(json) = serde_json::from_str::<serde_json::Value>(&line) else {
+            continue;
+        };
+        if json["msg"] == "listening" {
+            return (child, json["address"].as_str().expect("address").to_owned());
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("the binary did not report that it was listening");
+}
+
+fn sigterm(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+}
+
+fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "did not exit after SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[actix_web::test]
+async fn starts_with_nothing_configured_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, base) = start_in(dir.path(), &[]);
+    assert!(base.starts_with("http://127.0.0.1:"));
+    assert!(
+        dir.path().join("taskstream.db").exists(),
+        "SQLite file created in the working directory"
+    );
+    let client = awc::Client::default();
+    let res = client.get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    // An in-flight request (a signup hashes a password on the blocking pool)
+    // still completes when SIGTERM arrives.
+    let signup = client
+        .post(format!("{base}/api/auth/signup"))
+        .send_json(&serde_json::json!({"email": "term@example.com", "password": "long enough"}));
+    let pending = actix_rt::spawn(signup);
+    actix_rt::time::sleep(Duration::from_millis(5)).await;
+    sigterm(&child);
+    let res = pending.await.unwrap().expect("in-flight request answered");
+    assert_eq!(res.status().as_u16(), 201);
+    let status = wait_exit(&mut child);
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "exit status after SIGTERM: {status:?}"
+    );
+}
+
+#[test]
+fn production_refuses_to_start_without_a_jwt_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .current_dir(dir.path())
+        .env_clear()
+        .env("TASKSTREAM_ENV", "production")
+        .env("PORT", "0")
+        .output()
+        .expect("binary runs");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("JWT_SECRET"), "stderr: {stderr}");
+    assert!(
+        !dir.path().join("taskstream.db").exists(),
+        "nothing was created"
+    );
+}
+
+#[test]
+fn config_files_and_environment_are_read_from_the_working_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("config")).unwrap();
+    std::fs::write(
+        dir.path().join("config/default.toml"),
+        "database_url = \"sqlite://from-config.db\"\n",
+    )
+    .unwrap();
+    let (child, _) = start_in(
+        dir.path(),
+        &[("JWT_SECRET", "a-secret-of-sufficient-length")],
+    );
+    assert!(dir.path().join("from-config.db").exists());
+    sigterm(&child);
+    let mut child = child;
+    assert_eq!(wait_exit(&mut child).code(), Some(0));
+    let (mut child, _) = start_in(dir.path(), &[("DATABASE_URL", "sqlite://from-env.db")]);
+    assert!(
+        dir.path().join("from-env.db").exists(),
+        "environment overrides the file"
+    );
+    sigterm(&child);
+    assert_eq!(wait_exit(&mut child).code(), Some(0));
+}
