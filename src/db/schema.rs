@@ -23,6 +23,7 @@ diesel::table! {
         title_key -> Text,
         description -> Nullable<Text>,
         search_key -> Text,
+        tag_keys -> Text,
         completed -> Bool,
         completed_at -> Nullable<Timestamp>,
         priority -> SmallInt,
@@ -61,4 +62,56 @@ diesel::joinable!(tags -> users (user_id));
 diesel::joinable!(task_tags -> tasks (task_id));
 diesel::joinable!(task_tags -> tags (tag_id));
 
-diesel::allow_tables_to_appear_in_same_query!(users, tasks, tags, task_tags);
+diesel::table! {
+    events (id) {
+        id -> Text,
+        user_id -> Text,
+        seq -> BigInt,
+        event_type -> Text,
+        task_id -> Nullable<Text>,
+        payload -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    event_deliveries (event_id, topic) {
+        event_id -> Text,
+        topic -> Text,
+        user_id -> Text,
+        seq -> BigInt,
+        published_at -> Nullable<Timestamp>,
+        attempts -> Integer,
+        last_error -> Nullable<Text>,
+        next_attempt_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    processed_events (id) {
+        id -> Text,
+        topic -> Text,
+        received_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    relay_leases (name) {
+        name -> Text,
+        holder -> Text,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(event_deliveries -> events (event_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    tasks,
+    tags,
+    task_tags,
+    events,
+    event_deliveries,
+    processed_events,
+    relay_leases
+);

@@ -9,7 +9,9 @@ use diesel_async::RunQueryDsl;
 use super::schema::{tags, task_tags, tasks};
 use super::{Conn, now};
 use crate::db_run;
+use crate::domain::fold_case;
 use crate::domain::query::{SortBy, SortOrder, Status, TaskQuery};
+use crate::domain::tag::TagName;
 use crate::domain::task::{Priority, RecurrenceMode, Task, TaskFields, TaskId};
 use crate::domain::time::to_utc;
 use crate::error::AppError;
@@ -26,6 +28,7 @@ pub struct TaskRow {
     pub title_key: String,
     pub description: Option<String>,
     pub search_key: String,
+    pub tag_keys: String,
     pub completed: bool,
     pub completed_at: Option<NaiveDateTime>,
     pub priority: i16,
@@ -51,6 +54,7 @@ impl TaskRow {
             title_key: String::new(),
             description: None,
             search_key: String::new(),
+            tag_keys: String::new(),
             completed: false,
             completed_at: None,
             priority: 0,
@@ -74,6 +78,7 @@ impl TaskRow {
         self.title_key = f.title_key();
         self.description = f.description.clone();
         self.search_key = f.search_key();
+        self.tag_keys = tag_keys(f.tags.iter().map(TagName::key));
         if f.completed != self.completed || (f.completed && self.completed_at.is_none()) {
             self.completed_at = f.completed.then_some(at);
         }
@@ -241,15 +246,7 @@ macro_rules! filtered {
             );
         }
         for tag in &q.tags {
-            query = query.filter(
-                tasks::id.eq_any(
-                    task_tags::table
-                        .inner_join(tags::table)
-                        .filter(tags::user_id.eq($user))
-                        .filter(tags::name_key.eq(tag.clone()))
-                        .select(task_tags::task_id),
-                ),
-            );
+            query = query.filter(tasks::tag_keys.like(tag_pattern(tag)).escape('\\'));
         }
         if let Some(start) = q.due_start {
             query = query.filter(tasks::due_at.ge(start));
@@ -322,26 +319,55 @@ fn like_pattern(needle: &str) -> String {
     out
 }
 
-/// Bumps version and `updated_at` of the given tasks (their tags changed).
-pub async fn touch(conn: &mut Conn<'_>, ids: &[String]) -> QueryResult<()> {
-    if ids.is_empty() {
-        return Ok(());
+/// The `tag_keys` column: case-folded tag names, sorted, as `|a|b|` (empty
+/// without tags), so "carries tag x" is `LIKE '%|x|%'` on one row.
+pub fn tag_keys<'a>(keys: impl Iterator<Item = &'a str>) -> String {
+    let mut keys: Vec<&str> = keys.collect();
+    if keys.is_empty() {
+        return String::new();
     }
+    keys.sort_unstable();
+    format!("|{}|", keys.join("|"))
+}
+
+fn tag_pattern(key: &str) -> String {
+    like_pattern(&format!("|{key}|"))
+}
+
+/// Re-reads the tags of the given tasks into their `tag_keys` and gives each
+/// a new version (a tag of theirs was renamed or deleted).
+pub async fn touch(conn: &mut Conn<'_>, ids: &[String]) -> QueryResult<()> {
+    let names = tag_names(conn, ids).await?;
     let t = now();
-    db_run!(conn, |c| diesel::update(
-        tasks::table.filter(tasks::id.eq_any(ids))
-    )
-    .set((
-        tasks::version.eq(tasks::version + 1),
-        tasks::updated_at.eq(t)
-    ))
-    .execute(c)
-    .await
-    .map(drop))
+    for id in ids {
+        let folded: Vec<String> = names
+            .get(id)
+            .into_iter()
+            .flatten()
+            .map(|n| fold_case(n))
+            .collect();
+        let keys = tag_keys(folded.iter().map(String::as_str));
+        db_run!(conn, |c| diesel::update(tasks::table.find(id))
+            .set((
+                tasks::version.eq(tasks::version + 1),
+                tasks::updated_at.eq(t),
+                tasks::tag_keys.eq(&keys),
+            ))
+            .execute(c)
+            .await)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn tag_keys_are_sorted_and_delimited() {
+        assert_eq!(super::tag_keys(["work", "home"].into_iter()), "|home|work|");
+        assert_eq!(super::tag_keys(std::iter::empty()), "");
+        assert_eq!(super::tag_pattern("50%"), "%|50\\%|%");
+    }
+
     #[test]
     fn like_patterns_escape_wildcards() {
         assert_eq!(super::like_pattern("50%_off\\"), "%50\\%\\_off\\\\%");

@@ -25,8 +25,8 @@ impl TagName {
         if name.chars().any(char::is_control) {
             return Err("tag names must not contain control characters".into());
         }
-        if name.contains(',') {
-            return Err("tag names must not contain commas".into());
+        if name.contains([',', '|']) {
+            return Err("tag names must not contain commas or |".into());
         }
         Ok(Self {
             name: name.to_owned(),

@@ -103,8 +103,10 @@ pub async fn delete(state: &AppState, user: &UserId, tag_id: &str) -> Result<(),
         let row = db::tags::find(conn, user.as_str(), tag_id)
             .await?
             .ok_or(NOT_FOUND)?;
-        touch_tasks_of(conn, &row.id).await?;
+        // Detach first, then re-read the tasks' remaining tags.
+        let task_ids = db::tags::task_ids(conn, &row.id).await?;
         db::tags::delete(conn, &row.id).await?;
+        db::tasks::touch(conn, &task_ids).await?;
         Ok(())
     })
 }

@@ -302,6 +302,18 @@ impl TestApp {
         }
     }
 
+    /// Completes the user's task and returns its JSON.
+    pub async fn complete(&self, user: &TestUser, task_id: &str) -> Value {
+        self.post(
+            &format!("/api/{}/tasks/{task_id}/complete", user.id),
+            &user.token,
+            json!({}),
+        )
+        .await
+        .expect(200)
+        .body
+    }
+
     /// Creates a task for `user` and returns its JSON.
     pub async fn create_task(&self, user: &TestUser, body: Value) -> Value {
         self.post(&format!("/api/{}/tasks", user.id), &user.token, body)

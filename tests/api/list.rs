@@ -37,13 +37,7 @@ async fn seeded(backend: Backend) -> (TestApp, TestUser) {
             .await
             .expect(200);
         let id = found.body["items"][0]["id"].as_str().unwrap().to_owned();
-        app.post(
-            &format!("/api/{}/tasks/{id}/complete", user.id),
-            &user.token,
-            json!({}),
-        )
-        .await
-        .expect(200);
+        app.complete(&user, &id).await;
     }
     (app, user)
 }

@@ -112,6 +112,19 @@ async fn renaming_and_deleting_a_tag_changes_its_tasks(#[case] backend: Backend)
         now.body["version"], 2,
         "a renamed tag is a change of the task"
     );
+    let filtered = |tag: &'static str| {
+        let app = &app;
+        let user = &user;
+        async move {
+            app.get(&format!("/api/{}/tasks?tags={tag}", user.id), &user.token)
+                .await
+                .expect(200)
+                .body["total"]
+                .clone()
+        }
+    };
+    assert_eq!(filtered("new").await, 1, "the filter follows the rename");
+    assert_eq!(filtered("old").await, 0);
     // Renaming only the case is allowed (same key, same tag).
     app.put(&tag_path, &user.token, json!({"name": "NEW"}))
         .await
@@ -120,6 +133,7 @@ async fn renaming_and_deleting_a_tag_changes_its_tasks(#[case] backend: Backend)
     let now = app.get(&task_path, &user.token).await.expect(200);
     assert_eq!(now.body["tags"], json!([]));
     assert_eq!(now.body["version"], 4);
+    assert_eq!(filtered("new").await, 0, "the filter follows the deletion");
     app.delete(&tag_path, &user.token).await.expect(404);
     app.put(&tag_path, &user.token, json!({"name": "ghost"}))
         .await

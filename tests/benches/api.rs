@@ -1,1 +1,387 @@
-fn main() {}
+//! Benchmarks of the core service, reported in the README.
+//!
+//! 1. List, search, filter and sort over 100 000 tasks of one user, through
+//!    HTTP against the running service: p50/p95 latency per query shape, on
+//!    SQLite and on PostgreSQL.
+//! 2. 64 concurrent writers creating tasks on SQLite: throughput, latency and
+//!    the number of failed writes ("database is locked" or otherwise).
+//!
+//! Run: `cargo bench --bench api` (PostgreSQL from `BENCH_DATABASE_URL`, default
+//! `postgres://postgres@127.0.0.1:5432/postgres`; a scratch database is created
+//! and dropped). `BENCH_TASKS` changes the task count.
+
+use std::time::{Duration, Instant};
+
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+use serde_json::{Value, json};
+use taskstream::db::schema::{task_tags, tasks};
+use taskstream::db::tags::TagRow;
+use taskstream::db::tasks::TaskRow;
+use taskstream::db::{Conn, Db};
+use taskstream::domain::tag::TagName;
+use taskstream::domain::task::{Priority, TaskFields, TaskId};
+use taskstream::settings::Settings;
+use taskstream::startup::Application;
+
+const QUERIES: &[(&str, &str)] = &[
+    ("default (newest first)", ""),
+    ("search substring", "search=milk"),
+    ("search, no match", "search=zzzz"),
+    ("status + priority", "status=pending&priority=high,urgent"),
+    ("one tag", "tags=work"),
+    ("two tags", "tags=work,home"),
+    (
+        "due range (dates)",
+        "due_date_start=2026-03-01&due_date_end=2026-03-31",
+    ),
+    ("sort due_at asc", "sort_by=due_at&sort_order=asc"),
+    ("sort priority desc", "sort_by=priority&sort_order=desc"),
+    ("sort title asc", "sort_by=title&sort_order=asc"),
+    ("page 100 (offset 5000)", "offset=5000&limit=50"),
+    (
+        "combined",
+        "search=report&status=pending&tags=work&sort_by=due_at&sort_order=asc",
+    ),
+];
+const ROUNDS: usize = 40;
+
+fn main() {
+    let tasks: usize = std::env::var("BENCH_TASKS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    actix_rt::System::new().block_on(async move {
+        println!(
+            "# taskstream benchmarks ({tasks} tasks of one user, {ROUNDS} rounds per query)\n"
+        );
+        let dir = tempfile::tempdir().expect("temp dir");
+        let sqlite = format!("sqlite://{}", dir.path().join("bench.db").display());
+        list_benchmark("SQLite", sqlite.clone(), tasks).await;
+        let admin = std::env::var("BENCH_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        match AsyncPgConnection::establish(&admin).await {
+            Ok(mut conn) => {
+                let name = format!("bench_{}", std::process::id());
+                conn.batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+                    .await
+                    .expect("drop database");
+                conn.batch_execute(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .expect("create database");
+                let url = format!(
+                    "{}/{name}",
+                    admin.rsplit_once('/').expect("url has a path").0
+                );
+                list_benchmark("PostgreSQL", url, tasks).await;
+                conn.batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
+                    .await
+                    .expect("drop database");
+            }
+            Err(e) => println!("PostgreSQL not reachable at {admin} ({e}): skipped\n"),
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        writers_benchmark(format!(
+            "sqlite://{}",
+            dir.path().join("writers.db").display()
+        ))
+        .await;
+    });
+}
+
+fn settings(database_url: String) -> Settings {
+    Settings {
+        port: 0,
+        database_url,
+        jwt_secret: Some("bench-secret-0123456789abcdef".into()),
+        ..Settings::default()
+    }
+}
+
+async fn start(database_url: String) -> (String, awc::Client) {
+    let app = Application::build(
+        settings(database_url),
+        slog::Logger::root(slog::Discard, slog::o!()),
+    )
+    .await
+    .expect("service starts");
+    let base = format!("http://127.0.0.1:{}", app.port());
+    actix_rt::spawn(app.run_until_stopped());
+    let client = awc::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .finish();
+    (base, client)
+}
+
+async fn signup(client: &awc::Client, base: &str) -> (String, String) {
+    let mut res = client
+        .post(format!("{base}/api/auth/signup"))
+        .send_json(&json!({"email": format!("bench-{}@example.com", uuid::Uuid::now_v7().simple()), "password": "benchmark password"}))
+        .await
+        .expect("signup");
+    let body: Value = res.json().await.expect("signup body");
+    (
+        body["user"]["id"].as_str().expect("id").to_owned(),
+        body["token"].as_str().expect("token").to_owned(),
+    )
+}
+
+async fn list_benchmark(label: &str, url: String, count: usize) {
+    let (base, client) = start(url.clone()).await;
+    let (user, token) = signup(&client, &base).await;
+    let started = Instant::now();
+    seed(&url, &user, count).await;
+    println!(
+        "## {label}: list/search/filter/sort (seeded {count} tasks in {:.1} s)\n",
+        started.elapsed().as_secs_f64()
+    );
+    println!("| query | matches | p50 ms | p95 ms |\n|---|---:|---:|---:|");
+    let mut medians = Vec::new();
+    for (name, query) in QUERIES {
+        let path = format!("{base}/api/{user}/tasks?{query}");
+        let mut total = 0;
+        let mut times = Vec::with_capacity(ROUNDS);
+        for round in 0..ROUNDS + 3 {
+            let t = Instant::now();
+            let mut res = client
+                .get(&path)
+                .insert_header(("Authorization", format!("Bearer {token}")))
+                .send()
+                .await
+                .expect("list");
+            let body: Value = res.json().limit(64 * 1024 * 1024).await.expect("list body");
+            assert!(res.status().is_success(), "{query}: {body}");
+            if round >= 3 {
+                times.push(t.elapsed());
+            }
+            total = body["total"].as_i64().unwrap_or(0);
+        }
+        let (p50, p95) = percentiles(&mut times);
+        medians.push(p50);
+        println!(
+            "| {name} (`{query}`) | {total} | {:.2} | {:.2} |",
+            ms(p50),
+            ms(p95)
+        );
+    }
+    medians.sort();
+    println!(
+        "\nworst median: {:.2} ms (target < 20 ms)\n",
+        ms(*medians.last().expect("queries"))
+    );
+}
+
+/// Writes `count` tasks straight into the database in batches: a realistic
+/// mix of titles, priorities, due dates, completion and tags.
+async fn seed(url: &str, user: &str, count: usize) {
+    let db = Db::connect(&settings(url.to_owned()))
+        .await
+        .expect("database");
+    let mut pooled = db.get().await.expect("connection");
+    let conn = &mut pooled.conn();
+    let tag_names = [
+        "work",
+        "home",
+        "errands",
+        "health",
+        "finance",
+        "travel",
+        "reading",
+        "garden",
+        "family",
+        "urgent-ish",
+    ];
+    let mut tag_ids = Vec::new();
+    for name in tag_names {
+        let row = TagRow::new(user, &TagName::parse(name).expect("tag"), None);
+        tag_ids.push(row.id.clone());
+        insert_tags(conn, &[row]).await;
+    }
+    let words = [
+        "milk", "report", "call", "invoice", "plan", "review", "email", "book", "fix", "clean",
+        "buy", "write",
+    ];
+    let mut rng: u64 = 0x5eed;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let base = chrono::NaiveDate::from_ymd_opt(2026, 1, 1)
+        .expect("date")
+        .and_hms_opt(0, 0, 0)
+        .expect("time");
+    let mut batch = Vec::new();
+    let mut links = Vec::new();
+    for i in 0..count {
+        let r = next();
+        let title = format!(
+            "{} {} {} #{i}",
+            words[(r % 12) as usize],
+            words[((r >> 8) % 12) as usize],
+            words[((r >> 16) % 12) as usize]
+        );
+        let fields = TaskFields {
+            title,
+            description: (r % 3 == 0)
+                .then(|| format!("notes about {}", words[((r >> 24) % 12) as usize])),
+            completed: r % 10 == 0,
+            priority: Priority::ALL[((r >> 32) % 5) as usize],
+            due_at: (r % 10 < 3)
+                .then(|| base + chrono::Duration::minutes(((r >> 40) % (365 * 24 * 60)) as i64)),
+            recurrence: None,
+            recurrence_mode: Default::default(),
+            recurrence_end_date: None,
+            reminder_offset_minutes: None,
+            tags: Vec::new(),
+        };
+        let mut row = TaskRow::new(TaskId::generate(), user, &fields, None);
+        row.created_at = base + chrono::Duration::seconds(i as i64);
+        row.updated_at = row.created_at;
+        let mut carried = Vec::new();
+        for (k, tag) in tag_ids.iter().enumerate() {
+            // The first three tags on about a quarter of tasks each, the rest rarer.
+            if (k < 3 && (r >> (44 + k)) & 0b11 == 0) || (k >= 3 && (r >> (44 + k)) % 16 == 0) {
+                links.push((row.id.clone(), tag.clone()));
+                carried.push(tag_names[k]);
+            }
+        }
+        row.tag_keys = taskstream::db::tasks::tag_keys(carried.into_iter());
+        batch.push(row);
+        if batch.len() == 500 {
+            insert_tasks(conn, &batch, &links).await;
+            batch.clear();
+            links.clear();
+        }
+    }
+    insert_tasks(conn, &batch, &links).await;
+    if let Conn::Pg(c) = conn {
+        c.batch_execute("VACUUM ANALYZE").await.expect("analyze");
+    }
+    if let Conn::Sqlite(c) = conn {
+        c.batch_execute("ANALYZE").await.expect("analyze");
+    }
+}
+
+async fn insert_tags(conn: &mut Conn<'_>, rows: &[TagRow]) {
+    for row in rows {
+        taskstream::db::tags::insert(conn, row)
+            .await
+            .expect("insert tag");
+    }
+}
+
+/// PostgreSQL takes a batch per statement; SQLite (through diesel-async) one
+/// row per statement, inside one transaction.
+async fn insert_tasks(conn: &mut Conn<'_>, rows: &[TaskRow], links: &[(String, String)]) {
+    use diesel::ExpressionMethods;
+    if rows.is_empty() {
+        return;
+    }
+    let links: Vec<_> = links
+        .iter()
+        .map(|(t, g)| (task_tags::task_id.eq(t), task_tags::tag_id.eq(g)))
+        .collect();
+    match conn {
+        Conn::Pg(c) => {
+            diesel::insert_into(tasks::table)
+                .values(rows)
+                .execute(*c)
+                .await
+                .expect("insert tasks");
+            if !links.is_empty() {
+                diesel::insert_into(task_tags::table)
+                    .values(&links)
+                    .execute(*c)
+                    .await
+                    .expect("insert links");
+            }
+        }
+        Conn::Sqlite(c) => {
+            c.batch_execute("BEGIN IMMEDIATE").await.expect("begin");
+            for row in rows {
+                diesel::insert_into(tasks::table)
+                    .values(row)
+                    .execute(*c)
+                    .await
+                    .expect("insert task");
+            }
+            for link in &links {
+                diesel::insert_into(task_tags::table)
+                    .values(link.clone())
+                    .execute(*c)
+                    .await
+                    .expect("insert link");
+            }
+            c.batch_execute("COMMIT").await.expect("commit");
+        }
+    }
+}
+
+async fn writers_benchmark(url: String) {
+    const WRITERS: usize = 64;
+    const EACH: usize = 50;
+    let (base, client) = start(url).await;
+    let (_, token) = signup(&client, &base).await;
+    let started = Instant::now();
+    let writers = (0..WRITERS).map(|w| {
+        let client = &client;
+        let base = &base;
+        let token = &token;
+        async move {
+            let mut times = Vec::new();
+            let mut failures = Vec::new();
+            for i in 0..EACH {
+                let t = Instant::now();
+                let res = client
+                    .post(format!("{base}/api/v1/tasks"))
+                    .insert_header(("Authorization", format!("Bearer {token}")))
+                    .send_json(&json!({"title": format!("writer {w} task {i}"), "tags": ["load"], "priority": "high"}))
+                    .await;
+                match res {
+                    Ok(mut res) if res.status().as_u16() == 201 => {
+                        let _ = res.body().await;
+                        times.push(t.elapsed());
+                    }
+                    Ok(mut res) => failures.push(format!("{}: {:?}", res.status(), res.body().await)),
+                    Err(e) => failures.push(e.to_string()),
+                }
+            }
+            (times, failures)
+        }
+    });
+    let results = futures_util::future::join_all(writers).await;
+    let elapsed = started.elapsed();
+    let mut times: Vec<Duration> = results.iter().flat_map(|(t, _)| t.clone()).collect();
+    let failures: Vec<&String> = results.iter().flat_map(|(_, f)| f).collect();
+    let (p50, p95) = percentiles(&mut times);
+    let locked = failures.iter().filter(|f| f.contains("locked")).count();
+    println!("## SQLite: {WRITERS} concurrent writers x {EACH} task creations\n");
+    println!(
+        "| writes | failed | \"database is locked\" | throughput | p50 ms | p95 ms |\n|---:|---:|---:|---:|---:|---:|"
+    );
+    println!(
+        "| {} | {} | {locked} | {:.0}/s | {:.2} | {:.2} |\n",
+        WRITERS * EACH,
+        failures.len(),
+        (WRITERS * EACH) as f64 / elapsed.as_secs_f64(),
+        ms(p50),
+        ms(p95)
+    );
+    if let Some(f) = <[&String]>::first(&failures) {
+        println!("first failure: {f}");
+    }
+}
+
+fn percentiles(times: &mut [Duration]) -> (Duration, Duration) {
+    times.sort();
+    if times.is_empty() {
+        return (Duration::ZERO, Duration::ZERO);
+    }
+    let at = |q: f64| times[((times.len() as f64 * q) as usize).min(times.len() - 1)];
+    (at(0.5), at(0.95))
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}

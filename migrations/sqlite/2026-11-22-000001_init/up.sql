@@ -19,6 +19,7 @@ CREATE TABLE tasks (
     title_key               TEXT NOT NULL,   -- case-folded title, for sorting
     description             TEXT,
     search_key              TEXT NOT NULL,   -- case-folded title + description, for search
+    tag_keys                TEXT NOT NULL DEFAULT '',  -- case-folded tag names as |a|b|, for filters
     completed               BOOLEAN NOT NULL DEFAULT FALSE,
     completed_at            TIMESTAMP,
     priority                SMALLINT NOT NULL DEFAULT 0,  -- 0 none .. 4 urgent
@@ -33,12 +34,18 @@ CREATE TABLE tasks (
     updated_at              TIMESTAMP NOT NULL
 );
 
+-- One index per sort order, so a page is an index walk; the nulls-last due
+-- date orders need the (due_at IS NULL) expression the queries sort by.
 CREATE INDEX tasks_user_created ON tasks (user_id, created_at, id);
 CREATE INDEX tasks_user_updated ON tasks (user_id, updated_at, id);
 CREATE INDEX tasks_user_due ON tasks (user_id, due_at, id);
+CREATE INDEX tasks_user_due_asc ON tasks (user_id, (due_at IS NULL), due_at, id);
+CREATE INDEX tasks_user_due_desc ON tasks (user_id, (due_at IS NULL), due_at DESC, id DESC);
 CREATE INDEX tasks_user_priority ON tasks (user_id, priority, id);
 CREATE INDEX tasks_user_title ON tasks (user_id, title_key, id);
-CREATE INDEX tasks_user_completed ON tasks (user_id, completed, created_at);
+-- Every filterable column: counting the matches of any filter is a scan of
+-- this index, never of the table.
+CREATE INDEX tasks_user_filter ON tasks (user_id, completed, priority, due_at, tag_keys, search_key);
 
 CREATE TABLE tags (
     id         TEXT PRIMARY KEY NOT NULL,

@@ -1,0 +1,4 @@
+DROP TABLE relay_leases;
+DROP TABLE processed_events;
+DROP TABLE event_deliveries;
+DROP TABLE events;

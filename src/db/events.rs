@@ -1,0 +1,263 @@
+//! Queries on the event log, its per-topic deliveries, consumed ids and the
+//! publisher lease.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use super::schema::{event_deliveries, events, processed_events, relay_leases, users};
+use super::{Conn, now};
+use crate::db_run;
+
+/// A row of the event log.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = events)]
+#[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct EventRow {
+    pub id: String,
+    pub user_id: String,
+    pub seq: i64,
+    pub event_type: String,
+    pub task_id: Option<String>,
+    pub payload: String,
+    pub created_at: NaiveDateTime,
+}
+
+/// A message still to be published: which event, on which topic.
+#[derive(Debug, Clone, Queryable)]
+pub struct PendingDelivery {
+    pub event_id: String,
+    pub topic: String,
+    pub attempts: i32,
+    pub next_attempt_at: Option<NaiveDateTime>,
+    pub payload: String,
+}
+
+/// Takes the next number of the user's gapless event sequence. The update
+/// takes the user's row lock (SQLite: the database write lock), so writers
+/// of one user queue here and numbers follow commit order.
+pub async fn next_seq(conn: &mut Conn<'_>, user_id: &str) -> QueryResult<i64> {
+    db_run!(conn, |c| diesel::update(users::table.find(user_id))
+        .set(users::last_event_seq.eq(users::last_event_seq + 1))
+        .returning(users::last_event_seq)
+        .get_result(c)
+        .await)
+}
+
+/// The user's newest sequence number (0 before any event).
+pub async fn last_seq(conn: &mut Conn<'_>, user_id: &str) -> QueryResult<i64> {
+    let seq: Option<i64> = db_run!(conn, |c| users::table
+        .find(user_id)
+        .select(users::last_event_seq)
+        .first(c)
+        .await
+        .optional())?;
+    Ok(seq.unwrap_or(0))
+}
+
+pub async fn insert(conn: &mut Conn<'_>, row: &EventRow, topics: &[&str]) -> QueryResult<()> {
+    db_run!(conn, |c| diesel::insert_into(events::table)
+        .values(row)
+        .execute(c)
+        .await)?;
+    for topic in topics {
+        db_run!(conn, |c| diesel::insert_into(event_deliveries::table)
+            .values((
+                event_deliveries::event_id.eq(&row.id),
+                event_deliveries::topic.eq(*topic),
+                event_deliveries::user_id.eq(&row.user_id),
+                event_deliveries::seq.eq(row.seq),
+                event_deliveries::attempts.eq(0),
+            ))
+            .execute(c)
+            .await)?;
+    }
+    Ok(())
+}
+
+/// A page of the user's events, newest first, and how many there are.
+pub async fn page(
+    conn: &mut Conn<'_>,
+    user_id: &str,
+    since_seq: i64,
+    limit: i64,
+    offset: i64,
+) -> QueryResult<(Vec<EventRow>, i64)> {
+    let total: i64 = db_run!(conn, |c| events::table
+        .filter(events::user_id.eq(user_id))
+        .filter(events::seq.gt(since_seq))
+        .count()
+        .get_result(c)
+        .await)?;
+    let rows = db_run!(conn, |c| events::table
+        .filter(events::user_id.eq(user_id))
+        .filter(events::seq.gt(since_seq))
+        .order(events::seq.desc())
+        .limit(limit)
+        .offset(offset)
+        .select(EventRow::as_select())
+        .load(c)
+        .await)?;
+    Ok((rows, total))
+}
+
+/// The user's events after `since_seq`, oldest first (replay).
+pub async fn after(
+    conn: &mut Conn<'_>,
+    user_id: &str,
+    since_seq: i64,
+    limit: i64,
+) -> QueryResult<Vec<EventRow>> {
+    db_run!(conn, |c| events::table
+        .filter(events::user_id.eq(user_id))
+        .filter(events::seq.gt(since_seq))
+        .order(events::seq.asc())
+        .limit(limit)
+        .select(EventRow::as_select())
+        .load(c)
+        .await)
+}
+
+/// Users with something to publish (at most `limit` of them).
+pub async fn users_with_pending(conn: &mut Conn<'_>, limit: i64) -> QueryResult<Vec<String>> {
+    db_run!(conn, |c| event_deliveries::table
+        .filter(event_deliveries::published_at.is_null())
+        .select(event_deliveries::user_id)
+        .distinct()
+        .limit(limit)
+        .load(c)
+        .await)
+}
+
+/// The user's unpublished messages in publication order (seq, then topic).
+pub async fn pending_for_user(
+    conn: &mut Conn<'_>,
+    user_id: &str,
+    limit: i64,
+) -> QueryResult<Vec<PendingDelivery>> {
+    db_run!(conn, |c| event_deliveries::table
+        .inner_join(events::table)
+        .filter(event_deliveries::user_id.eq(user_id))
+        .filter(event_deliveries::published_at.is_null())
+        .order((event_deliveries::seq.asc(), event_deliveries::topic.asc()))
+        .limit(limit)
+        .select((
+            event_deliveries::event_id,
+            event_deliveries::topic,
+            event_deliveries::attempts,
+            event_deliveries::next_attempt_at,
+            events::payload,
+        ))
+        .load(c)
+        .await)
+}
+
+/// How many messages wait to be published.
+pub async fn pending_count(conn: &mut Conn<'_>) -> QueryResult<i64> {
+    db_run!(conn, |c| event_deliveries::table
+        .filter(event_deliveries::published_at.is_null())
+        .count()
+        .get_result(c)
+        .await)
+}
+
+pub async fn mark_published(
+    conn: &mut Conn<'_>,
+    event_id: &str,
+    topic: &str,
+    at: NaiveDateTime,
+) -> QueryResult<()> {
+    db_run!(conn, |c| diesel::update(
+        event_deliveries::table.find((event_id, topic))
+    )
+    .set((
+        event_deliveries::published_at.eq(Some(at)),
+        event_deliveries::attempts.eq(event_deliveries::attempts + 1),
+        event_deliveries::last_error.eq(None::<String>),
+    ))
+    .execute(c)
+    .await
+    .map(drop))
+}
+
+pub async fn mark_failed(
+    conn: &mut Conn<'_>,
+    event_id: &str,
+    topic: &str,
+    error: &str,
+    retry_at: NaiveDateTime,
+) -> QueryResult<()> {
+    db_run!(conn, |c| diesel::update(
+        event_deliveries::table.find((event_id, topic))
+    )
+    .set((
+        event_deliveries::attempts.eq(event_deliveries::attempts + 1),
+        event_deliveries::last_error.eq(Some(error)),
+        event_deliveries::next_attempt_at.eq(Some(retry_at)),
+    ))
+    .execute(c)
+    .await
+    .map(drop))
+}
+
+/// Records a consumed CloudEvent id; `false` if it was consumed before.
+pub async fn mark_processed(conn: &mut Conn<'_>, id: &str, topic: &str) -> QueryResult<bool> {
+    db_run!(conn, |c| diesel::insert_into(processed_events::table)
+        .values((
+            processed_events::id.eq(id),
+            processed_events::topic.eq(topic),
+            processed_events::received_at.eq(now()),
+        ))
+        .on_conflict_do_nothing()
+        .execute(c)
+        .await
+        .map(|n| n == 1))
+}
+
+/// Takes or renews the lease `name` for `holder` until `until`; `true` when
+/// `holder` has it (it was free, expired, or already ours).
+pub async fn acquire_lease(
+    conn: &mut Conn<'_>,
+    name: &str,
+    holder: &str,
+    until: NaiveDateTime,
+) -> QueryResult<bool> {
+    let t = now();
+    db_run!(conn, |c| diesel::insert_into(relay_leases::table)
+        .values((
+            relay_leases::name.eq(name),
+            relay_leases::holder.eq(holder),
+            relay_leases::expires_at.eq(until)
+        ))
+        .on_conflict_do_nothing()
+        .execute(c)
+        .await)?;
+    let taken = db_run!(conn, |c| diesel::update(
+        relay_leases::table
+            .filter(relay_leases::name.eq(name))
+            .filter(
+                relay_leases::holder
+                    .eq(holder)
+                    .or(relay_leases::expires_at.lt(t))
+            )
+    )
+    .set((
+        relay_leases::holder.eq(holder),
+        relay_leases::expires_at.eq(until)
+    ))
+    .execute(c)
+    .await)?;
+    Ok(taken == 1)
+}
+
+/// Gives the lease up (at shutdown), so another instance need not wait.
+pub async fn release_lease(conn: &mut Conn<'_>, name: &str, holder: &str) -> QueryResult<()> {
+    db_run!(conn, |c| diesel::delete(
+        relay_leases::table
+            .filter(relay_leases::name.eq(name))
+            .filter(relay_leases::holder.eq(holder))
+    )
+    .execute(c)
+    .await
+    .map(drop))
+}
