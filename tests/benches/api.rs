@@ -8,7 +8,8 @@
 //!
 //! Run: `cargo bench --bench api` (PostgreSQL from `BENCH_DATABASE_URL`, default
 //! `postgres://postgres@127.0.0.1:5432/postgres`; a scratch database is created
-//! and dropped). `BENCH_TASKS` changes the task count.
+//! and dropped). `BENCH_TASKS` changes the task count; `BENCH_ONLY=sqlite`,
+//! `postgres` or `writers` runs one part.
 
 use std::time::{Duration, Instant};
 
@@ -56,10 +57,14 @@ fn main() {
         );
         let dir = tempfile::tempdir().expect("temp dir");
         let sqlite = format!("sqlite://{}", dir.path().join("bench.db").display());
-        list_benchmark("SQLite", sqlite.clone(), tasks).await;
+        let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+        if only.is_empty() || only == "sqlite" {
+            list_benchmark("SQLite", sqlite.clone(), tasks).await;
+        }
         let admin = std::env::var("BENCH_DATABASE_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
         match AsyncPgConnection::establish(&admin).await {
+            Ok(_) if !(only.is_empty() || only == "postgres") => {}
             Ok(mut conn) => {
                 let name = format!("bench_{}", std::process::id());
                 conn.batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
@@ -78,6 +83,9 @@ fn main() {
                     .expect("drop database");
             }
             Err(e) => println!("PostgreSQL not reachable at {admin} ({e}): skipped\n"),
+        }
+        if !(only.is_empty() || only == "writers") {
+            return;
         }
         let dir = tempfile::tempdir().expect("temp dir");
         writers_benchmark(format!(

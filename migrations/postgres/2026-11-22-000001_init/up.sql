@@ -48,6 +48,18 @@ CREATE INDEX tasks_user_title ON tasks (user_id, title_key, id);
 -- search_key stays out: btree entries are capped at ~2.7 kB and descriptions run longer.
 CREATE INDEX tasks_user_filter ON tasks (user_id, completed, priority, due_at, tag_keys);
 
+-- Substring search (LIKE '%…%') through a trigram index. pg_trgm is a
+-- trusted extension (no superuser needed); it lives in `public` so that it
+-- outlives any other schema. Without it, search still works, by scanning.
+DO $$
+BEGIN
+    CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public;
+    EXECUTE 'CREATE INDEX tasks_search_trgm ON tasks USING gin (search_key public.gin_trgm_ops)';
+EXCEPTION WHEN OTHERS THEN
+    RAISE NOTICE 'pg_trgm unavailable (%): task search will scan', SQLERRM;
+END
+$$;
+
 CREATE TABLE tags (
     id         TEXT PRIMARY KEY NOT NULL,
     user_id    TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
