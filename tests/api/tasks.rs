@@ -278,7 +278,7 @@ async fn delete_and_clear_completed(#[case] backend: Backend) {
         ids.push(t["id"].as_str().unwrap().to_owned());
     }
     for id in &ids[..3] {
-        app.complete(&user, &id).await;
+        app.complete(&user, id).await;
     }
     let res = app
         .post(

@@ -316,7 +316,7 @@ async fn insert_tasks(conn: &mut Conn<'_>, rows: &[TaskRow], links: &[(String, S
             }
             for link in &links {
                 diesel::insert_into(task_tags::table)
-                    .values(link.clone())
+                    .values(*link)
                     .execute(*c)
                     .await
                     .expect("insert link");
