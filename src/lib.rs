@@ -9,6 +9,8 @@ pub mod auth;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod events;
+pub mod metrics;
 pub mod routes;
 pub mod service;
 pub mod settings;

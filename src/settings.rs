@@ -67,6 +67,36 @@ pub struct Settings {
     pub static_dir: PathBuf,
     /// HTTP worker threads; 0 means one per core.
     pub workers: usize,
+    /// Publish events through the Dapr sidecar.
+    pub dapr_enabled: bool,
+    /// Sidecar base URL; `http://127.0.0.1:{DAPR_HTTP_PORT}` when unset.
+    pub dapr_http_endpoint: Option<String>,
+    /// Sidecar HTTP port (Dapr's default 3500).
+    pub dapr_http_port: u16,
+    /// Dapr pub/sub component to publish through.
+    pub dapr_pubsub_name: String,
+    /// Seconds allowed per publish call.
+    pub dapr_publish_timeout: f64,
+    /// Sent as `dapr-api-token` to the sidecar.
+    pub dapr_api_token: Option<String>,
+    /// Required as `dapr-api-token` on calls Dapr makes to us.
+    pub app_api_token: Option<String>,
+    /// CloudEvent `source`.
+    pub event_source: String,
+    /// Tells this replica's events from others' (default: the host name).
+    pub instance_id: String,
+    /// Topic of the full task events.
+    pub topic_task_events: String,
+    /// Topic of the lightweight sync events other replicas consume.
+    pub topic_task_updates: String,
+    /// Topic of reminder events.
+    pub topic_reminders: String,
+    /// Topic of the activity (audit) log.
+    pub topic_activity_logs: String,
+    /// Capacity of the channel from requests to the dispatcher.
+    pub event_channel_capacity: usize,
+    /// Seconds between sweeps of the outbox for anything unpublished.
+    pub outbox_sweep_interval: f64,
 }
 
 impl Default for Settings {
@@ -84,6 +114,25 @@ impl Default for Settings {
             log_format: LogFormat::Json,
             static_dir: PathBuf::from("static"),
             workers: 0,
+            dapr_enabled: false,
+            dapr_http_endpoint: None,
+            dapr_http_port: 3500,
+            dapr_pubsub_name: "pubsub-kafka".into(),
+            dapr_publish_timeout: 2.0,
+            dapr_api_token: None,
+            app_api_token: None,
+            event_source: "taskstream/api".into(),
+            instance_id: hostname::get()
+                .ok()
+                .and_then(|h| h.into_string().ok())
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| "taskstream".into()),
+            topic_task_events: "task-events".into(),
+            topic_task_updates: "task-updates".into(),
+            topic_reminders: "reminders".into(),
+            topic_activity_logs: "activity-logs".into(),
+            event_channel_capacity: 1024,
+            outbox_sweep_interval: 1.0,
         }
     }
 }
@@ -102,6 +151,21 @@ const ENV_KEYS: &[&str] = &[
     "LOG_FORMAT",
     "STATIC_DIR",
     "WORKERS",
+    "DAPR_ENABLED",
+    "DAPR_HTTP_ENDPOINT",
+    "DAPR_HTTP_PORT",
+    "DAPR_PUBSUB_NAME",
+    "DAPR_PUBLISH_TIMEOUT",
+    "DAPR_API_TOKEN",
+    "APP_API_TOKEN",
+    "EVENT_SOURCE",
+    "INSTANCE_ID",
+    "TOPIC_TASK_EVENTS",
+    "TOPIC_TASK_UPDATES",
+    "TOPIC_REMINDERS",
+    "TOPIC_ACTIVITY_LOGS",
+    "EVENT_CHANNEL_CAPACITY",
+    "OUTBOX_SWEEP_INTERVAL",
 ];
 
 /// A configuration that cannot be used, with a message for the operator.
@@ -165,12 +229,35 @@ impl Settings {
                 "DATABASE_POOL_SIZE must be at least 1".into(),
             ));
         }
+        for (name, secs) in [
+            ("DAPR_PUBLISH_TIMEOUT", self.dapr_publish_timeout),
+            ("OUTBOX_SWEEP_INTERVAL", self.outbox_sweep_interval),
+        ] {
+            if !(secs.is_finite() && secs > 0.0 && secs < 3600.0) {
+                return Err(SettingsError::Refused(format!(
+                    "{name} must be a positive number of seconds"
+                )));
+            }
+        }
+        if self.event_channel_capacity == 0 {
+            return Err(SettingsError::Refused(
+                "EVENT_CHANNEL_CAPACITY must be at least 1".into(),
+            ));
+        }
         if !(self.database_timeout.is_finite() && self.database_timeout > 0.0) {
             return Err(SettingsError::Refused(
                 "DATABASE_TIMEOUT must be a positive number of seconds".into(),
             ));
         }
         Ok(())
+    }
+
+    /// The sidecar's base URL.
+    pub fn dapr_base_url(&self) -> String {
+        match &self.dapr_http_endpoint {
+            Some(endpoint) if !endpoint.is_empty() => endpoint.trim_end_matches('/').to_owned(),
+            _ => format!("http://127.0.0.1:{}", self.dapr_http_port),
+        }
     }
 
     pub fn database_timeout(&self) -> Duration {

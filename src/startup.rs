@@ -4,6 +4,7 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::middleware::{ErrorHandlers, from_fn};
@@ -13,6 +14,10 @@ use slog::{Logger, info, warn};
 
 use crate::auth::JwtKeys;
 use crate::db::{Db, DbError};
+use crate::events::bus::EventBus;
+use crate::events::dispatcher::{self, DispatcherHandle, FanOut};
+use crate::events::inbound::InboundFanOut;
+use crate::metrics::Metrics;
 use crate::routes::{self, middleware};
 use crate::settings::Settings;
 use crate::state::AppState;
@@ -22,6 +27,8 @@ use crate::state::AppState;
 pub enum StartupError {
     #[error(transparent)]
     Database(#[from] DbError),
+    #[error("could not set up metrics: {0}")]
+    Metrics(String),
     #[error("could not listen on {address}: {source}")]
     Bind {
         address: String,
@@ -35,7 +42,14 @@ pub struct Application {
     server: Server,
     state: AppState,
     signals: Option<Signals>,
+    dispatcher: DispatcherHandle,
 }
+
+/// Events buffered per in-process subscriber before it lags (and catches up
+/// from the log).
+const FANOUT_CAPACITY: usize = 4096;
+/// How long the dispatcher may take to flush at shutdown.
+const FLUSH_DEADLINE: Duration = Duration::from_secs(5);
 
 /// The stop signals, once taken over.
 struct Signals {
@@ -59,10 +73,27 @@ impl Application {
                 rand::rng().random::<[u8; 32]>().to_vec()
             }
         };
+        let metrics = Arc::new(Metrics::new().map_err(|e| StartupError::Metrics(e.to_string()))?);
+        let settings = Arc::new(settings);
+        let (events, receiver) = EventBus::new(&settings, metrics.clone());
+        let fanout = FanOut::new(FANOUT_CAPACITY);
+        let dispatcher = dispatcher::spawn(
+            settings.clone(),
+            db.clone(),
+            events.topics().clone(),
+            receiver,
+            fanout.clone(),
+            metrics.clone(),
+            log.clone(),
+        );
         let state = AppState {
             db,
             jwt: JwtKeys::new(&secret, settings.jwt_ttl_minutes),
-            settings: Arc::new(settings),
+            events,
+            fanout,
+            inbound: InboundFanOut::new(FANOUT_CAPACITY),
+            metrics,
+            settings,
             log,
         };
         let address = format!("{}:{}", state.settings.host, state.settings.port);
@@ -78,6 +109,7 @@ impl Application {
             server,
             state,
             signals: None,
+            dispatcher,
         })
     }
 
@@ -118,23 +150,34 @@ impl Application {
             server,
             signals,
             state,
+            dispatcher,
             ..
         } = self;
-        let Some(mut signals) = signals else {
-            return server.await;
+        let result = match signals {
+            None => server.await,
+            Some(mut signals) => {
+                let handle = server.handle();
+                let mut server = std::pin::pin!(server);
+                let signal = tokio::select! {
+                    result = &mut server => return finish(result, dispatcher).await,
+                    _ = signals.term.recv() => "SIGTERM",
+                    _ = signals.int.recv() => "SIGINT",
+                };
+                info!(state.log, "stopping gracefully"; "signal" => signal);
+                // The server future processes the stop command: poll both.
+                let ((), result) = tokio::join!(handle.stop(true), server);
+                result
+            }
         };
-        let handle = server.handle();
-        let mut server = std::pin::pin!(server);
-        let signal = tokio::select! {
-            result = &mut server => return result,
-            _ = signals.term.recv() => "SIGTERM",
-            _ = signals.int.recv() => "SIGINT",
-        };
-        info!(state.log, "stopping gracefully"; "signal" => signal);
-        // The server future processes the stop command: poll both.
-        let ((), result) = tokio::join!(handle.stop(true), server);
-        result
+        finish(result, dispatcher).await
     }
+}
+
+/// Ordered shutdown, once no request is in flight any more: the dispatcher
+/// publishes what is still pending (within a deadline) and stops.
+async fn finish(result: std::io::Result<()>, dispatcher: DispatcherHandle) -> std::io::Result<()> {
+    dispatcher.shutdown(FLUSH_DEADLINE).await;
+    result
 }
 
 fn serve(listener: TcpListener, state: AppState) -> std::io::Result<Server> {

@@ -4,14 +4,26 @@ use std::sync::Arc;
 
 use crate::auth::JwtKeys;
 use crate::db::Db;
+use crate::events::bus::EventBus;
+use crate::events::dispatcher::FanOut;
+use crate::events::inbound::InboundFanOut;
+use crate::metrics::Metrics;
 use crate::settings::Settings;
 
-/// Everything a request may need: the database, token keys, settings and
-/// the logger. Cheap to clone; no globals.
+/// Everything a request may need: the database, token keys, the event bus
+/// and fan-outs, metrics, settings and the logger. Cheap to clone; no
+/// globals.
 #[derive(Clone)]
 pub struct AppState {
     pub db: Db,
     pub jwt: JwtKeys,
+    /// Records events in transactions and hands them to the dispatcher.
+    pub events: EventBus,
+    /// This instance's committed events, in process.
+    pub fanout: FanOut,
+    /// Events Dapr delivered from elsewhere, in process.
+    pub inbound: InboundFanOut,
+    pub metrics: Arc<Metrics>,
     pub settings: Arc<Settings>,
     pub log: slog::Logger,
 }

@@ -159,6 +159,19 @@ pub async fn find_for_update(
     }
 }
 
+/// The tasks with these ids, ordered by id (callers pair them up by order).
+pub async fn find_many(conn: &mut Conn<'_>, ids: &[String]) -> QueryResult<Vec<TaskRow>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    db_run!(conn, |c| tasks::table
+        .filter(tasks::id.eq_any(ids))
+        .order(tasks::id.asc())
+        .select(TaskRow::as_select())
+        .load(c)
+        .await)
+}
+
 /// Replaces the stored row with `row` (same id).
 pub async fn update(conn: &mut Conn<'_>, row: &TaskRow) -> QueryResult<()> {
     db_run!(conn, |c| diesel::update(tasks::table.find(&row.id))

@@ -499,8 +499,8 @@ impl TaskPatch {
     }
 }
 
-/// A task as the API shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+/// A task as the API shows it (and as event payloads carry it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Task {
     pub id: Uuid,
     pub user_id: String,

@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{auth, ops, tags, tasks};
+use super::{activity, auth, dapr, ops, tags, tasks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -15,10 +15,11 @@ use super::{auth, ops, tags, tasks};
         tasks::create, tasks::list, tasks::get, tasks::replace, tasks::patch, tasks::delete,
         tasks::complete, tasks::uncomplete, tasks::clear_completed, tasks::add_tag, tasks::remove_tag,
         tags::list, tags::create, tags::update, tags::delete,
+        activity::list, activity::metrics, dapr::subscribe, dapr::deliver,
         ops::healthz, ops::readyz,
     ),
     modifiers(&BearerAuth),
-    tags((name = "auth"), (name = "tasks"), (name = "tags"), (name = "ops")),
+    tags((name = "auth"), (name = "tasks"), (name = "tags"), (name = "activity"), (name = "dapr"), (name = "ops")),
 )]
 pub struct ApiDoc;
 

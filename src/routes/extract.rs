@@ -5,12 +5,14 @@ use std::future::{Ready, ready};
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 
 use crate::domain::task::TaskId;
 use crate::error::AppError;
+use crate::events::Trace;
+use crate::routes::middleware::RequestId;
 
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -173,5 +175,23 @@ impl FromRequest for TagPath {
                 .map(|u| Self(u.to_string()))
                 .map_err(|_| AppError::NotFound("tag")),
         )
+    }
+}
+
+/// The request's trace context, for the events it causes.
+impl FromRequest for Trace {
+    type Error = AppError;
+    type Future = Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let request_id = req
+            .extensions()
+            .get::<RequestId>()
+            .map_or_else(|| uuid::Uuid::now_v7().to_string(), |r| r.0.clone());
+        let traceparent = req
+            .headers()
+            .get("traceparent")
+            .and_then(|v| v.to_str().ok());
+        ready(Ok(Trace::for_request(&request_id, traceparent)))
     }
 }

@@ -64,8 +64,9 @@ pub async fn request_context(
         .and_then(usable_request_id)
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     req.extensions_mut().insert(RequestId(request_id.clone()));
-    let log = req
-        .app_data::<web::Data<AppState>>()
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let log = state
+        .as_ref()
         .map(|s| s.log.clone())
         .unwrap_or_else(|| slog::Logger::root(slog::Discard, slog::o!()));
     let method = req.method().to_string();
@@ -100,6 +101,24 @@ pub async fn request_context(
             .as_error::<AppError>()
             .map_or_else(|| err.to_string(), AppError::chain);
         error!(log, "request failed"; "request_id" => &request_id, "path" => &path, "error" => cause);
+    }
+    if let Some(state) = &state {
+        // Label by route pattern, not path: ids would explode the series.
+        let route = res
+            .request()
+            .match_pattern()
+            .unwrap_or_else(|| "unmatched".into());
+        let status_label = status.to_string();
+        state
+            .metrics
+            .http_requests
+            .with_label_values(&[method.as_str(), route.as_str(), status_label.as_str()])
+            .inc();
+        state
+            .metrics
+            .http_latency
+            .with_label_values(&[method.as_str(), route.as_str()])
+            .observe(started.elapsed().as_secs_f64());
     }
     let user_id = res
         .request()

@@ -1,7 +1,9 @@
 //! The HTTP edge: every route is registered here, in [`configure`]. Handlers
 //! are thin: extract, authorise, call one service function, map the result.
 
+pub mod activity;
 pub mod auth;
+pub mod dapr;
 pub mod docs;
 pub mod extract;
 pub mod middleware;
@@ -18,6 +20,8 @@ use utoipa_swagger_ui::SwaggerUi;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(ops::healthz))
         .route("/readyz", web::get().to(ops::readyz))
+        .route("/metrics", web::get().to(activity::metrics))
+        .route("/dapr/subscribe", web::get().to(dapr::subscribe))
         .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", docs::ApiDoc::openapi()))
         .route(
             "/docs",
@@ -33,6 +37,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/login", web::post().to(auth::login))
                 .service(web::resource("/me").get(auth::me).patch(auth::update_me)),
         )
+        .service(web::scope("/api/events").route("/{topic}", web::post().to(dapr::deliver)))
         .service(user_scope("/api/v1"))
         .service(user_scope("/api/{user_id}"));
 }
@@ -53,6 +58,7 @@ fn user_scope(prefix: &str) -> actix_web::Scope {
         .service(web::resource("/tasks/{task_id}/uncomplete").post(tasks::uncomplete))
         .service(web::resource("/tasks/{task_id}/tags").post(tasks::add_tag))
         .service(web::resource("/tasks/{task_id}/tags/{tag_id}").delete(tasks::remove_tag))
+        .service(web::resource("/activity-logs").get(activity::list))
         .service(web::resource("/tags").get(tags::list).post(tags::create))
         .service(
             web::resource("/tags/{tag_id}")

@@ -6,6 +6,7 @@ use super::extract::{ApiJson, TagPath};
 use crate::auth::AuthUser;
 use crate::domain::tag::Tag;
 use crate::error::AppError;
+use crate::events::Trace;
 use crate::service::tags::{self, TagInput};
 use crate::state::AppState;
 
@@ -32,10 +33,11 @@ pub async fn create(
 pub async fn update(
     state: web::Data<AppState>,
     user: AuthUser,
+    trace: Trace,
     tag: TagPath,
     body: ApiJson<TagInput>,
 ) -> Result<HttpResponse, AppError> {
-    Ok(HttpResponse::Ok().json(tags::update(&state, user.id(), &tag.0, body.0).await?))
+    Ok(HttpResponse::Ok().json(tags::update(&state, &trace, user.id(), &tag.0, body.0).await?))
 }
 
 #[utoipa::path(delete, path = "/api/{user_id}/tags/{tag_id}", tag = "tags", security(("bearer" = [])),
@@ -43,8 +45,9 @@ pub async fn update(
 pub async fn delete(
     state: web::Data<AppState>,
     user: AuthUser,
+    trace: Trace,
     tag: TagPath,
 ) -> Result<HttpResponse, AppError> {
-    tags::delete(&state, user.id(), &tag.0).await?;
+    tags::delete(&state, &trace, user.id(), &tag.0).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -9,6 +9,7 @@ use super::extract::{ApiJson, IfMatch, TagPath, TaskPath, etag, query_pairs};
 use crate::auth::AuthUser;
 use crate::domain::task::{Task, TaskInput, TaskPatch};
 use crate::error::AppError;
+use crate::events::Trace;
 use crate::service::tasks::{self, TaskPage};
 use crate::state::AppState;
 
@@ -27,9 +28,10 @@ pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: AuthUser,
+    trace: Trace,
     body: ApiJson<TaskInput>,
 ) -> Result<HttpResponse, AppError> {
-    let task = tasks::create(&state, user.id(), body.0).await?;
+    let task = tasks::create(&state, &trace, user.id(), body.0).await?;
     let location = format!("{}/{}", req.path().trim_end_matches('/'), task.id);
     let mut res = task_response(StatusCode::CREATED, &task);
     if let Ok(v) = header::HeaderValue::from_str(&location) {
@@ -81,11 +83,12 @@ pub async fn get(
 pub async fn replace(
     state: web::Data<AppState>,
     user: AuthUser,
+    trace: Trace,
     id: TaskPath,
     if_match: IfMatch,
     body: ApiJson<TaskInput>,
 ) -> Result<HttpResponse, AppError> {
-    let task = tasks::replace(&state, user.id(), id.0, body.0, if_match.0).await?;
+    let task = tasks::replace(&state, &trace, user.id(), id.0, body.0, if_match.0).await?;
     Ok(task_response(StatusCode::OK, &task))
 }
 
@@ -96,11 +99,12 @@ pub async fn replace(
 pub async fn patch(
     state: web::Data<AppState>,
     user: AuthUser,
+    trace: Trace,
     id: TaskPath,
     if_match: IfMatch,
     body: ApiJson<TaskPatch>,
 ) -> Result<HttpResponse, AppError> {
-    let task = tasks::patch(&state, user.id(), id.0, body.0, if_match.0).await?;
+    let task = tasks::patch(&state, &trace, user.id(), id.0, body.0, if_match.0).await?;
     Ok(task_response(StatusCode::OK, &task))
 }
 
@@ -110,10 +114,11 @@ pub async fn patch(
 pub async fn delete(
     state: web::Data<AppState>,
     user: AuthUser,
+    trace: Trace,
     id: TaskPath,
     if_match: IfMatch,
 ) -> Result<HttpResponse, AppError> {
-    tasks::delete(&state, user.id(), id.0, if_match.0).await?;
+    tasks::delete(&state, &trace, user.id(), id.0, if_match.0).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -123,11 +128,12 @@ pub async fn delete(
 pub async fn complete(
     state: web::Data<AppState>,
     user: AuthUser,
+    trace: Trace,
     id: TaskPath,
 ) -> Result<HttpResponse, AppError> {
     Ok(task_response(
         StatusCode::OK,
-        &tasks::complete(&state, user.id(), id.0).await?,
+        &tasks::complete(&state, &trace, user.id(), id.0).await?,
     ))
 }
 
@@ -137,11 +143,12 @@ pub async fn complete(
 pub async fn uncomplete(
     state: web::Data<AppState>,
     user: AuthUser,
+    trace: Trace,
     id: TaskPath,
 ) -> Result<HttpResponse, AppError> {
     Ok(task_response(
         StatusCode::OK,
-        &tasks::uncomplete(&state, user.id(), id.0).await?,
+        &tasks::uncomplete(&state, &trace, user.id(), id.0).await?,
     ))
 }
 
@@ -156,8 +163,9 @@ pub struct Deleted {
 pub async fn clear_completed(
     state: web::Data<AppState>,
     user: AuthUser,
+    trace: Trace,
 ) -> Result<HttpResponse, AppError> {
-    let deleted = tasks::clear_completed(&state, user.id()).await?;
+    let deleted = tasks::clear_completed(&state, &trace, user.id()).await?;
     Ok(HttpResponse::Ok().json(Deleted { deleted }))
 }
 
@@ -175,10 +183,11 @@ pub struct TagRef {
 pub async fn add_tag(
     state: web::Data<AppState>,
     user: AuthUser,
+    trace: Trace,
     id: TaskPath,
     body: ApiJson<TagRef>,
 ) -> Result<HttpResponse, AppError> {
-    let task = tasks::add_tag(&state, user.id(), id.0, &body.0.tag).await?;
+    let task = tasks::add_tag(&state, &trace, user.id(), id.0, &body.0.tag).await?;
     Ok(task_response(StatusCode::OK, &task))
 }
 
@@ -188,9 +197,10 @@ pub async fn add_tag(
 pub async fn remove_tag(
     state: web::Data<AppState>,
     user: AuthUser,
+    trace: Trace,
     id: TaskPath,
     tag: TagPath,
 ) -> Result<HttpResponse, AppError> {
-    let task = tasks::remove_tag(&state, user.id(), id.0, &tag.0).await?;
+    let task = tasks::remove_tag(&state, &trace, user.id(), id.0, &tag.0).await?;
     Ok(task_response(StatusCode::OK, &task))
 }

@@ -2,6 +2,7 @@
 //! change and everything recorded about it commit or roll back together.
 //! REST handlers, the MCP server and Dapr consumers all call these.
 
+pub mod activity;
 pub mod tags;
 pub mod tasks;
 pub mod users;

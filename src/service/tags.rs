@@ -8,8 +8,10 @@ use crate::db::tags::TagRow;
 use crate::db::{self, Conn};
 use crate::domain::Problems;
 use crate::domain::tag::{Tag, TagName, parse_color};
+use crate::domain::task::Task;
 use crate::domain::user::UserId;
 use crate::error::AppError;
+use crate::events::{DomainEvent, Trace};
 use crate::state::AppState;
 use crate::transaction;
 
@@ -66,15 +68,17 @@ pub async fn create(state: &AppState, user: &UserId, input: TagInput) -> Result<
     })
 }
 
-/// Renames and/or recolours a tag.
+/// Renames and/or recolours a tag. A rename changes every task carrying
+/// it: each gets a new version and a `task.updated` event.
 pub async fn update(
     state: &AppState,
+    trace: &Trace,
     user: &UserId,
     tag_id: &str,
     input: TagInput,
 ) -> Result<Tag, AppError> {
     let (name, color) = input.validate()?;
-    transaction!(state.db, |conn| {
+    let (tag, events) = transaction!(state.db, |conn| {
         let row = db::tags::find(conn, user.as_str(), tag_id)
             .await?
             .ok_or(NOT_FOUND)?;
@@ -82,38 +86,74 @@ pub async fn update(
         if clash.iter().any(|t| t.id != row.id) {
             return Err(name_taken(&name));
         }
+        let carriers = tasks_carrying(conn, &row.id).await?;
         db::tags::update(conn, &row.id, &name, color.clone()).await?;
-        if row.name != name.as_str() {
-            touch_tasks_of(conn, &row.id).await?;
-        }
-        let count = db::tags::task_count(conn, &row.id).await?;
-        TagRow {
+        let events = if row.name == name.as_str() {
+            Vec::new()
+        } else {
+            retag(state, conn, trace, user, &carriers).await?
+        };
+        let count = i64::try_from(carriers.len()).unwrap_or(i64::MAX);
+        let tag = TagRow {
             name: name.as_str().to_owned(),
             name_key: name.key().to_owned(),
             color,
             ..row
         }
-        .into_tag(count)
-    })
+        .into_tag(count)?;
+        Ok((tag, events))
+    })?;
+    state.events.committed(events);
+    Ok(tag)
 }
 
-/// Deletes a tag and detaches it from every task.
-pub async fn delete(state: &AppState, user: &UserId, tag_id: &str) -> Result<(), AppError> {
-    transaction!(state.db, |conn| {
+/// Deletes a tag and detaches it from every task (a `task.updated` each).
+pub async fn delete(
+    state: &AppState,
+    trace: &Trace,
+    user: &UserId,
+    tag_id: &str,
+) -> Result<(), AppError> {
+    let events = transaction!(state.db, |conn| {
         let row = db::tags::find(conn, user.as_str(), tag_id)
             .await?
             .ok_or(NOT_FOUND)?;
-        // Detach first, then re-read the tasks' remaining tags.
-        let task_ids = db::tags::task_ids(conn, &row.id).await?;
+        let carriers = tasks_carrying(conn, &row.id).await?;
         db::tags::delete(conn, &row.id).await?;
-        db::tasks::touch(conn, &task_ids).await?;
-        Ok(())
-    })
+        retag(state, conn, trace, user, &carriers).await
+    })?;
+    state.events.committed(events);
+    Ok(())
 }
 
-/// Gives every task carrying the tag a new version: its tag list changes.
-async fn touch_tasks_of(conn: &mut Conn<'_>, tag_id: &str) -> Result<Vec<String>, AppError> {
+/// The tasks that carry the tag, as they are now.
+async fn tasks_carrying(conn: &mut Conn<'_>, tag_id: &str) -> Result<Vec<Task>, AppError> {
     let ids = db::tags::task_ids(conn, tag_id).await?;
+    let rows = db::tasks::find_many(conn, &ids).await?;
+    db::tasks::with_tags(conn, rows).await
+}
+
+/// After a tag change: re-reads each task's tags into a new version and
+/// records the change from `before`.
+async fn retag(
+    state: &AppState,
+    conn: &mut Conn<'_>,
+    trace: &Trace,
+    user: &UserId,
+    before: &[Task],
+) -> Result<Vec<DomainEvent>, AppError> {
+    let ids: Vec<String> = before.iter().map(|t| t.id.to_string()).collect();
     db::tasks::touch(conn, &ids).await?;
-    Ok(ids)
+    let rows = db::tasks::find_many(conn, &ids).await?;
+    let after = db::tasks::with_tags(conn, rows).await?;
+    let mut events = Vec::with_capacity(after.len());
+    for (old, new) in before.iter().zip(&after) {
+        events.push(
+            state
+                .events
+                .record_task(conn, trace, user.as_str(), Some(old), Some(new))
+                .await?,
+        );
+    }
+    Ok(events)
 }

@@ -1,5 +1,9 @@
 //! Task use cases: create, read, list, replace, patch, complete, uncomplete,
 //! delete, clear completed, and attaching or detaching tags.
+//!
+//! Every mutation writes its domain event(s) into the event log inside its
+//! transaction and hands them to the dispatcher only after commit: a
+//! committed change always has its events, a rolled-back one never does.
 
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -12,6 +16,7 @@ use crate::domain::tag::{MAX_TAGS_PER_TASK, TagName};
 use crate::domain::task::{Task, TaskFields, TaskId, TaskInput, TaskPatch};
 use crate::domain::user::UserId;
 use crate::error::AppError;
+use crate::events::{DomainEvent, Trace};
 use crate::state::AppState;
 use crate::transaction;
 
@@ -27,15 +32,35 @@ pub struct TaskPage {
 
 const NOT_FOUND: AppError = AppError::NotFound("task");
 
-pub async fn create(state: &AppState, user: &UserId, input: TaskInput) -> Result<Task, AppError> {
-    transaction!(state.db, |conn| {
+/// The result of a mutation and the events it committed.
+type Changed<T> = (T, Vec<DomainEvent>);
+
+/// Hands the committed events on and returns the value.
+fn committed<T>(state: &AppState, (value, events): Changed<T>) -> T {
+    state.events.committed(events);
+    value
+}
+
+pub async fn create(
+    state: &AppState,
+    trace: &Trace,
+    user: &UserId,
+    input: TaskInput,
+) -> Result<Task, AppError> {
+    let changed = transaction!(state.db, |conn| {
         let fields = input.validate(user_tz(conn, user).await?)?;
         db::users::ensure(conn, user.as_str()).await?;
         let row = TaskRow::new(TaskId::generate(), user.as_str(), &fields, None);
         db::tasks::insert(conn, &row).await?;
         set_tags(conn, user, &row.id, &fields.tags).await?;
-        db::tasks::load(conn, row).await
-    })
+        let task = db::tasks::load(conn, row).await?;
+        let event = state
+            .events
+            .record_task(conn, trace, user.as_str(), None, Some(&task))
+            .await?;
+        Ok((task, vec![event]))
+    })?;
+    Ok(committed(state, changed))
 }
 
 pub async fn get(state: &AppState, user: &UserId, id: TaskId) -> Result<Task, AppError> {
@@ -69,102 +94,136 @@ pub async fn list(
 /// PUT: every editable field is replaced; absent optional fields reset.
 pub async fn replace(
     state: &AppState,
+    trace: &Trace,
     user: &UserId,
     id: TaskId,
     input: TaskInput,
     if_match: Option<i32>,
 ) -> Result<Task, AppError> {
-    transaction!(state.db, |conn| {
-        let row = locked(conn, user, id, if_match).await?;
+    let changed = transaction!(state.db, |conn| {
+        let (row, current) = locked(conn, user, id, if_match).await?;
         let fields = input.validate(user_tz(conn, user).await?)?;
-        save(conn, user, row, &fields).await
-    })
+        save(state, conn, trace, user, row, &current, &fields).await
+    })?;
+    Ok(committed(state, changed))
 }
 
 /// PATCH: only the fields given change.
 pub async fn patch(
     state: &AppState,
+    trace: &Trace,
     user: &UserId,
     id: TaskId,
     patch: TaskPatch,
     if_match: Option<i32>,
 ) -> Result<Task, AppError> {
-    transaction!(state.db, |conn| {
-        let row = locked(conn, user, id, if_match).await?;
-        let current = db::tasks::load(conn, row.clone()).await?;
+    let changed = transaction!(state.db, |conn| {
+        let (row, current) = locked(conn, user, id, if_match).await?;
         let fields = patch.apply(current.fields(), user_tz(conn, user).await?)?;
-        save(conn, user, row, &fields).await
-    })
+        save(state, conn, trace, user, row, &current, &fields).await
+    })?;
+    Ok(committed(state, changed))
 }
 
-/// Marks the task completed; completing a completed task changes nothing.
-pub async fn complete(state: &AppState, user: &UserId, id: TaskId) -> Result<Task, AppError> {
-    set_completed(state, user, id, true).await
+/// Marks the task completed; completing a completed task changes nothing
+/// and records no event.
+pub async fn complete(
+    state: &AppState,
+    trace: &Trace,
+    user: &UserId,
+    id: TaskId,
+) -> Result<Task, AppError> {
+    set_completed(state, trace, user, id, true).await
 }
 
 /// Marks the task pending again; a pending task is left as it is.
-pub async fn uncomplete(state: &AppState, user: &UserId, id: TaskId) -> Result<Task, AppError> {
-    set_completed(state, user, id, false).await
+pub async fn uncomplete(
+    state: &AppState,
+    trace: &Trace,
+    user: &UserId,
+    id: TaskId,
+) -> Result<Task, AppError> {
+    set_completed(state, trace, user, id, false).await
 }
 
 async fn set_completed(
     state: &AppState,
+    trace: &Trace,
     user: &UserId,
     id: TaskId,
     completed: bool,
 ) -> Result<Task, AppError> {
-    transaction!(state.db, |conn| {
-        let row = locked(conn, user, id, None).await?;
-        let current = db::tasks::load(conn, row.clone()).await?;
+    let changed = transaction!(state.db, |conn| {
+        let (row, current) = locked(conn, user, id, None).await?;
         if current.completed == completed {
-            return Ok(current);
+            return Ok((current, Vec::new()));
         }
         let mut fields = current.fields();
         fields.completed = completed;
-        save(conn, user, row, &fields).await
-    })
+        save(state, conn, trace, user, row, &current, &fields).await
+    })?;
+    Ok(committed(state, changed))
 }
 
 /// Deletes the task; returns its last state.
 pub async fn delete(
     state: &AppState,
+    trace: &Trace,
     user: &UserId,
     id: TaskId,
     if_match: Option<i32>,
 ) -> Result<Task, AppError> {
-    transaction!(state.db, |conn| {
-        let row = locked(conn, user, id, if_match).await?;
-        let last = db::tasks::load(conn, row).await?;
-        db::tasks::delete(conn, &last.id.to_string()).await?;
-        Ok(last)
-    })
+    let changed = transaction!(state.db, |conn| {
+        let (row, last) = locked(conn, user, id, if_match).await?;
+        db::tasks::delete(conn, &row.id).await?;
+        let event = state
+            .events
+            .record_task(conn, trace, user.as_str(), Some(&last), None)
+            .await?;
+        Ok((last, vec![event]))
+    })?;
+    Ok(committed(state, changed))
 }
 
-/// Deletes all the user's completed tasks; returns how many.
-pub async fn clear_completed(state: &AppState, user: &UserId) -> Result<usize, AppError> {
-    transaction!(state.db, |conn| {
+/// Deletes all the user's completed tasks (one `task.deleted` each);
+/// returns how many.
+pub async fn clear_completed(
+    state: &AppState,
+    trace: &Trace,
+    user: &UserId,
+) -> Result<usize, AppError> {
+    let changed = transaction!(state.db, |conn| {
         let rows = db::tasks::completed(conn, user.as_str()).await?;
-        for row in &rows {
-            db::tasks::delete(conn, &row.id).await?;
+        let tasks = db::tasks::with_tags(conn, rows).await?;
+        let mut events = Vec::with_capacity(tasks.len());
+        for task in &tasks {
+            db::tasks::delete(conn, &task.id.to_string()).await?;
+            events.push(
+                state
+                    .events
+                    .record_task(conn, trace, user.as_str(), Some(task), None)
+                    .await?,
+            );
         }
-        Ok(rows.len())
-    })
+        Ok((tasks.len(), events))
+    })?;
+    Ok(committed(state, changed))
 }
 
 /// Attaches a tag by name, creating the tag if the user has none of that name.
 pub async fn add_tag(
     state: &AppState,
+    trace: &Trace,
     user: &UserId,
     id: TaskId,
     tag: &str,
 ) -> Result<Task, AppError> {
     let name = TagName::parse(tag).map_err(|why| AppError::invalid("tag", why))?;
-    transaction!(state.db, |conn| {
-        let row = locked(conn, user, id, None).await?;
-        let current = db::tasks::load(conn, row.clone()).await?;
+    let changed = transaction!(state.db, |conn| {
+        let (row, current) = locked(conn, user, id, None).await?;
         let mut fields = current.fields();
         if fields.tags.iter().any(|t| t.key() == name.key()) {
-            return Ok(current);
+            return Ok((current, Vec::new()));
         }
         if fields.tags.len() >= MAX_TAGS_PER_TASK {
             return Err(AppError::conflict(
@@ -173,62 +232,74 @@ pub async fn add_tag(
             ));
         }
         fields.tags.push(name.clone());
-        save(conn, user, row, &fields).await
-    })
+        save(state, conn, trace, user, row, &current, &fields).await
+    })?;
+    Ok(committed(state, changed))
 }
 
 /// Detaches a tag; detaching one the task does not carry changes nothing.
 pub async fn remove_tag(
     state: &AppState,
+    trace: &Trace,
     user: &UserId,
     id: TaskId,
     tag_id: &str,
 ) -> Result<Task, AppError> {
-    transaction!(state.db, |conn| {
-        let row = locked(conn, user, id, None).await?;
+    let changed = transaction!(state.db, |conn| {
+        let (row, current) = locked(conn, user, id, None).await?;
         let tag = db::tags::find(conn, user.as_str(), tag_id)
             .await?
             .ok_or(AppError::NotFound("tag"))?;
-        let current = db::tasks::load(conn, row.clone()).await?;
         let mut fields = current.fields();
         let before = fields.tags.len();
         fields.tags.retain(|t| t.key() != tag.name_key);
         if fields.tags.len() == before {
-            return Ok(current);
+            return Ok((current, Vec::new()));
         }
-        save(conn, user, row, &fields).await
-    })
+        save(state, conn, trace, user, row, &current, &fields).await
+    })?;
+    Ok(committed(state, changed))
 }
 
-/// The user's task, locked for the rest of the transaction, at the version
-/// the client expects.
+/// The user's task (row and view), locked for the rest of the transaction,
+/// at the version the client expects.
 async fn locked(
     conn: &mut Conn<'_>,
     user: &UserId,
     id: TaskId,
     if_match: Option<i32>,
-) -> Result<TaskRow, AppError> {
+) -> Result<(TaskRow, Task), AppError> {
     let row = db::tasks::find_for_update(conn, user.as_str(), id)
         .await?
         .ok_or(NOT_FOUND)?;
     check_version(if_match, row.version)?;
-    Ok(row)
+    let task = db::tasks::load(conn, row.clone()).await?;
+    Ok((row, task))
 }
 
-/// Writes new fields into an existing task: one more version.
+/// Writes new fields into an existing task — one more version — and records
+/// the change.
 async fn save(
+    state: &AppState,
     conn: &mut Conn<'_>,
+    trace: &Trace,
     user: &UserId,
     mut row: TaskRow,
+    before: &Task,
     fields: &TaskFields,
-) -> Result<Task, AppError> {
+) -> Result<Changed<Task>, AppError> {
     let t = now();
     row.assign(fields, t);
     row.version += 1;
     row.updated_at = t;
     db::tasks::update(conn, &row).await?;
     set_tags(conn, user, &row.id, &fields.tags).await?;
-    db::tasks::load(conn, row).await
+    let task = db::tasks::load(conn, row).await?;
+    let event = state
+        .events
+        .record_task(conn, trace, user.as_str(), Some(before), Some(&task))
+        .await?;
+    Ok((task, vec![event]))
 }
 
 async fn set_tags(

@@ -1,0 +1,159 @@
+//! From a transaction to the dispatcher. [`EventBus::record_task`] writes a
+//! change's event into the log inside the caller's transaction;
+//! [`EventBus::committed`] hands the committed events to the dispatcher over
+//! a bounded channel with `try_send`. A full channel never blocks or fails
+//! the request: the log is the source of truth, and the dispatcher's sweep
+//! (Dapr) and the hub's gap filling (sessions) pick up whatever was dropped.
+
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use super::cloudevent::Projection;
+use super::{DomainEvent, Trace, describe};
+use crate::db::events::EventRow;
+use crate::db::{self, Conn, now};
+use crate::domain::task::Task;
+use crate::domain::time::to_utc;
+use crate::error::AppError;
+use crate::metrics::Metrics;
+use crate::settings::Settings;
+
+/// What the channel carries: the events one transaction committed.
+pub type Batch = Vec<Arc<DomainEvent>>;
+
+/// Where task events are published, and as which projection.
+#[derive(Debug, Clone)]
+pub struct Topics {
+    pub task_events: String,
+    pub task_updates: String,
+    pub reminders: String,
+    pub activity_logs: String,
+}
+
+impl Topics {
+    pub fn from_settings(settings: &Settings) -> Self {
+        Self {
+            task_events: settings.topic_task_events.clone(),
+            task_updates: settings.topic_task_updates.clone(),
+            reminders: settings.topic_reminders.clone(),
+            activity_logs: settings.topic_activity_logs.clone(),
+        }
+    }
+
+    /// The topics a task event is published on, with their projections.
+    pub fn for_task_events(&self) -> [(&str, Projection); 3] {
+        [
+            (&self.task_events, Projection::TaskEvents),
+            (&self.task_updates, Projection::TaskUpdates),
+            (&self.activity_logs, Projection::ActivityLogs),
+        ]
+    }
+
+    /// Which projection a topic carries.
+    pub fn projection(&self, topic: &str) -> Option<Projection> {
+        self.for_task_events()
+            .into_iter()
+            .find(|(t, _)| *t == topic)
+            .map(|(_, p)| p)
+    }
+}
+
+/// Records events and hands them on. Cheap to clone.
+#[derive(Clone)]
+pub struct EventBus {
+    sender: mpsc::Sender<Batch>,
+    instance_id: Arc<str>,
+    topics: Arc<Topics>,
+    /// Whether deliveries are written at all (Dapr enabled).
+    publish: bool,
+    metrics: Arc<Metrics>,
+}
+
+impl EventBus {
+    /// A bus and the receiving end the dispatcher consumes.
+    pub fn new(settings: &Settings, metrics: Arc<Metrics>) -> (Self, mpsc::Receiver<Batch>) {
+        let (sender, receiver) = mpsc::channel(settings.event_channel_capacity.max(1));
+        let bus = Self {
+            sender,
+            instance_id: settings.instance_id.as_str().into(),
+            topics: Arc::new(Topics::from_settings(settings)),
+            publish: settings.dapr_enabled,
+            metrics,
+        };
+        (bus, receiver)
+    }
+
+    pub fn topics(&self) -> &Topics {
+        &self.topics
+    }
+
+    pub fn instance_id(&self) -> &str {
+        &self.instance_id
+    }
+
+    /// Writes the event of a task change (`before` → `after`; `None` for
+    /// "did not exist") into the log, with the user's next sequence number.
+    /// Runs inside the caller's transaction.
+    pub async fn record_task(
+        &self,
+        conn: &mut Conn<'_>,
+        trace: &Trace,
+        user_id: &str,
+        before: Option<&Task>,
+        after: Option<&Task>,
+    ) -> Result<DomainEvent, AppError> {
+        let (event_type, changes, summary) = describe(before, after);
+        let seq = db::events::next_seq(conn, user_id).await?;
+        let created_at = now();
+        let task = after.or(before).cloned();
+        let event = DomainEvent {
+            id: Uuid::now_v7(),
+            user_id: user_id.to_owned(),
+            seq,
+            event_type,
+            task_id: task.as_ref().map(|t| t.id),
+            time: to_utc(created_at),
+            task,
+            changes,
+            summary,
+            trace: trace.clone(),
+            instance_id: self.instance_id.to_string(),
+        };
+        let row = EventRow {
+            id: event.id.to_string(),
+            user_id: event.user_id.clone(),
+            seq,
+            event_type: event_type.as_str().to_owned(),
+            task_id: event.task_id.map(|id| id.to_string()),
+            payload: serde_json::to_string(&event).map_err(AppError::internal)?,
+            created_at,
+        };
+        let topics: Vec<&str> = if self.publish {
+            self.topics
+                .for_task_events()
+                .iter()
+                .map(|(t, _)| *t)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        db::events::insert(conn, &row, &topics).await?;
+        Ok(event)
+    }
+
+    /// After commit: hands the events to the dispatcher without waiting.
+    pub fn committed(&self, events: Vec<DomainEvent>) {
+        if events.is_empty() {
+            return;
+        }
+        self.metrics.events_written.inc_by(events.len() as u64);
+        let batch: Batch = events.into_iter().map(Arc::new).collect();
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.sender.try_send(batch) {
+            // Dropped on purpose: the request must not wait. The sweep and
+            // the sessions' gap filling read these from the log instead.
+            self.metrics.channel_full.inc();
+        }
+    }
+}

@@ -1,0 +1,106 @@
+//! The Dapr sidecar's publish API, over `awc`: `POST
+//! {sidecar}/v1.0/publish/{pubsub}/{topic}?metadata.partitionKey={user}`.
+//! This binary never talks to Kafka itself.
+
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+
+use crate::settings::Settings;
+
+/// Why a publication failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// Connection refused or reset: the sidecar is not there.
+    #[error("sidecar unreachable: {0}")]
+    Unreachable(String),
+    /// No answer within DAPR_PUBLISH_TIMEOUT.
+    #[error("sidecar did not answer in time")]
+    Timeout,
+    /// The sidecar answered with an error status (e.g. 500: the broker
+    /// refused; 404: no such pub/sub component).
+    #[error("sidecar answered {status}: {body}")]
+    Status { status: u16, body: String },
+}
+
+impl PublishError {
+    /// `dapr_status` for logs and the failure-reason metric label.
+    pub fn reason(&self) -> String {
+        match self {
+            Self::Unreachable(_) => "unreachable".into(),
+            Self::Timeout => "timeout".into(),
+            Self::Status { status, .. } => status.to_string(),
+        }
+    }
+
+    /// Whether the sidecar itself is away (logged as a warning) rather than
+    /// answering with an error (logged as an error).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Unreachable(_) | Self::Timeout)
+    }
+}
+
+/// A client for one sidecar. `awc::Client` is `!Send`: build it on the task
+/// that uses it.
+pub struct DaprClient {
+    client: awc::Client,
+    base: String,
+    pubsub: String,
+    token: Option<String>,
+}
+
+impl DaprClient {
+    pub fn new(settings: &Settings) -> Self {
+        let timeout = Duration::from_secs_f64(settings.dapr_publish_timeout);
+        let client = awc::Client::builder()
+            .timeout(timeout)
+            .connector(awc::Connector::new().timeout(timeout))
+            .finish();
+        Self {
+            client,
+            base: settings.dapr_base_url(),
+            pubsub: settings.dapr_pubsub_name.clone(),
+            token: settings.dapr_api_token.clone(),
+        }
+    }
+
+    /// Publishes one structured CloudEvent; Ok on any 2xx.
+    pub async fn publish(
+        &self,
+        topic: &str,
+        partition_key: &str,
+        body: Vec<u8>,
+    ) -> Result<(), PublishError> {
+        let url = format!("{}/v1.0/publish/{}/{}", self.base, self.pubsub, topic);
+        let mut request = self
+            .client
+            .post(url)
+            .query(&[("metadata.partitionKey", partition_key)])
+            .map_err(|e| PublishError::Unreachable(e.to_string()))?
+            .insert_header(("Content-Type", super::cloudevent::CONTENT_TYPE));
+        if let Some(token) = &self.token {
+            request = request.insert_header(("dapr-api-token", token.as_str()));
+        }
+        let mut response = request.send_body(body).await.map_err(|e| match e {
+            awc::error::SendRequestError::Timeout => PublishError::Timeout,
+            awc::error::SendRequestError::Connect(awc::error::ConnectError::Timeout) => {
+                PublishError::Timeout
+            }
+            other => PublishError::Unreachable(other.to_string()),
+        })?;
+        let status: StatusCode = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let body = response
+            .body()
+            .limit(4096)
+            .await
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
+        Err(PublishError::Status {
+            status: status.as_u16(),
+            body,
+        })
+    }
+}

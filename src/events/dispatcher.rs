@@ -1,0 +1,364 @@
+//! The background dispatcher. Two tasks on the actix runtime (awc is
+//! `!Send`):
+//!
+//! * **fan-out**: takes committed events off the channel and hands them to
+//!   the in-process fan-out at once — WebSocket sessions get every change
+//!   whatever Dapr or Kafka are doing — then wakes the publisher;
+//! * **publisher** (with `DAPR_ENABLED`): publishes the outbox — the
+//!   unpublished deliveries in the log — through the sidecar, each user's in
+//!   sequence order, marking each published on a 2xx. A failure holds up only
+//!   that user, who is retried with exponential backoff and jitter (30 s
+//!   cap), forever. It also sweeps on an interval and at start, so events the
+//!   channel dropped or a crash left behind go out too. Only the instance
+//!   holding the publisher lease publishes, so replicas sharing a database
+//!   never publish one user's events concurrently or out of order.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+use futures_util::StreamExt;
+use rand::Rng;
+use slog::{Logger, error, info, warn};
+use tokio::sync::{Notify, broadcast, mpsc, oneshot};
+
+use super::DomainEvent;
+use super::bus::{Batch, Topics};
+use super::cloudevent::to_cloud_event;
+use super::dapr::{DaprClient, PublishError};
+use crate::db::events::PendingDelivery;
+use crate::db::{self, Db, now};
+use crate::error::AppError;
+use crate::metrics::Metrics;
+use crate::settings::Settings;
+use crate::transaction;
+
+/// Name of the lease that makes one instance the publisher.
+const LEASE: &str = "outbox-publisher";
+/// How long a lease lasts unless renewed (every round renews it).
+const LEASE_TTL: Duration = Duration::from_secs(15);
+/// Users published concurrently in one round.
+const USERS_IN_PARALLEL: usize = 8;
+/// Messages of one user taken per round.
+const PER_USER_BATCH: i64 = 200;
+const BACKOFF_BASE: Duration = Duration::from_millis(500);
+const BACKOFF_CAP: Duration = Duration::from_secs(30);
+
+/// The in-process fan-out point: every committed event of this instance, for
+/// WebSocket sessions and anything else in the process that listens.
+#[derive(Clone)]
+pub struct FanOut {
+    local: broadcast::Sender<Arc<DomainEvent>>,
+}
+
+impl FanOut {
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            local: broadcast::channel(capacity.max(16)).0,
+        }
+    }
+
+    /// Every event committed from now on (a lagging receiver learns how many
+    /// it missed and reads them from the log).
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<DomainEvent>> {
+        self.local.subscribe()
+    }
+
+    pub fn send(&self, event: Arc<DomainEvent>) {
+        // No receivers is fine: nobody is listening right now.
+        let _ = self.local.send(event);
+    }
+}
+
+/// Stops the dispatcher, letting the publisher flush first.
+pub struct DispatcherHandle {
+    stop: Option<oneshot::Sender<()>>,
+    publisher: Option<actix_rt::task::JoinHandle<()>>,
+}
+
+impl DispatcherHandle {
+    /// Asks the publisher for a last round (bounded by `deadline`) and waits.
+    pub async fn shutdown(mut self, deadline: Duration) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.publisher.take() {
+            let _ = tokio::time::timeout(deadline + Duration::from_secs(1), task).await;
+        }
+    }
+}
+
+/// Starts the dispatcher's tasks on the current (actix) runtime.
+pub fn spawn(
+    settings: Arc<Settings>,
+    db: Db,
+    topics: Topics,
+    receiver: mpsc::Receiver<Batch>,
+    fanout: FanOut,
+    metrics: Arc<Metrics>,
+    log: Logger,
+) -> DispatcherHandle {
+    let wake = Arc::new(Notify::new());
+    actix_rt::spawn(fan_out(receiver, fanout, wake.clone()));
+    if !settings.dapr_enabled {
+        return DispatcherHandle {
+            stop: None,
+            publisher: None,
+        };
+    }
+    let (stop, stopped) = oneshot::channel();
+    let publisher = Publisher {
+        settings,
+        db,
+        topics,
+        metrics,
+        log,
+    };
+    let task = actix_rt::spawn(publisher.run(wake, stopped));
+    DispatcherHandle {
+        stop: Some(stop),
+        publisher: Some(task),
+    }
+}
+
+async fn fan_out(mut receiver: mpsc::Receiver<Batch>, fanout: FanOut, wake: Arc<Notify>) {
+    while let Some(batch) = receiver.recv().await {
+        for event in batch {
+            fanout.send(event);
+        }
+        wake.notify_one();
+    }
+}
+
+struct Publisher {
+    settings: Arc<Settings>,
+    db: Db,
+    topics: Topics,
+    metrics: Arc<Metrics>,
+    log: Logger,
+}
+
+/// What a round learned about when to look again.
+enum Next {
+    /// Nothing is waiting that is due later: sleep until woken or swept.
+    Idle,
+    /// The earliest moment a user in backoff may be retried.
+    At(NaiveDateTime),
+}
+
+impl Publisher {
+    async fn run(self, wake: Arc<Notify>, mut stop: oneshot::Receiver<()>) {
+        let dapr = DaprClient::new(&self.settings);
+        let sweep = Duration::from_secs_f64(self.settings.outbox_sweep_interval);
+        info!(self.log, "publishing events through the Dapr sidecar"; "sidecar" => self.settings.dapr_base_url(), "pubsub" => &self.settings.dapr_pubsub_name);
+        loop {
+            // Sweeps at start too: whatever a crash or an outage left pending.
+            let next = self.round(&dapr).await;
+            let sleep = match next {
+                Next::At(at) => (at - now()).to_std().unwrap_or_default().min(sweep),
+                Next::Idle => sweep,
+            };
+            tokio::select! {
+                _ = &mut stop => break,
+                () = wake.notified() => {}
+                () = tokio::time::sleep(sleep) => {}
+            }
+        }
+        // A last round so that what was committed before the stop goes out.
+        let deadline = Duration::from_secs_f64(self.settings.dapr_publish_timeout * 2.0)
+            .max(Duration::from_secs(2));
+        let _ = tokio::time::timeout(deadline, self.round(&dapr)).await;
+        if let Ok(mut pooled) = self.db.get().await {
+            let _ =
+                db::events::release_lease(&mut pooled.conn(), LEASE, &self.settings.instance_id)
+                    .await;
+        }
+    }
+
+    /// One pass over every user with unpublished messages.
+    async fn round(&self, dapr: &DaprClient) -> Next {
+        let users = match self.pending_users().await {
+            Ok(Some(users)) => users,
+            Ok(None) => return Next::Idle,
+            Err(e) => {
+                warn!(self.log, "outbox sweep failed"; "error" => e);
+                return Next::Idle;
+            }
+        };
+        let retries: Vec<Option<NaiveDateTime>> = futures_util::stream::iter(users)
+            .map(|user| self.publish_user(dapr, user))
+            .buffer_unordered(USERS_IN_PARALLEL)
+            .collect()
+            .await;
+        retries
+            .into_iter()
+            .flatten()
+            .min()
+            .map_or(Next::Idle, Next::At)
+    }
+
+    /// Users with pending messages, or `None` when another instance holds
+    /// the publisher lease.
+    async fn pending_users(&self) -> Result<Option<Vec<String>>, String> {
+        let mut pooled = self.db.get().await.map_err(|e| e.to_string())?;
+        let conn = &mut pooled.conn();
+        let until = now() + chrono::Duration::from_std(LEASE_TTL).unwrap_or_default();
+        let leader = db::events::acquire_lease(conn, LEASE, &self.settings.instance_id, until)
+            .await
+            .map_err(|e| e.to_string())?;
+        if !leader {
+            return Ok(None);
+        }
+        db::events::users_with_pending(conn, 10_000)
+            .await
+            .map(Some)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Publishes the user's pending messages in order, stopping at the first
+    /// failure; returns when that user may be retried.
+    async fn publish_user(&self, dapr: &DaprClient, user: String) -> Option<NaiveDateTime> {
+        let pending = {
+            let mut pooled = self.db.get().await.ok()?;
+            db::events::pending_for_user(&mut pooled.conn(), &user, PER_USER_BATCH)
+                .await
+                .ok()?
+        };
+        let head = pending.first()?;
+        if let Some(at) = head.next_attempt_at
+            && at > now()
+        {
+            return Some(at);
+        }
+        let mut published = Vec::new();
+        let mut failure = None;
+        for delivery in &pending {
+            match self.publish_one(dapr, delivery).await {
+                Ok(()) => published.push(delivery),
+                Err(err) => {
+                    failure = Some((delivery, err));
+                    break;
+                }
+            }
+        }
+        let retry = failure
+            .as_ref()
+            .map(|(d, _)| now() + backoff(d.attempts + 1));
+        let failed = failure
+            .as_ref()
+            .zip(retry)
+            .map(|((d, err), at)| (*d, err.to_string(), at));
+        if let Err(e) = self.record_outcome(&published, failed).await {
+            // Published but not marked: sent again later; consumers dedupe.
+            warn!(self.log, "could not record publication state"; "user_id" => &user, "error" => e.chain());
+        }
+        retry
+    }
+
+    /// Marks what was published, and the failure that stopped the user.
+    async fn record_outcome(
+        &self,
+        published: &[&PendingDelivery],
+        failed: Option<(&PendingDelivery, String, NaiveDateTime)>,
+    ) -> Result<(), AppError> {
+        transaction!(self.db, |conn| {
+            let at = now();
+            for d in published {
+                db::events::mark_published(conn, &d.event_id, &d.topic, at).await?;
+            }
+            if let Some((d, error, retry)) = &failed {
+                db::events::mark_failed(conn, &d.event_id, &d.topic, error, *retry).await?;
+            }
+            Ok(())
+        })
+    }
+
+    async fn publish_one(
+        &self,
+        dapr: &DaprClient,
+        delivery: &PendingDelivery,
+    ) -> Result<(), PublishError> {
+        let event: DomainEvent = match serde_json::from_str(&delivery.payload) {
+            Ok(event) => event,
+            Err(e) => {
+                return Err(PublishError::Status {
+                    status: 0,
+                    body: format!("unreadable event payload: {e}"),
+                });
+            }
+        };
+        let Some(projection) = self.topics.projection(&delivery.topic) else {
+            return Err(PublishError::Status {
+                status: 0,
+                body: format!("no projection for topic {}", delivery.topic),
+            });
+        };
+        let body = to_cloud_event(&event, projection, &self.settings.event_source)
+            .map_err(|e| e.to_string())
+            .and_then(|ce| serde_json::to_vec(&ce).map_err(|e| e.to_string()))
+            .map_err(|body| PublishError::Status { status: 0, body })?;
+        let timer = self.metrics.publish_latency.start_timer();
+        let result = dapr.publish(&delivery.topic, &event.user_id, body).await;
+        timer.observe_duration();
+        match &result {
+            Ok(()) => self
+                .metrics
+                .events_published
+                .with_label_values(&[delivery.topic.as_str()])
+                .inc(),
+            Err(err) => {
+                self.metrics
+                    .publish_failures
+                    .with_label_values(&[err.reason().as_str()])
+                    .inc();
+                let task_id = event.task_id.map(|id| id.to_string()).unwrap_or_default();
+                macro_rules! report {
+                    ($level:ident) => {
+                        $level!(self.log, "publishing an event failed; will retry";
+                            "event_type" => event.event_type.as_str(),
+                            "topic" => &delivery.topic,
+                            "task_id" => task_id,
+                            "user_id" => &event.user_id,
+                            "correlation_id" => &event.trace.traceid,
+                            "dapr_status" => err.reason(),
+                            "attempt" => delivery.attempts + 1,
+                            "error" => err.to_string())
+                    };
+                }
+                if err.is_unavailable() {
+                    report!(warn);
+                } else {
+                    report!(error);
+                }
+            }
+        }
+        result
+    }
+}
+
+/// Exponential backoff with jitter: half the step plus a random half, capped.
+fn backoff(attempt: i32) -> chrono::Duration {
+    let exp = BACKOFF_BASE.saturating_mul(
+        2u32.saturating_pow(u32::try_from(attempt.max(1) - 1).unwrap_or(0).min(16)),
+    );
+    let step = exp.min(BACKOFF_CAP);
+    let jittered = step.mul_f64(0.5 + rand::rng().random::<f64>() * 0.5);
+    chrono::Duration::from_std(jittered).unwrap_or_else(|_| chrono::Duration::seconds(30))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        for attempt in 1..40 {
+            let d = backoff(attempt).to_std().unwrap();
+            let step = BACKOFF_BASE
+                .saturating_mul(2u32.saturating_pow((attempt as u32 - 1).min(16)))
+                .min(BACKOFF_CAP);
+            assert!(d >= step / 2 && d <= step, "attempt {attempt}: {d:?}");
+        }
+        assert!(backoff(100).to_std().unwrap() <= BACKOFF_CAP);
+    }
+}

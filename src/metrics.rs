@@ -1,0 +1,109 @@
+//! Prometheus metrics, served as text at `GET /metrics`.
+
+use prometheus::{
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+};
+
+/// Every metric the service exports.
+pub struct Metrics {
+    registry: Registry,
+    /// Domain events committed to the log.
+    pub events_written: IntCounter,
+    /// Messages the sidecar accepted, by topic.
+    pub events_published: IntCounterVec,
+    /// Failed publish attempts, by reason (unreachable, timeout, HTTP status).
+    pub publish_failures: IntCounterVec,
+    /// Messages waiting in the outbox (set when scraped).
+    pub outbox_pending: IntGauge,
+    /// Seconds per publish call.
+    pub publish_latency: Histogram,
+    /// Hand-offs dropped because the channel was full (recovered from the log).
+    pub channel_full: IntCounter,
+    /// CloudEvents Dapr delivered to us, by topic and outcome.
+    pub events_received: IntCounterVec,
+    /// HTTP requests by method, route pattern and status.
+    pub http_requests: IntCounterVec,
+    /// HTTP latency by method and route pattern.
+    pub http_latency: HistogramVec,
+}
+
+impl Metrics {
+    pub fn new() -> prometheus::Result<Self> {
+        let registry = Registry::new_custom(Some("taskstream".into()), None)?;
+        let metrics = Self {
+            events_written: IntCounter::new(
+                "events_written_total",
+                "domain events committed to the event log",
+            )?,
+            events_published: counter_vec(
+                "events_published_total",
+                "messages accepted by the Dapr sidecar",
+                &["topic"],
+            )?,
+            publish_failures: counter_vec(
+                "publish_failures_total",
+                "failed publish attempts",
+                &["reason"],
+            )?,
+            outbox_pending: IntGauge::new("outbox_pending", "messages waiting to be published")?,
+            publish_latency: Histogram::with_opts(
+                HistogramOpts::new(
+                    "publish_duration_seconds",
+                    "duration of publish calls to the sidecar",
+                )
+                .buckets(vec![
+                    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                ]),
+            )?,
+            channel_full: IntCounter::new(
+                "event_channel_full_total",
+                "hand-offs dropped on a full channel",
+            )?,
+            events_received: counter_vec(
+                "events_received_total",
+                "CloudEvents delivered by Dapr",
+                &["topic", "outcome"],
+            )?,
+            http_requests: counter_vec(
+                "http_requests_total",
+                "HTTP requests",
+                &["method", "route", "status"],
+            )?,
+            http_latency: HistogramVec::new(
+                HistogramOpts::new("http_request_duration_seconds", "HTTP request latency")
+                    .buckets(vec![
+                        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+                    ]),
+                &["method", "route"],
+            )?,
+            registry,
+        };
+        let collectors: [Box<dyn prometheus::core::Collector>; 9] = [
+            Box::new(metrics.events_written.clone()),
+            Box::new(metrics.events_published.clone()),
+            Box::new(metrics.publish_failures.clone()),
+            Box::new(metrics.outbox_pending.clone()),
+            Box::new(metrics.publish_latency.clone()),
+            Box::new(metrics.channel_full.clone()),
+            Box::new(metrics.events_received.clone()),
+            Box::new(metrics.http_requests.clone()),
+            Box::new(metrics.http_latency.clone()),
+        ];
+        for collector in collectors {
+            metrics.registry.register(collector)?;
+        }
+        Ok(metrics)
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Encoding into a String cannot fail for well-formed metrics.
+        let _ = prometheus::TextEncoder::new().encode_utf8(&self.registry.gather(), &mut out);
+        out
+    }
+}
+
+fn counter_vec(name: &str, help: &str, labels: &[&str]) -> prometheus::Result<IntCounterVec> {
+    IntCounterVec::new(Opts::new(name, help), labels)
+}

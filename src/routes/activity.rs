@@ -1,0 +1,35 @@
+//! `/api/{user_id}/activity-logs` and `/metrics`.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::extract::query_pairs;
+use crate::auth::AuthUser;
+use crate::db;
+use crate::error::AppError;
+use crate::service::activity::{self, ActivityPage};
+use crate::state::AppState;
+
+#[utoipa::path(get, path = "/api/{user_id}/activity-logs", tag = "activity", security(("bearer" = [])),
+    params(("user_id" = String, Path), ("limit" = Option<i64>, Query), ("offset" = Option<i64>, Query),
+        ("since_seq" = Option<i64>, Query, description = "only events after this sequence number")),
+    responses((status = 200, body = ActivityPage), (status = 422)))]
+pub async fn list(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: AuthUser,
+) -> Result<HttpResponse, AppError> {
+    let pairs = query_pairs(&req)?;
+    Ok(HttpResponse::Ok().json(activity::list(&state, user.id(), &pairs).await?))
+}
+
+#[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, description = "Prometheus text format")))]
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    if let Ok(mut pooled) = state.db.get().await
+        && let Ok(pending) = db::events::pending_count(&mut pooled.conn()).await
+    {
+        state.metrics.outbox_pending.set(pending);
+    }
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(state.metrics.render())
+}
