@@ -97,6 +97,8 @@ pub struct Settings {
     pub event_channel_capacity: usize,
     /// Seconds between sweeps of the outbox for anything unpublished.
     pub outbox_sweep_interval: f64,
+    /// Longest wait, in seconds, between retries of a failed publication.
+    pub outbox_retry_cap: f64,
 }
 
 impl Default for Settings {
@@ -133,6 +135,7 @@ impl Default for Settings {
             topic_activity_logs: "activity-logs".into(),
             event_channel_capacity: 1024,
             outbox_sweep_interval: 1.0,
+            outbox_retry_cap: 30.0,
         }
     }
 }
@@ -166,6 +169,7 @@ const ENV_KEYS: &[&str] = &[
     "TOPIC_ACTIVITY_LOGS",
     "EVENT_CHANNEL_CAPACITY",
     "OUTBOX_SWEEP_INTERVAL",
+    "OUTBOX_RETRY_CAP",
 ];
 
 /// A configuration that cannot be used, with a message for the operator.
@@ -232,6 +236,7 @@ impl Settings {
         for (name, secs) in [
             ("DAPR_PUBLISH_TIMEOUT", self.dapr_publish_timeout),
             ("OUTBOX_SWEEP_INTERVAL", self.outbox_sweep_interval),
+            ("OUTBOX_RETRY_CAP", self.outbox_retry_cap),
         ] {
             if !(secs.is_finite() && secs > 0.0 && secs < 3600.0) {
                 return Err(SettingsError::Refused(format!(

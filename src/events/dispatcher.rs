@@ -42,7 +42,6 @@ const USERS_IN_PARALLEL: usize = 8;
 /// Messages of one user taken per round.
 const PER_USER_BATCH: i64 = 200;
 const BACKOFF_BASE: Duration = Duration::from_millis(500);
-const BACKOFF_CAP: Duration = Duration::from_secs(30);
 
 /// The in-process fan-out point: every committed event of this instance, for
 /// WebSocket sessions and anything else in the process that listens.
@@ -175,6 +174,10 @@ impl Publisher {
         }
     }
 
+    fn retry_cap(&self) -> Duration {
+        Duration::from_secs_f64(self.settings.outbox_retry_cap)
+    }
+
     /// One pass over every user with unpublished messages.
     async fn round(&self, dapr: &DaprClient) -> Next {
         let users = match self.pending_users().await {
@@ -243,7 +246,7 @@ impl Publisher {
         }
         let retry = failure
             .as_ref()
-            .map(|(d, _)| now() + backoff(d.attempts + 1));
+            .map(|(d, _)| now() + backoff(d.attempts + 1, self.retry_cap()));
         let failed = failure
             .as_ref()
             .zip(retry)
@@ -337,11 +340,9 @@ impl Publisher {
 }
 
 /// Exponential backoff with jitter: half the step plus a random half, capped.
-fn backoff(attempt: i32) -> chrono::Duration {
-    let exp = BACKOFF_BASE.saturating_mul(
-        2u32.saturating_pow(u32::try_from(attempt.max(1) - 1).unwrap_or(0).min(16)),
-    );
-    let step = exp.min(BACKOFF_CAP);
+fn backoff(attempt: i32, cap: Duration) -> chrono::Duration {
+    let doublings = u32::try_from(attempt.max(1) - 1).unwrap_or(0).min(16);
+    let step = BACKOFF_BASE.saturating_mul(2u32.pow(doublings)).min(cap);
     let jittered = step.mul_f64(0.5 + rand::rng().random::<f64>() * 0.5);
     chrono::Duration::from_std(jittered).unwrap_or_else(|_| chrono::Duration::seconds(30))
 }
@@ -352,13 +353,13 @@ mod tests {
 
     #[test]
     fn backoff_grows_and_is_capped() {
+        let cap = Duration::from_secs(30);
         for attempt in 1..40 {
-            let d = backoff(attempt).to_std().unwrap();
-            let step = BACKOFF_BASE
-                .saturating_mul(2u32.saturating_pow((attempt as u32 - 1).min(16)))
-                .min(BACKOFF_CAP);
+            let d = backoff(attempt, cap).to_std().unwrap();
+            let doublings = (attempt as u32 - 1).min(16);
+            let step = BACKOFF_BASE.saturating_mul(2u32.pow(doublings)).min(cap);
             assert!(d >= step / 2 && d <= step, "attempt {attempt}: {d:?}");
         }
-        assert!(backoff(100).to_std().unwrap() <= BACKOFF_CAP);
+        assert!(backoff(100, cap).to_std().unwrap() <= cap);
     }
 }

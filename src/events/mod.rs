@@ -190,15 +190,11 @@ fn diff(old: &Task, new: &Task) -> BTreeMap<String, FieldChange> {
         .filter(|(field, _)| !BOOKKEEPING.contains(&field.as_str()))
         .filter_map(|(field, new_value)| {
             let old_value = old.get(&field).cloned().unwrap_or(Value::Null);
-            (old_value != new_value).then(|| {
-                (
-                    field,
-                    FieldChange {
-                        old: old_value,
-                        new: new_value,
-                    },
-                )
-            })
+            let change = FieldChange {
+                old: old_value,
+                new: new_value,
+            };
+            (change.old != change.new).then_some((field, change))
         })
         .collect()
 }

@@ -163,8 +163,12 @@ pub struct TestUser {
 pub struct TestApp {
     pub address: String,
     pub client: awc::Client,
-    /// Dropped with the app: removes the database.
-    _db: TestDb,
+    /// The database URL, to start another instance on the same database.
+    pub database_url: String,
+    server: actix_web::dev::ServerHandle,
+    running: Option<actix_rt::task::JoinHandle<std::io::Result<()>>>,
+    /// Dropped with the app that created it: removes the database.
+    _db: Option<TestDb>,
 }
 
 /// Settings for a test app on a given database URL.
@@ -178,6 +182,7 @@ pub fn test_settings(database_url: String) -> Settings {
         database_pool_size: 8,
         database_timeout: 3.0,
         static_dir: std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("static"),
+        instance_id: "test-instance".into(),
         ..Settings::default()
     }
 }
@@ -202,26 +207,45 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
     start(db, url, configure).await
 }
 
-/// Starts the application on an existing database.
+/// Starts the application on an existing database it will own.
 pub async fn start(db: TestDb, url: String, configure: impl FnOnce(&mut Settings)) -> TestApp {
-    let mut settings = test_settings(url);
+    let mut app = start_on(url, configure).await;
+    app._db = Some(db);
+    app
+}
+
+/// Starts another instance on a database some other app owns.
+pub async fn start_on(url: String, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let mut settings = test_settings(url.clone());
     configure(&mut settings);
     let app = Application::build(settings, test_logger())
         .await
         .expect("application starts");
     let address = format!("http://127.0.0.1:{}", app.port());
-    actix_rt::spawn(app.run_until_stopped());
+    let server = app.server_handle();
+    let running = actix_rt::spawn(app.run_until_stopped());
     let client = awc::Client::builder()
         .timeout(Duration::from_secs(30))
         .finish();
     TestApp {
         address,
         client,
-        _db: db,
+        database_url: url,
+        server,
+        running: Some(running),
+        _db: None,
     }
 }
 
 impl TestApp {
+    /// Stops like SIGTERM does: finish requests, flush the dispatcher.
+    pub async fn stop(&mut self) {
+        self.server.stop(true).await;
+        if let Some(running) = self.running.take() {
+            let _ = running.await;
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

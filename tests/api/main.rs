@@ -13,6 +13,7 @@ use rstest_reuse::template;
 fn backends(#[case] backend: crate::helpers::Backend) {}
 
 mod auth;
+mod events;
 mod helpers;
 mod isolation;
 mod list;
@@ -20,3 +21,6 @@ mod ops;
 mod process;
 mod tags;
 mod tasks;
+
+#[path = "../support/mod.rs"]
+mod support;

@@ -49,6 +49,8 @@ struct Shared {
     received: Mutex<Vec<Received>>,
     arrived: Notify,
     api_token: Mutex<Option<String>>,
+    /// Partition keys (user ids) whose messages fail with this status.
+    failing_partitions: Mutex<HashMap<String, u16>>,
 }
 
 /// The running stand-in.
@@ -98,12 +100,18 @@ impl Sidecar {
         format!("http://{}", self.addr)
     }
 
-    pub fn port(&self) -> u16 {
-        self.addr.port()
-    }
-
     pub fn set_mode(&self, mode: Mode) {
         *self.shared.mode.lock().expect("lock") = Some(mode);
+    }
+
+    /// Fails every message for this partition key with `status` (`None`
+    /// heals it): one user's failures, while others' go through.
+    pub fn fail_partition(&self, key: &str, status: Option<u16>) {
+        let mut failing = self.shared.failing_partitions.lock().expect("lock");
+        match status {
+            Some(status) => failing.insert(key.to_owned(), status),
+            None => failing.remove(key),
+        };
     }
 
     /// Requires this `dapr-api-token` on every call.
@@ -147,7 +155,12 @@ impl Sidecar {
     }
 
     /// Waits until `pred` holds for what was delivered, or panics after `timeout`.
-    pub async fn wait_until(&self, timeout: Duration, what: &str, pred: impl Fn(&[Received]) -> bool) -> Vec<Received> {
+    pub async fn wait_until(
+        &self,
+        timeout: Duration,
+        what: &str,
+        pred: impl Fn(&[Received]) -> bool,
+    ) -> Vec<Received> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let notified = self.shared.arrived.notified();
@@ -160,7 +173,11 @@ impl Sidecar {
                 if pred(&delivered) {
                     return delivered;
                 }
-                panic!("timed out waiting for {what}: {} delivered, {} received", delivered.len(), self.received().len());
+                panic!(
+                    "timed out waiting for {what}: {} delivered, {} received",
+                    delivered.len(),
+                    self.received().len()
+                );
             }
         }
     }
@@ -168,28 +185,57 @@ impl Sidecar {
     /// Waits until at least `n` messages were delivered on `topic`.
     pub async fn wait_for(&self, topic: &str, n: usize, timeout: Duration) -> Vec<Received> {
         let all = self
-            .wait_until(timeout, &format!("{n} messages on {topic}"), |d| d.iter().filter(|r| r.topic == topic).count() >= n)
+            .wait_until(timeout, &format!("{n} messages on {topic}"), |d| {
+                d.iter().filter(|r| r.topic == topic).count() >= n
+            })
             .await;
         all.into_iter().filter(|r| r.topic == topic).collect()
     }
 }
 
-async fn publish(req: HttpRequest, path: web::Path<(String, String)>, body: web::Bytes, shared: web::Data<Arc<Shared>>) -> HttpResponse {
+async fn publish(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+    shared: web::Data<Arc<Shared>>,
+) -> HttpResponse {
     let (pubsub, topic) = path.into_inner();
-    let mode = shared.mode.lock().expect("lock").unwrap_or(Mode::Accept);
+    let mut mode = shared.mode.lock().expect("lock").unwrap_or(Mode::Accept);
     let token_ok = match shared.api_token.lock().expect("lock").as_deref() {
         None => true,
-        Some(expected) => req.headers().get("dapr-api-token").and_then(|v| v.to_str().ok()) == Some(expected),
+        Some(expected) => {
+            req.headers()
+                .get("dapr-api-token")
+                .and_then(|v| v.to_str().ok())
+                == Some(expected)
+        }
     };
-    let query: HashMap<String, String> = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    let query: HashMap<String, String> =
+        serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
     let headers: HashMap<String, String> = req
         .headers()
         .iter()
-        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_owned(), v.to_owned())))
+        .filter_map(|(k, v)| {
+            v.to_str()
+                .ok()
+                .map(|v| (k.as_str().to_owned(), v.to_owned()))
+        })
         .collect();
-    let parsed = serde_json::from_slice(&body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()));
+    if let Some(status) = query.get("metadata.partitionKey").and_then(|key| {
+        shared
+            .failing_partitions
+            .lock()
+            .expect("lock")
+            .get(key)
+            .copied()
+    }) {
+        mode = Mode::Fail(status);
+    }
+    let parsed = serde_json::from_slice(&body)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()));
     let response = if !token_ok {
-        HttpResponse::Unauthorized().json(json!({"errorCode": "ERR_UNAUTHORIZED", "message": "invalid api token"}))
+        HttpResponse::Unauthorized()
+            .json(json!({"errorCode": "ERR_UNAUTHORIZED", "message": "invalid api token"}))
     } else if pubsub != PUBSUB {
         HttpResponse::NotFound().json(json!({"errorCode": "ERR_PUBSUB_NOT_FOUND", "message": format!("pubsub {pubsub} not found")}))
     } else {
@@ -205,12 +251,23 @@ async fn publish(req: HttpRequest, path: web::Path<(String, String)>, body: web:
         }
     };
     let accepted = response.status().is_success();
-    record(&shared, &req, &pubsub, &topic, query, headers, parsed, accepted);
+    record(
+        &shared, &req, &pubsub, &topic, query, headers, parsed, accepted,
+    );
     response
 }
 
 #[expect(clippy::too_many_arguments, reason = "a test recorder")]
-fn record(shared: &Shared, req: &HttpRequest, pubsub: &str, topic: &str, query: HashMap<String, String>, headers: HashMap<String, String>, body: Value, accepted: bool) {
+fn record(
+    shared: &Shared,
+    req: &HttpRequest,
+    pubsub: &str,
+    topic: &str,
+    query: HashMap<String, String>,
+    headers: HashMap<String, String>,
+    body: Value,
+    accepted: bool,
+) {
     shared.received.lock().expect("lock").push(Received {
         method: req.method().to_string(),
         path: req.path().to_owned(),

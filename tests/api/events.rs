@@ -1,0 +1,756 @@
+//! The event pipeline against a stand-in Dapr sidecar: every change becomes
+//! CloudEvents on the right topics, in per-user order, and none is lost
+//! whatever happens to the sidecar, the channel or the process.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use rstest_reuse::apply;
+use serde_json::{Value, json};
+use taskstream::settings::Settings;
+
+use crate::backends;
+use crate::helpers::{Backend, TestApp, TestUser, spawn_app, spawn_app_with, start_on};
+use crate::support::dapr::{Mode, Received, Sidecar};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// Dapr on, pointing at the stand-in, with short timeouts and retries.
+fn dapr_on(sidecar: &Sidecar) -> impl FnOnce(&mut Settings) + use<> {
+    let endpoint = sidecar.endpoint();
+    move |s| {
+        s.dapr_enabled = true;
+        s.dapr_http_endpoint = Some(endpoint);
+        s.dapr_publish_timeout = 0.5;
+        s.outbox_sweep_interval = 0.1;
+        s.outbox_retry_cap = 0.3;
+    }
+}
+
+/// `(seq, type)` of each message, in arrival order.
+fn seqs(messages: &[Received]) -> Vec<i64> {
+    messages
+        .iter()
+        .map(|m| m.body["sequence"].as_str().unwrap().parse().unwrap())
+        .collect()
+}
+
+/// Each message's sequence number once, in order of first arrival.
+fn first_seen(messages: &[Received]) -> Vec<i64> {
+    let mut seen = std::collections::HashSet::new();
+    seqs(messages)
+        .into_iter()
+        .filter(|s| seen.insert(*s))
+        .collect()
+}
+
+fn of_user(messages: &[Received], user: &TestUser) -> Vec<Received> {
+    messages
+        .iter()
+        .filter(|m| m.body["userid"] == user.id.as_str())
+        .cloned()
+        .collect()
+}
+
+async fn create(app: &TestApp, user: &TestUser, title: &str) -> String {
+    app.create_task(user, json!({"title": title})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[apply(backends)]
+#[actix_web::test]
+async fn every_mutation_is_published_as_cloud_events_in_order(#[case] backend: Backend) {
+    let sidecar = Sidecar::start().await;
+    let app = spawn_app_with(backend, dapr_on(&sidecar)).await;
+    let user = app.signup().await;
+    let base = format!("/api/{}/tasks", user.id);
+    let incoming_trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let mut res = app
+        .client
+        .post(app.url(&base))
+        .insert_header(("Authorization", format!("Bearer {}", user.token)))
+        .insert_header(("x-request-id", "req-create-1"))
+        .insert_header((
+            "traceparent",
+            format!("00-{incoming_trace}-00f067aa0ba902b7-01"),
+        ))
+        .send_json(&json!({"title": "Buy milk"}))
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 201);
+    let task: Value = res.json().await.unwrap();
+    let path = format!("{base}/{}", task["id"].as_str().unwrap());
+    app.patch(&path, &user.token, json!({"title": "Buy oat milk"}))
+        .await
+        .expect(200);
+    app.post(&format!("{path}/complete"), &user.token, json!({}))
+        .await
+        .expect(200);
+    app.post(&format!("{path}/complete"), &user.token, json!({}))
+        .await
+        .expect(200); // no-op: no event
+    app.post(&format!("{path}/uncomplete"), &user.token, json!({}))
+        .await
+        .expect(200);
+    app.put(&path, &user.token, json!({"title": "Buy oat milk"}))
+        .await
+        .expect(200); // changes nothing
+    app.post(
+        &format!("{path}/tags"),
+        &user.token,
+        json!({"tag": "errands"}),
+    )
+    .await
+    .expect(200);
+    app.delete(&path, &user.token).await.expect(204);
+
+    let expected = [
+        "task.created",
+        "task.updated",
+        "task.completed",
+        "task.uncompleted",
+        "task.updated",
+        "task.updated",
+        "task.deleted",
+    ];
+    let events = sidecar.wait_for("task-events", expected.len(), WAIT).await;
+    let updates = sidecar.wait_for("task-updates", expected.len(), WAIT).await;
+    let activity = sidecar
+        .wait_for("activity-logs", expected.len(), WAIT)
+        .await;
+    assert_eq!(seqs(&events), (1..=7).collect::<Vec<_>>());
+    assert_eq!(seqs(&updates), (1..=7).collect::<Vec<_>>());
+    assert_eq!(seqs(&activity), (1..=7).collect::<Vec<_>>());
+    let types: Vec<&str> = events
+        .iter()
+        .map(|m| m.body["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, expected);
+
+    for (i, m) in events.iter().chain(&updates).chain(&activity).enumerate() {
+        let ce = &m.body;
+        assert_eq!(
+            (m.method.as_str(), m.pubsub.as_str()),
+            ("POST", "pubsub-kafka")
+        );
+        assert_eq!(m.path, format!("/v1.0/publish/pubsub-kafka/{}", m.topic));
+        assert_eq!(m.headers["content-type"], "application/cloudevents+json");
+        assert_eq!(
+            m.query["metadata.partitionKey"], user.id,
+            "partitioned by user"
+        );
+        assert_eq!(ce["specversion"], "1.0");
+        assert!(uuid::Uuid::parse_str(ce["id"].as_str().unwrap()).is_ok());
+        assert_eq!(ce["source"], "taskstream/api");
+        assert_eq!(ce["subject"], task["id"], "subject is the task id");
+        assert_eq!(ce["datacontenttype"], "application/json");
+        assert!(
+            chrono::DateTime::parse_from_rfc3339(ce["time"].as_str().unwrap()).is_ok(),
+            "{i}: time"
+        );
+        assert_eq!(ce["userid"], user.id.as_str());
+        assert!(ce["traceid"].as_str().is_some_and(|t| !t.is_empty()));
+        let traceparent: Vec<&str> = ce["traceparent"].as_str().unwrap().split('-').collect();
+        assert_eq!((traceparent.len(), traceparent[1].len()), (4, 32));
+    }
+    // The first change carries its request's correlation id and trace.
+    assert_eq!(events[0].body["traceid"], "req-create-1");
+    assert!(
+        events[0].body["traceparent"]
+            .as_str()
+            .unwrap()
+            .contains(incoming_trace)
+    );
+
+    // task-events data: snapshot and changes.
+    let created = &events[0].body["data"];
+    assert_eq!(created["event_type"], "task.created");
+    assert_eq!(created["task_data"]["title"], "Buy milk");
+    assert_eq!(created["seq"], 1);
+    let renamed = &events[1].body["data"];
+    assert_eq!(
+        renamed["changes"],
+        json!({"title": {"old": "Buy milk", "new": "Buy oat milk"}})
+    );
+    assert_eq!(renamed["task_data"]["version"], 2);
+    assert_eq!(
+        events[4].body["data"]["changes"],
+        json!({}),
+        "an update that changes nothing"
+    );
+    assert_eq!(
+        events[5].body["data"]["changes"]["tags"],
+        json!({"old": [], "new": ["errands"]})
+    );
+    assert_eq!(
+        events[6].body["data"]["task_data"]["title"], "Buy oat milk",
+        "last snapshot of the deleted task"
+    );
+
+    // Projections: their own ids, derived from the event's, stable.
+    for (e, (u, a)) in events.iter().zip(updates.iter().zip(&activity)) {
+        let id = uuid::Uuid::parse_str(e.body["id"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            u.body["id"],
+            uuid::Uuid::new_v5(&id, b"task-updates").to_string()
+        );
+        assert_eq!(
+            a.body["id"],
+            uuid::Uuid::new_v5(&id, b"activity-logs").to_string()
+        );
+        assert_eq!(u.body["type"], "sync.task");
+        assert_eq!(a.body["type"], "activity.logged");
+        assert_eq!(u.body["sequence"], e.body["sequence"]);
+    }
+    let actions: Vec<&str> = updates
+        .iter()
+        .map(|m| m.body["data"]["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "created",
+            "updated",
+            "completed",
+            "uncompleted",
+            "updated",
+            "updated",
+            "deleted"
+        ]
+    );
+    assert_eq!(updates[2].body["data"]["version"], 3);
+    let summaries: Vec<&str> = activity
+        .iter()
+        .map(|m| m.body["data"]["summary"].as_str().unwrap())
+        .collect();
+    assert_eq!(summaries[0], "Created 'Buy milk'");
+    assert_eq!(summaries[1], "Updated 'Buy oat milk': title");
+    assert_eq!(summaries[2], "Completed 'Buy oat milk'");
+    assert_eq!(summaries[6], "Deleted 'Buy oat milk'");
+    // Nothing more than that (the no-op wrote nothing).
+    actix_rt::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sidecar.delivered().len(), 21);
+}
+
+#[apply(backends)]
+#[actix_web::test]
+async fn nothing_is_lost_while_the_sidecar_is_down(#[case] backend: Backend) {
+    let sidecar = Sidecar::start().await;
+    let app = spawn_app_with(backend, dapr_on(&sidecar)).await;
+    let user = app.signup().await;
+    sidecar.down().await;
+    let mut ids = Vec::new();
+    for i in 0..100 {
+        ids.push(create(&app, &user, &format!("offline {i}")).await);
+    }
+    for id in &ids {
+        app.complete(&user, id).await;
+    }
+    assert!(sidecar.delivered().is_empty());
+    sidecar.up().await;
+    for topic in ["task-events", "task-updates", "activity-logs"] {
+        let messages = sidecar.wait_for(topic, 200, WAIT).await;
+        assert_eq!(
+            first_seen(&messages),
+            (1..=200).collect::<Vec<_>>(),
+            "{topic}: every event, in order"
+        );
+        assert_eq!(messages.len(), 200, "{topic}: none twice");
+    }
+}
+
+#[apply(backends)]
+#[actix_web::test]
+async fn a_failing_or_hanging_sidecar_is_retried(#[case] backend: Backend) {
+    let sidecar = Sidecar::start().await;
+    let app = spawn_app_with(backend, dapr_on(&sidecar)).await;
+    let user = app.signup().await;
+    for mode in [Mode::Fail(500), Mode::Fail(404), Mode::Hang] {
+        sidecar.set_mode(mode);
+        let before = sidecar.delivered().len();
+        let t = std::time::Instant::now();
+        create(&app, &user, &format!("{mode:?}")).await;
+        assert!(
+            t.elapsed() < Duration::from_millis(400),
+            "the request does not wait for the sidecar"
+        );
+        actix_rt::time::sleep(Duration::from_millis(700)).await;
+        assert_eq!(
+            sidecar.delivered().len(),
+            before,
+            "{mode:?}: nothing accepted yet"
+        );
+        assert!(sidecar.received().len() > before, "{mode:?}: it was tried");
+        sidecar.set_mode(Mode::Accept);
+        let all = sidecar
+            .wait_until(WAIT, "recovery", |d| d.len() >= before + 3)
+            .await;
+        assert_eq!(
+            first_seen(&all).last(),
+            Some(&(first_seen(&all).len() as i64))
+        );
+    }
+    let events = sidecar.wait_for("task-events", 3, WAIT).await;
+    assert_eq!(first_seen(&events), [1, 2, 3]);
+}
+
+#[apply(backends)]
+#[actix_web::test]
+async fn one_users_failures_do_not_hold_up_another(#[case] backend: Backend) {
+    let sidecar = Sidecar::start().await;
+    let app = spawn_app_with(backend, dapr_on(&sidecar)).await;
+    let blocked = app.signup().await;
+    let flowing = app.signup().await;
+    sidecar.fail_partition(&blocked.id, Some(500));
+    for i in 0..5 {
+        create(&app, &blocked, &format!("b{i}")).await;
+        create(&app, &flowing, &format!("f{i}")).await;
+    }
+    let delivered = sidecar
+        .wait_until(WAIT, "the other user's events", |d| {
+            of_user(d, &flowing).len() >= 15
+        })
+        .await;
+    assert!(of_user(&delivered, &blocked).is_empty());
+    sidecar.fail_partition(&blocked.id, None);
+    let delivered = sidecar
+        .wait_until(WAIT, "the blocked user's events", |d| {
+            of_user(d, &blocked).len() >= 15
+        })
+        .await;
+    let theirs: Vec<Received> = of_user(&delivered, &blocked)
+        .into_iter()
+        .filter(|m| m.topic == "task-events")
+        .collect();
+    assert_eq!(first_seen(&theirs), [1, 2, 3, 4, 5], "in order once healed");
+}
+
+#[apply(backends)]
+#[actix_web::test]
+async fn pending_events_are_published_after_a_restart(#[case] backend: Backend) {
+    let sidecar = Sidecar::start().await;
+    let mut first = spawn_app_with(backend, dapr_on(&sidecar)).await;
+    let user = first.signup().await;
+    sidecar.down().await;
+    for i in 0..10 {
+        create(&first, &user, &format!("before restart {i}")).await;
+    }
+    first.stop().await;
+    sidecar.up().await;
+    let _second = start_on(first.database_url.clone(), dapr_on(&sidecar)).await;
+    let events = sidecar.wait_for("task-events", 10, WAIT).await;
+    assert_eq!(first_seen(&events), (1..=10).collect::<Vec<_>>());
+}
+
+#[apply(backends)]
+#[actix_web::test]
+async fn a_full_channel_loses_nothing(#[case] backend: Backend) {
+    let sidecar = Sidecar::start().await;
+    let configure = dapr_on(&sidecar);
+    let app = spawn_app_with(backend, |s| {
+        configure(s);
+        s.event_channel_capacity = 1;
+    })
+    .await;
+    let user = app.signup().await;
+    let burst = (0..48).map(|i| {
+        let (app, user) = (&app, &user);
+        async move {
+            app.post(
+                "/api/v1/tasks",
+                &user.token,
+                json!({"title": format!("burst {i}")}),
+            )
+            .await
+            .status
+        }
+    });
+    let statuses = futures_util::future::join_all(burst).await;
+    assert!(statuses.iter().all(|s| *s == 201));
+    let events = sidecar.wait_for("task-events", 48, WAIT).await;
+    assert_eq!(first_seen(&events), (1..=48).collect::<Vec<_>>());
+}
+
+#[apply(backends)]
+#[actix_web::test]
+async fn concurrent_writers_get_a_gapless_sequence_in_commit_order(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
+    let user = app.signup().await;
+    let task = create(&app, &user, "contended").await;
+    let path = format!("/api/{}/tasks/{task}", user.id);
+    let writers = (0..32).map(|i| {
+        let (app, user, path) = (&app, &user, &path);
+        async move {
+            if i % 2 == 0 {
+                app.patch(
+                    path,
+                    &user.token,
+                    json!({"description": format!("edit {i}")}),
+                )
+                .await
+                .status
+            } else {
+                app.post(
+                    "/api/v1/tasks",
+                    &user.token,
+                    json!({"title": format!("new {i}")}),
+                )
+                .await
+                .status
+            }
+        }
+    });
+    let statuses = futures_util::future::join_all(writers).await;
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 201),
+        "{statuses:?}"
+    );
+    let log = app
+        .get(
+            &format!("/api/{}/activity-logs?limit=500", user.id),
+            &user.token,
+        )
+        .await
+        .expect(200);
+    let items = log.body["items"].as_array().unwrap();
+    let mut seqs: Vec<i64> = items.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+    seqs.reverse();
+    assert_eq!(seqs, (1..=33).collect::<Vec<_>>(), "gapless, each once");
+    // Commit order: each edit of the contended task saw the one before it
+    // (its "old" is the previous "new"), in sequence order.
+    let edits: Vec<&Value> = items
+        .iter()
+        .rev()
+        .filter(|e| e["task_id"] == task.as_str() && e["type"] == "task.updated")
+        .map(|e| &e["changes"]["description"])
+        .collect();
+    assert_eq!(edits.len(), 16);
+    assert_eq!(edits[0]["old"], Value::Null);
+    for pair in edits.windows(2) {
+        assert_eq!(
+            pair[1]["old"], pair[0]["new"],
+            "edits out of sequence order"
+        );
+    }
+}
+
+#[apply(backends)]
+#[actix_web::test]
+async fn with_dapr_disabled_nothing_is_published_but_everything_is_logged(
+    #[case] backend: Backend,
+) {
+    let sidecar = Sidecar::start().await;
+    let endpoint = sidecar.endpoint();
+    let app = spawn_app_with(backend, move |s| {
+        s.dapr_http_endpoint = Some(endpoint);
+        s.outbox_sweep_interval = 0.1;
+    })
+    .await;
+    let user = app.signup().await;
+    let id = create(&app, &user, "local only").await;
+    app.complete(&user, &id).await;
+    actix_rt::time::sleep(Duration::from_millis(500)).await;
+    assert!(sidecar.received().is_empty(), "no HTTP call to the sidecar");
+    let log = app
+        .get("/api/v1/activity-logs", &user.token)
+        .await
+        .expect(200);
+    assert_eq!(log.body["total"], 2);
+}
+
+#[apply(backends)]
+#[actix_web::test]
+async fn the_dapr_api_token_is_sent(#[case] backend: Backend) {
+    let sidecar = Sidecar::start().await;
+    sidecar.require_token("sidecar-token");
+    let configure = dapr_on(&sidecar);
+    let app = spawn_app_with(backend, |s| {
+        configure(s);
+        s.dapr_api_token = Some("sidecar-token".into());
+    })
+    .await;
+    let user = app.signup().await;
+    create(&app, &user, "authorised").await;
+    let events = sidecar.wait_for("task-events", 1, WAIT).await;
+    assert_eq!(events[0].headers["dapr-api-token"], "sidecar-token");
+}
+
+#[actix_web::test]
+async fn replicas_sharing_postgres_publish_each_event_once_in_order() {
+    let sidecar = Sidecar::start().await;
+    let a_config = dapr_on(&sidecar);
+    let a = spawn_app_with(Backend::Postgres, |s| {
+        a_config(s);
+        s.instance_id = "replica-a".into();
+    })
+    .await;
+    let b_config = dapr_on(&sidecar);
+    let b = start_on(a.database_url.clone(), |s| {
+        b_config(s);
+        s.instance_id = "replica-b".into();
+    })
+    .await;
+    let user = a.signup().await;
+    let writes = (0..40).map(|i| {
+        let app = if i % 2 == 0 { &a } else { &b };
+        let user = &user;
+        async move {
+            app.post(
+                "/api/v1/tasks",
+                &user.token,
+                json!({"title": format!("r{i}")}),
+            )
+            .await
+            .status
+        }
+    });
+    assert!(
+        futures_util::future::join_all(writes)
+            .await
+            .iter()
+            .all(|s| *s == 201)
+    );
+    sidecar.wait_for("task-events", 40, WAIT).await;
+    actix_rt::time::sleep(Duration::from_millis(500)).await;
+    let events: Vec<Received> = sidecar
+        .delivered()
+        .into_iter()
+        .filter(|m| m.topic == "task-events")
+        .collect();
+    assert_eq!(
+        seqs(&events),
+        (1..=40).collect::<Vec<_>>(),
+        "once each, in order"
+    );
+    let producers: std::collections::HashSet<&str> = events
+        .iter()
+        .map(|m| m.body["instanceid"].as_str().unwrap())
+        .collect();
+    assert_eq!(producers.len(), 2, "both replicas wrote events");
+}
+
+#[apply(backends)]
+#[actix_web::test]
+async fn the_activity_log_is_the_users_own_newest_first(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
+    let user = app.signup().await;
+    let other = app.signup().await;
+    let id = create(&app, &user, "Water plants").await;
+    app.complete(&user, &id).await;
+    create(&app, &other, "Someone else's").await;
+    let log = app
+        .get(&format!("/api/{}/activity-logs", user.id), &user.token)
+        .await
+        .expect(200);
+    assert_eq!(log.body["total"], 2);
+    let items = log.body["items"].as_array().unwrap();
+    assert_eq!(items[0]["seq"], 2);
+    assert_eq!(items[0]["type"], "task.completed");
+    assert_eq!(items[0]["summary"], "Completed 'Water plants'");
+    assert_eq!(
+        items[0]["changes"]["completed"],
+        json!({"old": false, "new": true})
+    );
+    assert_eq!(items[1]["summary"], "Created 'Water plants'");
+    assert!(items[0]["time"].is_string() && items[0]["id"].is_string());
+    let newer = app
+        .get("/api/v1/activity-logs?since_seq=1", &user.token)
+        .await
+        .expect(200);
+    assert_eq!(newer.body["total"], 1);
+    app.get(&format!("/api/{}/activity-logs", user.id), &other.token)
+        .await
+        .expect(403);
+    let theirs = app
+        .get("/api/v1/activity-logs", &other.token)
+        .await
+        .expect(200);
+    assert_eq!(theirs.body["total"], 1);
+    for bad in ["limit=0", "offset=-1", "since_seq=x", "colour=red"] {
+        app.get(&format!("/api/v1/activity-logs?{bad}"), &user.token)
+            .await
+            .expect(422);
+    }
+}
+
+/// A CloudEvent as Dapr delivers it (with the fields Dapr adds).
+fn delivered_event(id: &str, instance: &str) -> Value {
+    json!({
+        "specversion": "1.0", "id": id, "source": "taskstream/api", "type": "sync.task",
+        "datacontenttype": "application/json", "subject": "t1", "time": "2026-01-01T00:00:00Z",
+        "data": {"task_id": "t1", "user_id": "u1", "action": "updated", "seq": 3, "version": 2},
+        "instanceid": instance, "userid": "u1", "sequence": "3",
+        "topic": "task-updates", "pubsubname": "pubsub-kafka",
+        "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+    })
+}
+
+async fn deliver(app: &TestApp, topic: &str, body: Value, token: Option<&str>) -> (u16, Value) {
+    let mut req = app
+        .client
+        .post(app.url(&format!("/api/events/{topic}")))
+        .insert_header(("Content-Type", "application/cloudevents+json"));
+    if let Some(token) = token {
+        req = req.insert_header(("dapr-api-token", token));
+    }
+    let mut res = req.send_body(body.to_string()).await.unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+#[apply(backends)]
+#[actix_web::test]
+async fn dapr_deliveries_are_deduped_and_answered_in_dapr_terms(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
+    let subs = app
+        .call(actix_web::http::Method::GET, "/dapr/subscribe", None, None)
+        .await
+        .expect(200);
+    let routes: HashMap<String, String> = subs
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            assert_eq!(s["pubsubname"], "pubsub-kafka");
+            (
+                s["topic"].as_str().unwrap().to_owned(),
+                s["route"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(routes.len(), 3);
+    assert_eq!(routes["task-events"], "/api/events/task-events");
+    assert_eq!(routes["reminders"], "/api/events/reminders");
+    assert_eq!(routes["task-updates"], "/api/events/task-updates");
+
+    let id = uuid::Uuid::now_v7().to_string();
+    assert_eq!(
+        deliver(
+            &app,
+            "task-updates",
+            delivered_event(&id, "elsewhere"),
+            None
+        )
+        .await,
+        (200, json!({"status": "SUCCESS"}))
+    );
+    assert_eq!(
+        deliver(
+            &app,
+            "task-updates",
+            delivered_event(&id, "elsewhere"),
+            None
+        )
+        .await,
+        (200, json!({"status": "SUCCESS"})),
+        "a redelivery is acknowledged"
+    );
+    let (_, own) = deliver(
+        &app,
+        "task-updates",
+        delivered_event(&uuid::Uuid::now_v7().to_string(), "test-instance"),
+        None,
+    )
+    .await;
+    assert_eq!(own, json!({"status": "SUCCESS"}));
+    assert_eq!(
+        deliver(&app, "task-updates", json!({"not": "a cloud event"}), None).await,
+        (200, json!({"status": "DROP"}))
+    );
+    assert_eq!(
+        deliver(&app, "task-events", json!("garbage"), None).await,
+        (200, json!({"status": "DROP"}))
+    );
+    assert_eq!(
+        deliver(&app, "no-such-topic", delivered_event(&id, "x"), None).await,
+        (200, json!({"status": "DROP"})),
+        "never a 404"
+    );
+    let metrics = app
+        .call(actix_web::http::Method::GET, "/metrics", None, None)
+        .await;
+    let text = metrics.body.as_str().unwrap().to_owned();
+    for line in [
+        "taskstream_events_received_total{outcome=\"consumed\",topic=\"task-updates\"} 1",
+        "taskstream_events_received_total{outcome=\"duplicate\",topic=\"task-updates\"} 1",
+        "taskstream_events_received_total{outcome=\"dropped\",topic=\"task-updates\"} 1",
+    ] {
+        assert!(text.contains(line), "{line} missing from\n{text}");
+    }
+}
+
+#[apply(backends)]
+#[actix_web::test]
+async fn deliveries_require_the_app_api_token_when_set(#[case] backend: Backend) {
+    let app = spawn_app_with(backend, |s| s.app_api_token = Some("from-dapr".into())).await;
+    let event = delivered_event(&uuid::Uuid::now_v7().to_string(), "elsewhere");
+    let (status, body) = deliver(&app, "task-updates", event.clone(), None).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("unauthorized"))
+    );
+    assert_eq!(
+        deliver(&app, "task-updates", event.clone(), Some("wrong"))
+            .await
+            .0,
+        401
+    );
+    assert_eq!(
+        deliver(&app, "task-updates", event, Some("from-dapr")).await,
+        (200, json!({"status": "SUCCESS"}))
+    );
+}
+
+#[actix_web::test]
+async fn deliveries_ask_for_a_retry_while_the_database_is_away() {
+    let (db, url) = crate::helpers::TestDb::create_pg_database().await;
+    let crate::helpers::TestDb::PgDatabase { database, .. } = &db else {
+        unreachable!()
+    };
+    let database = database.clone();
+    let app = crate::helpers::start(db, url, |_| {}).await;
+    crate::helpers::admin_exec(
+        &crate::helpers::postgres_admin_url(),
+        &format!("DROP DATABASE {database} WITH (FORCE)"),
+    )
+    .await;
+    let event = delivered_event(&uuid::Uuid::now_v7().to_string(), "elsewhere");
+    assert_eq!(
+        deliver(&app, "task-updates", event, None).await,
+        (200, json!({"status": "RETRY"}))
+    );
+}
+
+#[apply(backends)]
+#[actix_web::test]
+async fn metrics_count_events_and_requests(#[case] backend: Backend) {
+    let sidecar = Sidecar::start().await;
+    let app = spawn_app_with(backend, dapr_on(&sidecar)).await;
+    let user = app.signup().await;
+    create(&app, &user, "measured").await;
+    sidecar.wait_for("activity-logs", 1, WAIT).await;
+    actix_rt::time::sleep(Duration::from_millis(200)).await;
+    let mut res = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert!(
+        res.headers()
+            .get("content-type")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = String::from_utf8(res.body().await.unwrap().to_vec()).unwrap();
+    for needle in [
+        "taskstream_events_written_total 1",
+        "taskstream_events_published_total{topic=\"task-events\"} 1",
+        "taskstream_outbox_pending 0",
+        "taskstream_publish_duration_seconds_count 3",
+        "taskstream_http_requests_total{method=\"POST\",route=\"/api/{user_id}/tasks\",status=\"201\"} 1",
+        "taskstream_http_request_duration_seconds_bucket",
+    ] {
+        assert!(text.contains(needle), "{needle} missing from\n{text}");
+    }
+}
