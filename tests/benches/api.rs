@@ -5,11 +5,13 @@
 //!    SQLite and on PostgreSQL.
 //! 2. 64 concurrent writers creating tasks on SQLite: throughput, latency and
 //!    the number of failed writes ("database is locked" or otherwise).
+//! 3. What publishing costs a request: task creation with Dapr disabled,
+//!    enabled against a stand-in sidecar, and enabled with the sidecar down.
 //!
 //! Run: `cargo bench --bench api` (PostgreSQL from `BENCH_DATABASE_URL`, default
 //! `postgres://postgres@127.0.0.1:5432/postgres`; a scratch database is created
 //! and dropped). `BENCH_TASKS` changes the task count; `BENCH_ONLY=sqlite`,
-//! `postgres` or `writers` runs one part.
+//! `postgres`, `writers` or `publish` runs one part.
 
 use std::time::{Duration, Instant};
 
@@ -84,17 +86,23 @@ fn main() {
             }
             Err(e) => println!("PostgreSQL not reachable at {admin} ({e}): skipped\n"),
         }
-        if !(only.is_empty() || only == "writers") {
-            return;
+        if only.is_empty() || only == "writers" {
+            let dir = tempfile::tempdir().expect("temp dir");
+            writers_benchmark(format!(
+                "sqlite://{}",
+                dir.path().join("writers.db").display()
+            ))
+            .await;
         }
-        let dir = tempfile::tempdir().expect("temp dir");
-        writers_benchmark(format!(
-            "sqlite://{}",
-            dir.path().join("writers.db").display()
-        ))
-        .await;
+        if only.is_empty() || only == "publish" {
+            publish_benchmark().await;
+        }
     });
 }
+
+#[path = "../support/dapr.rs"]
+#[expect(dead_code, reason = "the benchmark uses only part of the stand-in")]
+mod dapr;
 
 fn settings(database_url: String) -> Settings {
     Settings {
@@ -106,12 +114,13 @@ fn settings(database_url: String) -> Settings {
 }
 
 async fn start(database_url: String) -> (String, awc::Client) {
-    let app = Application::build(
-        settings(database_url),
-        slog::Logger::root(slog::Discard, slog::o!()),
-    )
-    .await
-    .expect("service starts");
+    start_with(settings(database_url)).await
+}
+
+async fn start_with(settings: Settings) -> (String, awc::Client) {
+    let app = Application::build(settings, slog::Logger::root(slog::Discard, slog::o!()))
+        .await
+        .expect("service starts");
     let base = format!("http://127.0.0.1:{}", app.port());
     actix_rt::spawn(app.run_until_stopped());
     let client = awc::Client::builder()
@@ -379,6 +388,138 @@ async fn writers_benchmark(url: String) {
     if let Some(f) = <[&String]>::first(&failures) {
         println!("first failure: {f}");
     }
+}
+
+/// Creates tasks from `clients` concurrent clients (one user each) and
+/// returns per-request latencies and the wall time.
+async fn create_load(
+    base: &str,
+    client: &awc::Client,
+    clients: usize,
+    each: usize,
+) -> (Vec<Duration>, Duration) {
+    let mut tokens = Vec::new();
+    for _ in 0..clients {
+        tokens.push(signup(client, base).await.1);
+    }
+    let started = Instant::now();
+    let runs = tokens.iter().map(|token| async move {
+        let mut times = Vec::with_capacity(each);
+        for i in 0..each {
+            let t = Instant::now();
+            let mut res = client
+                .post(format!("{base}/api/v1/tasks"))
+                .insert_header(("Authorization", format!("Bearer {token}")))
+                .send_json(
+                    &json!({"title": format!("task {i}"), "priority": "high", "tags": ["bench"]}),
+                )
+                .await
+                .expect("create");
+            assert_eq!(res.status().as_u16(), 201);
+            let _ = res.body().await;
+            times.push(t.elapsed());
+        }
+        times
+    });
+    let times = futures_util::future::join_all(runs)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    (times, started.elapsed())
+}
+
+/// A scratch database URL for `backend`, and what to drop afterwards.
+async fn scratch_database(
+    backend: &str,
+    dir: &std::path::Path,
+    admin: &str,
+) -> Option<(String, Option<(AsyncPgConnection, String)>)> {
+    if backend == "SQLite" {
+        return Some((
+            format!("sqlite://{}", dir.join("publish.db").display()),
+            None,
+        ));
+    }
+    let mut conn = AsyncPgConnection::establish(admin).await.ok()?;
+    let name = format!("bench_publish_{}", std::process::id());
+    conn.batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+        .await
+        .expect("drop database");
+    conn.batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create database");
+    let url = format!(
+        "{}/{name}",
+        admin.rsplit_once('/').expect("url has a path").0
+    );
+    Some((url, Some((conn, name))))
+}
+
+async fn publish_benchmark() {
+    const CLIENTS: usize = 16;
+    const EACH: usize = 150;
+    let admin = std::env::var("BENCH_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    println!("## What publishing costs a request: {CLIENTS} clients x {EACH} task creations\n");
+    println!(
+        "| backend | Dapr | p50 ms | p95 ms | throughput | vs. disabled (p50, throughput) | all published after |"
+    );
+    println!("|---|---|---:|---:|---:|---|---:|");
+    for backend in ["SQLite", "PostgreSQL"] {
+        let mut baseline: Option<(f64, f64)> = None;
+        for mode in ["disabled", "enabled, sidecar up", "enabled, sidecar down"] {
+            let sidecar = dapr::Sidecar::start().await;
+            if mode.ends_with("down") {
+                sidecar.down().await;
+            }
+            let dir = tempfile::tempdir().expect("temp dir");
+            let Some((url, scratch)) = scratch_database(backend, dir.path(), &admin).await else {
+                println!("| {backend} | {mode} | PostgreSQL not reachable: skipped | | | | |");
+                continue;
+            };
+            let mut s = settings(url);
+            s.dapr_enabled = mode != "disabled";
+            s.dapr_http_endpoint = Some(sidecar.endpoint());
+            let (base, client) = start_with(s).await;
+            let (mut times, wall) = create_load(&base, &client, CLIENTS, EACH).await;
+            let (p50, p95) = percentiles(&mut times);
+            let throughput = (CLIENTS * EACH) as f64 / wall.as_secs_f64();
+            let versus = match baseline {
+                None => {
+                    baseline = Some((ms(p50), throughput));
+                    "baseline".to_owned()
+                }
+                Some((b50, bt)) => format!(
+                    "{:+.1}%, {:+.1}%",
+                    (ms(p50) / b50 - 1.0) * 100.0,
+                    (throughput / bt - 1.0) * 100.0
+                ),
+            };
+            let drained = if mode == "enabled, sidecar up" {
+                let t = Instant::now();
+                sidecar
+                    .wait_until(Duration::from_secs(300), "every message", |d| {
+                        d.len() >= CLIENTS * EACH * 3
+                    })
+                    .await;
+                format!("{:.2} s", (wall + t.elapsed()).as_secs_f64())
+            } else {
+                "—".to_owned()
+            };
+            println!(
+                "| {backend} | {mode} | {:.2} | {:.2} | {throughput:.0}/s | {versus} | {drained} |",
+                ms(p50),
+                ms(p95)
+            );
+            if let Some((mut conn, name)) = scratch {
+                let _ = conn
+                    .batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
+                    .await;
+            }
+        }
+    }
+    println!();
 }
 
 fn percentiles(times: &mut [Duration]) -> (Duration, Duration) {
