@@ -99,6 +99,13 @@ pub struct Settings {
     pub outbox_sweep_interval: f64,
     /// Longest wait, in seconds, between retries of a failed publication.
     pub outbox_retry_cap: f64,
+    /// Seconds between the server's WebSocket pings.
+    pub ws_ping_interval: f64,
+    /// Seconds of silence after which a WebSocket client is dropped.
+    pub ws_client_timeout: f64,
+    /// Messages queued for one WebSocket session before it counts as too
+    /// slow and is closed (code 4000: reconnect and resume).
+    pub ws_session_queue: usize,
 }
 
 impl Default for Settings {
@@ -136,6 +143,9 @@ impl Default for Settings {
             event_channel_capacity: 1024,
             outbox_sweep_interval: 1.0,
             outbox_retry_cap: 30.0,
+            ws_ping_interval: 10.0,
+            ws_client_timeout: 30.0,
+            ws_session_queue: 1024,
         }
     }
 }
@@ -170,6 +180,9 @@ const ENV_KEYS: &[&str] = &[
     "EVENT_CHANNEL_CAPACITY",
     "OUTBOX_SWEEP_INTERVAL",
     "OUTBOX_RETRY_CAP",
+    "WS_PING_INTERVAL",
+    "WS_CLIENT_TIMEOUT",
+    "WS_SESSION_QUEUE",
 ];
 
 /// A configuration that cannot be used, with a message for the operator.
@@ -237,12 +250,19 @@ impl Settings {
             ("DAPR_PUBLISH_TIMEOUT", self.dapr_publish_timeout),
             ("OUTBOX_SWEEP_INTERVAL", self.outbox_sweep_interval),
             ("OUTBOX_RETRY_CAP", self.outbox_retry_cap),
+            ("WS_PING_INTERVAL", self.ws_ping_interval),
+            ("WS_CLIENT_TIMEOUT", self.ws_client_timeout),
         ] {
             if !(secs.is_finite() && secs > 0.0 && secs < 3600.0) {
                 return Err(SettingsError::Refused(format!(
                     "{name} must be a positive number of seconds"
                 )));
             }
+        }
+        if self.ws_session_queue == 0 {
+            return Err(SettingsError::Refused(
+                "WS_SESSION_QUEUE must be at least 1".into(),
+            ));
         }
         if self.event_channel_capacity == 0 {
             return Err(SettingsError::Refused(

@@ -21,6 +21,7 @@ use crate::metrics::Metrics;
 use crate::routes::{self, middleware};
 use crate::settings::Settings;
 use crate::state::AppState;
+use crate::ws::hub::{CloseAll, Hub};
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -86,12 +87,20 @@ impl Application {
             metrics.clone(),
             log.clone(),
         );
+        let inbound = InboundFanOut::new(FANOUT_CAPACITY);
+        let hub = Hub::start_fed(
+            &fanout,
+            &inbound,
+            settings.instance_id.clone(),
+            settings.topic_task_updates.clone(),
+        );
         let state = AppState {
             db,
             jwt: JwtKeys::new(&secret, settings.jwt_ttl_minutes),
             events,
             fanout,
-            inbound: InboundFanOut::new(FANOUT_CAPACITY),
+            inbound,
+            hub,
             metrics,
             settings,
             log,
@@ -169,6 +178,9 @@ impl Application {
                     _ = signals.int.recv() => "SIGINT",
                 };
                 info!(state.log, "stopping gracefully"; "signal" => signal);
+                // WebSockets never finish by themselves: close them (1001)
+                // so the server's graceful stop does not wait on them.
+                let _ = state.hub.send(CloseAll).await;
                 // The server future processes the stop command: poll both.
                 let ((), result) = tokio::join!(handle.stop(true), server);
                 result

@@ -9,6 +9,7 @@ use crate::events::dispatcher::FanOut;
 use crate::events::inbound::InboundFanOut;
 use crate::metrics::Metrics;
 use crate::settings::Settings;
+use crate::ws::hub::Hub;
 
 /// Everything a request may need: the database, token keys, the event bus
 /// and fan-outs, metrics, settings and the logger. Cheap to clone; no
@@ -24,6 +25,8 @@ pub struct AppState {
     /// Events Dapr delivered from elsewhere, in process.
     pub inbound: InboundFanOut,
     pub metrics: Arc<Metrics>,
+    /// The WebSocket hub actor.
+    pub hub: actix::Addr<Hub>,
     pub settings: Arc<Settings>,
     pub log: slog::Logger,
 }

@@ -3,6 +3,7 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
 use diesel_async::RunQueryDsl;
 
 use super::schema::{event_deliveries, events, processed_events, relay_leases, users};
@@ -60,19 +61,54 @@ pub async fn insert(conn: &mut Conn<'_>, row: &EventRow, topics: &[&str]) -> Que
         .values(row)
         .execute(c)
         .await)?;
-    for topic in topics {
-        db_run!(conn, |c| diesel::insert_into(event_deliveries::table)
-            .values((
-                event_deliveries::event_id.eq(&row.id),
-                event_deliveries::topic.eq(*topic),
-                event_deliveries::user_id.eq(&row.user_id),
-                event_deliveries::seq.eq(row.seq),
-                event_deliveries::attempts.eq(0),
-            ))
-            .execute(c)
-            .await)?;
+    if topics.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    // One statement for all topics: this runs inside every request.
+    let placeholders = vec!["(?, ?, ?, ?, 0)"; topics.len()].join(", ");
+    let sql = format!(
+        "INSERT INTO event_deliveries (event_id, topic, user_id, seq, attempts) VALUES {placeholders}"
+    );
+    match conn {
+        Conn::Pg(c) => {
+            let mut query = diesel::sql_query(numbered(&sql)).into_boxed::<diesel::pg::Pg>();
+            for topic in topics {
+                query = query
+                    .bind::<Text, _>(&row.id)
+                    .bind::<Text, _>(*topic)
+                    .bind::<Text, _>(&row.user_id)
+                    .bind::<BigInt, _>(row.seq);
+            }
+            query.execute(*c).await.map(drop)
+        }
+        Conn::Sqlite(c) => {
+            let mut query = diesel::sql_query(sql).into_boxed::<diesel::sqlite::Sqlite>();
+            for topic in topics {
+                query = query
+                    .bind::<Text, _>(&row.id)
+                    .bind::<Text, _>(*topic)
+                    .bind::<Text, _>(&row.user_id)
+                    .bind::<BigInt, _>(row.seq);
+            }
+            query.execute(*c).await.map(drop)
+        }
+    }
+}
+
+/// `?` placeholders as PostgreSQL's `$1, $2, …`.
+fn numbered(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut n = 0;
+    for ch in sql.chars() {
+        if ch == '?' {
+            n += 1;
+            out.push('$');
+            out.push_str(&n.to_string());
+        } else {
+            out.push(ch);
+        }
+    }
+    out
 }
 
 /// A page of the user's events, newest first, and how many there are.
@@ -161,14 +197,20 @@ pub async fn pending_count(conn: &mut Conn<'_>) -> QueryResult<i64> {
         .await)
 }
 
+/// Marks these events published on `topic`.
 pub async fn mark_published(
     conn: &mut Conn<'_>,
-    event_id: &str,
+    event_ids: &[&str],
     topic: &str,
     at: NaiveDateTime,
 ) -> QueryResult<()> {
+    if event_ids.is_empty() {
+        return Ok(());
+    }
     db_run!(conn, |c| diesel::update(
-        event_deliveries::table.find((event_id, topic))
+        event_deliveries::table
+            .filter(event_deliveries::topic.eq(topic))
+            .filter(event_deliveries::event_id.eq_any(event_ids))
     )
     .set((
         event_deliveries::published_at.eq(Some(at)),

@@ -13,6 +13,7 @@
 //!   holding the publisher lease publishes, so replicas sharing a database
 //!   never publish one user's events concurrently or out of order.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -112,6 +113,8 @@ pub fn spawn(
         topics,
         metrics,
         log,
+        leader_until: None,
+        backoff: HashMap::new(),
     };
     let task = actix_rt::spawn(publisher.run(wake, stopped));
     DispatcherHandle {
@@ -135,31 +138,33 @@ struct Publisher {
     topics: Topics,
     metrics: Arc<Metrics>,
     log: Logger,
+    /// Until when this instance surely holds the lease (renewed well before).
+    leader_until: Option<NaiveDateTime>,
+    /// Users whose head message failed, and when they may be retried.
+    backoff: HashMap<String, NaiveDateTime>,
 }
 
-/// What a round learned about when to look again.
-enum Next {
-    /// Nothing is waiting that is due later: sleep until woken or swept.
-    Idle,
-    /// The earliest moment a user in backoff may be retried.
-    At(NaiveDateTime),
-}
+/// After a wake-up, wait this long so one round serves a burst of commits.
+const DEBOUNCE: Duration = Duration::from_millis(10);
 
 impl Publisher {
-    async fn run(self, wake: Arc<Notify>, mut stop: oneshot::Receiver<()>) {
+    async fn run(mut self, wake: Arc<Notify>, mut stop: oneshot::Receiver<()>) {
         let dapr = DaprClient::new(&self.settings);
         let sweep = Duration::from_secs_f64(self.settings.outbox_sweep_interval);
-        info!(self.log, "publishing events through the Dapr sidecar"; "sidecar" => self.settings.dapr_base_url(), "pubsub" => &self.settings.dapr_pubsub_name);
+        info!(self.log, "publishing events through the Dapr sidecar";
+            "sidecar" => self.settings.dapr_base_url(), "pubsub" => &self.settings.dapr_pubsub_name);
         loop {
             // Sweeps at start too: whatever a crash or an outage left pending.
-            let next = self.round(&dapr).await;
-            let sleep = match next {
-                Next::At(at) => (at - now()).to_std().unwrap_or_default().min(sweep),
-                Next::Idle => sweep,
-            };
+            self.round(&dapr).await;
+            let next_retry = self
+                .backoff
+                .values()
+                .min()
+                .map(|at| (*at - now()).to_std().unwrap_or_default());
+            let sleep = next_retry.map_or(sweep, |d| d.min(sweep));
             tokio::select! {
                 _ = &mut stop => break,
-                () = wake.notified() => {}
+                () = wake.notified() => tokio::time::sleep(DEBOUNCE).await,
                 () = tokio::time::sleep(sleep) => {}
             }
         }
@@ -178,52 +183,70 @@ impl Publisher {
         Duration::from_secs_f64(self.settings.outbox_retry_cap)
     }
 
-    /// One pass over every user with unpublished messages.
-    async fn round(&self, dapr: &DaprClient) -> Next {
+    /// One pass over every user with unpublished messages who is not in
+    /// backoff.
+    async fn round(&mut self, dapr: &DaprClient) {
         let users = match self.pending_users().await {
-            Ok(Some(users)) => users,
-            Ok(None) => return Next::Idle,
+            Ok(users) => users,
             Err(e) => {
                 warn!(self.log, "outbox sweep failed"; "error" => e);
-                return Next::Idle;
+                return;
             }
         };
-        let retries: Vec<Option<NaiveDateTime>> = futures_util::stream::iter(users)
-            .map(|user| self.publish_user(dapr, user))
+        let t = now();
+        self.backoff.retain(|_, at| *at > t);
+        let due: Vec<String> = users
+            .into_iter()
+            .filter(|u| !self.backoff.contains_key(u))
+            .collect();
+        let this = &*self;
+        let outcomes: Vec<(String, Option<NaiveDateTime>)> = futures_util::stream::iter(due)
+            .map(|user| async move {
+                let retry = this.publish_user(dapr, &user).await;
+                (user, retry)
+            })
             .buffer_unordered(USERS_IN_PARALLEL)
             .collect()
             .await;
-        retries
-            .into_iter()
-            .flatten()
-            .min()
-            .map_or(Next::Idle, Next::At)
+        for (user, retry) in outcomes {
+            if let Some(at) = retry {
+                self.backoff.insert(user, at);
+            }
+        }
     }
 
-    /// Users with pending messages, or `None` when another instance holds
-    /// the publisher lease.
-    async fn pending_users(&self) -> Result<Option<Vec<String>>, String> {
+    /// Users with pending messages; none when another instance holds the
+    /// publisher lease.
+    async fn pending_users(&mut self) -> Result<Vec<String>, String> {
         let mut pooled = self.db.get().await.map_err(|e| e.to_string())?;
         let conn = &mut pooled.conn();
-        let until = now() + chrono::Duration::from_std(LEASE_TTL).unwrap_or_default();
-        let leader = db::events::acquire_lease(conn, LEASE, &self.settings.instance_id, until)
-            .await
-            .map_err(|e| e.to_string())?;
-        if !leader {
-            return Ok(None);
+        let t = now();
+        let ttl = chrono::Duration::from_std(LEASE_TTL).unwrap_or_default();
+        // Renew once a third of the lease has passed, not on every round.
+        let fresh = self
+            .leader_until
+            .is_some_and(|until| until - t > ttl * 2 / 3);
+        if !fresh {
+            let until = t + ttl;
+            let leader = db::events::acquire_lease(conn, LEASE, &self.settings.instance_id, until)
+                .await
+                .map_err(|e| e.to_string())?;
+            self.leader_until = leader.then_some(until);
+        }
+        if self.leader_until.is_none() {
+            return Ok(Vec::new());
         }
         db::events::users_with_pending(conn, 10_000)
             .await
-            .map(Some)
             .map_err(|e| e.to_string())
     }
 
     /// Publishes the user's pending messages in order, stopping at the first
     /// failure; returns when that user may be retried.
-    async fn publish_user(&self, dapr: &DaprClient, user: String) -> Option<NaiveDateTime> {
+    async fn publish_user(&self, dapr: &DaprClient, user: &str) -> Option<NaiveDateTime> {
         let pending = {
             let mut pooled = self.db.get().await.ok()?;
-            db::events::pending_for_user(&mut pooled.conn(), &user, PER_USER_BATCH)
+            db::events::pending_for_user(&mut pooled.conn(), user, PER_USER_BATCH)
                 .await
                 .ok()?
         };
@@ -253,21 +276,29 @@ impl Publisher {
             .map(|((d, err), at)| (*d, err.to_string(), at));
         if let Err(e) = self.record_outcome(&published, failed).await {
             // Published but not marked: sent again later; consumers dedupe.
-            warn!(self.log, "could not record publication state"; "user_id" => &user, "error" => e.chain());
+            warn!(self.log, "could not record publication state"; "user_id" => user, "error" => e.chain());
         }
         retry
     }
 
-    /// Marks what was published, and the failure that stopped the user.
+    /// Marks what was published (one statement per topic), and the failure
+    /// that stopped the user.
     async fn record_outcome(
         &self,
         published: &[&PendingDelivery],
         failed: Option<(&PendingDelivery, String, NaiveDateTime)>,
     ) -> Result<(), AppError> {
+        let mut by_topic: HashMap<&str, Vec<&str>> = HashMap::new();
+        for d in published {
+            by_topic
+                .entry(d.topic.as_str())
+                .or_default()
+                .push(d.event_id.as_str());
+        }
         transaction!(self.db, |conn| {
             let at = now();
-            for d in published {
-                db::events::mark_published(conn, &d.event_id, &d.topic, at).await?;
+            for (topic, ids) in &by_topic {
+                db::events::mark_published(conn, ids, topic, at).await?;
             }
             if let Some((d, error, retry)) = &failed {
                 db::events::mark_failed(conn, &d.event_id, &d.topic, error, *retry).await?;

@@ -16,10 +16,11 @@ use super::{activity, auth, dapr, ops, tags, tasks};
         tasks::complete, tasks::uncomplete, tasks::clear_completed, tasks::add_tag, tasks::remove_tag,
         tags::list, tags::create, tags::update, tags::delete,
         activity::list, activity::metrics, dapr::subscribe, dapr::deliver,
+        crate::ws::connect,
         ops::healthz, ops::readyz,
     ),
     modifiers(&BearerAuth),
-    tags((name = "auth"), (name = "tasks"), (name = "tags"), (name = "activity"), (name = "dapr"), (name = "ops")),
+    tags((name = "auth"), (name = "tasks"), (name = "tags"), (name = "activity"), (name = "realtime"), (name = "dapr"), (name = "ops")),
 )]
 pub struct ApiDoc;
 

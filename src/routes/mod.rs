@@ -37,6 +37,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/login", web::post().to(auth::login))
                 .service(web::resource("/me").get(auth::me).patch(auth::update_me)),
         )
+        .route("/api/ws/{user_id}", web::get().to(crate::ws::connect))
         .service(web::scope("/api/events").route("/{topic}", web::post().to(dapr::deliver)))
         .service(user_scope("/api/v1"))
         .service(user_scope("/api/{user_id}"));

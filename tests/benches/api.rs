@@ -429,6 +429,47 @@ async fn create_load(
     (times, started.elapsed())
 }
 
+/// Creates tasks at a fixed offered `rate` (requests per second, spread over
+/// `users` users) for `seconds`: open loop, so a slow request does not slow
+/// the load. Returns latencies and the achieved throughput.
+async fn create_at_rate(
+    base: &str,
+    client: &awc::Client,
+    users: usize,
+    rate: u32,
+    seconds: u32,
+) -> (Vec<Duration>, f64) {
+    let mut tokens = Vec::new();
+    for _ in 0..users {
+        tokens.push(signup(client, base).await.1);
+    }
+    let total = (rate * seconds) as usize;
+    let interval = Duration::from_secs_f64(1.0 / f64::from(rate));
+    let started = tokio::time::Instant::now();
+    let mut pending = Vec::with_capacity(total);
+    for i in 0..total {
+        tokio::time::sleep_until(started + interval * i as u32).await;
+        let request = client
+            .post(format!("{base}/api/v1/tasks"))
+            .insert_header(("Authorization", format!("Bearer {}", tokens[i % users])))
+            .send_json(
+                &json!({"title": format!("task {i}"), "priority": "high", "tags": ["bench"]}),
+            );
+        pending.push(actix_rt::spawn(async move {
+            let t = Instant::now();
+            let mut res = request.await.expect("create");
+            assert_eq!(res.status().as_u16(), 201);
+            let _ = res.body().await;
+            t.elapsed()
+        }));
+    }
+    let mut times = Vec::with_capacity(total);
+    for p in pending {
+        times.push(p.await.expect("request task"));
+    }
+    (times, total as f64 / started.elapsed().as_secs_f64())
+}
+
 /// A scratch database URL for `backend`, and what to drop afterwards.
 async fn scratch_database(
     backend: &str,
@@ -456,68 +497,104 @@ async fn scratch_database(
     Some((url, Some((conn, name))))
 }
 
+/// The three ways publishing can stand.
+const PUBLISH_MODES: [&str; 3] = ["disabled", "enabled, sidecar up", "enabled, sidecar down"];
+
 async fn publish_benchmark() {
     const CLIENTS: usize = 16;
     const EACH: usize = 150;
+    const RATE: u32 = 250;
+    const SECONDS: u32 = 8;
     let admin = std::env::var("BENCH_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    println!("## What publishing costs a request: {CLIENTS} clients x {EACH} task creations\n");
+    let mut open = Vec::new();
+    println!("## What publishing costs a request\n");
+    println!(
+        "Closed loop, {CLIENTS} clients x {EACH} task creations as fast as they go (CPU-bound: the service, the stand-in sidecar and the clients share 2 cores):\n"
+    );
     println!(
         "| backend | Dapr | p50 ms | p95 ms | throughput | vs. disabled (p50, throughput) | all published after |"
     );
     println!("|---|---|---:|---:|---:|---|---:|");
     for backend in ["SQLite", "PostgreSQL"] {
-        let mut baseline: Option<(f64, f64)> = None;
-        for mode in ["disabled", "enabled, sidecar up", "enabled, sidecar down"] {
-            let sidecar = dapr::Sidecar::start().await;
-            if mode.ends_with("down") {
-                sidecar.down().await;
-            }
-            let dir = tempfile::tempdir().expect("temp dir");
-            let Some((url, scratch)) = scratch_database(backend, dir.path(), &admin).await else {
-                println!("| {backend} | {mode} | PostgreSQL not reachable: skipped | | | | |");
-                continue;
-            };
-            let mut s = settings(url);
-            s.dapr_enabled = mode != "disabled";
-            s.dapr_http_endpoint = Some(sidecar.endpoint());
-            let (base, client) = start_with(s).await;
-            let (mut times, wall) = create_load(&base, &client, CLIENTS, EACH).await;
-            let (p50, p95) = percentiles(&mut times);
-            let throughput = (CLIENTS * EACH) as f64 / wall.as_secs_f64();
-            let versus = match baseline {
-                None => {
-                    baseline = Some((ms(p50), throughput));
-                    "baseline".to_owned()
+        let mut closed_base: Option<(f64, f64)> = None;
+        let mut open_base: Option<(f64, f64)> = None;
+        for mode in PUBLISH_MODES {
+            for open_loop in [false, true] {
+                let sidecar = dapr::Sidecar::start().await;
+                if mode.ends_with("down") {
+                    sidecar.down().await;
                 }
-                Some((b50, bt)) => format!(
-                    "{:+.1}%, {:+.1}%",
-                    (ms(p50) / b50 - 1.0) * 100.0,
-                    (throughput / bt - 1.0) * 100.0
-                ),
-            };
-            let drained = if mode == "enabled, sidecar up" {
-                let t = Instant::now();
-                sidecar
-                    .wait_until(Duration::from_secs(300), "every message", |d| {
-                        d.len() >= CLIENTS * EACH * 3
-                    })
-                    .await;
-                format!("{:.2} s", (wall + t.elapsed()).as_secs_f64())
-            } else {
-                "—".to_owned()
-            };
-            println!(
-                "| {backend} | {mode} | {:.2} | {:.2} | {throughput:.0}/s | {versus} | {drained} |",
-                ms(p50),
-                ms(p95)
-            );
-            if let Some((mut conn, name)) = scratch {
-                let _ = conn
-                    .batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
-                    .await;
+                let dir = tempfile::tempdir().expect("temp dir");
+                let Some((url, scratch)) = scratch_database(backend, dir.path(), &admin).await
+                else {
+                    println!("| {backend} | {mode} | PostgreSQL not reachable: skipped | | | | |");
+                    continue;
+                };
+                let mut s = settings(url);
+                s.dapr_enabled = mode != "disabled";
+                s.dapr_http_endpoint = Some(sidecar.endpoint());
+                let (base, client) = start_with(s).await;
+                let started = Instant::now();
+                let (mut times, throughput) = if open_loop {
+                    create_at_rate(&base, &client, CLIENTS, RATE, SECONDS).await
+                } else {
+                    let (times, wall) = create_load(&base, &client, CLIENTS, EACH).await;
+                    (times, (CLIENTS * EACH) as f64 / wall.as_secs_f64())
+                };
+                let (p50, p95) = percentiles(&mut times);
+                let baseline = if open_loop {
+                    &mut open_base
+                } else {
+                    &mut closed_base
+                };
+                let versus = match *baseline {
+                    None => {
+                        *baseline = Some((ms(p50), throughput));
+                        "baseline".to_owned()
+                    }
+                    Some((b50, bt)) => format!(
+                        "{:+.1}%, {:+.1}%",
+                        (ms(p50) / b50 - 1.0) * 100.0,
+                        (throughput / bt - 1.0) * 100.0
+                    ),
+                };
+                let drained = if mode == "enabled, sidecar up" {
+                    let n = times.len() * 3;
+                    sidecar
+                        .wait_until(Duration::from_secs(300), "every message", |d| d.len() >= n)
+                        .await;
+                    format!("{:.2} s", started.elapsed().as_secs_f64())
+                } else {
+                    "—".to_owned()
+                };
+                let row = format!(
+                    "| {backend} | {mode} | {:.2} | {:.2} | {throughput:.0}/s | {versus} | {drained} |",
+                    ms(p50),
+                    ms(p95)
+                );
+                if open_loop {
+                    open.push(row);
+                } else {
+                    println!("{row}");
+                }
+                if let Some((mut conn, name)) = scratch {
+                    let _ = conn
+                        .batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
+                        .await;
+                }
             }
         }
+    }
+    println!(
+        "\nOpen loop, a steady {RATE} task creations per second for {SECONDS} s over {CLIENTS} users:\n"
+    );
+    println!(
+        "| backend | Dapr | p50 ms | p95 ms | throughput | vs. disabled (p50, throughput) | all published after |"
+    );
+    println!("|---|---|---:|---:|---:|---|---:|");
+    for row in open {
+        println!("{row}");
     }
     println!();
 }

@@ -1,0 +1,73 @@
+//! The JSON messages of the WebSocket protocol.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::domain::task::Task;
+use crate::events::{DomainEvent, FieldChange};
+
+/// Server → client.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage<'a> {
+    /// First message: who this is and the newest sequence number.
+    Hello {
+        user_id: &'a str,
+        last_seq: i64,
+    },
+    /// One change.
+    Event {
+        seq: i64,
+        event_id: Uuid,
+        event_type: &'a str,
+        task_id: Option<Uuid>,
+        /// The task after the change; `null` for deletions.
+        task: Option<&'a Task>,
+        changes: &'a std::collections::BTreeMap<String, FieldChange>,
+        time: DateTime<Utc>,
+    },
+    /// A replay asked for with `since` is complete; live events follow.
+    ReplayDone {
+        last_seq: i64,
+    },
+    /// The replay cannot be served from the log: reload through REST.
+    ResyncRequired {
+        last_seq: i64,
+    },
+    Pong,
+    Error {
+        message: String,
+    },
+}
+
+impl<'a> ServerMessage<'a> {
+    pub fn event(event: &'a DomainEvent) -> Self {
+        let deleted = event.event_type == crate::events::EventType::TaskDeleted;
+        Self::Event {
+            seq: event.seq,
+            event_id: event.id,
+            event_type: event.event_type.as_str(),
+            task_id: event.task_id,
+            task: if deleted { None } else { event.task.as_ref() },
+            changes: &event.changes,
+            time: event.time,
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self)
+            .unwrap_or_else(|e| format!(r#"{{"type":"error","message":"{e}"}}"#))
+    }
+}
+
+/// Client → server.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientMessage {
+    Ping,
+    /// Replay everything after `since`, then continue live.
+    Resume {
+        since: i64,
+    },
+}
