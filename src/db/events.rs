@@ -3,7 +3,6 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
 use diesel_async::RunQueryDsl;
 
 use super::schema::{event_deliveries, events, processed_events, relay_leases, users};
@@ -22,16 +21,22 @@ pub struct EventRow {
     pub task_id: Option<String>,
     pub payload: String,
     pub created_at: NaiveDateTime,
+    /// `None` while the event waits to be published.
+    pub published_at: Option<NaiveDateTime>,
 }
 
-/// A message still to be published: which event, on which topic.
-#[derive(Debug, Clone, Queryable)]
-pub struct PendingDelivery {
+/// Publication state of one event on one topic (only kept while the
+/// event's publication is under way).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = event_deliveries)]
+#[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct DeliveryRow {
     pub event_id: String,
     pub topic: String,
+    pub published_at: Option<NaiveDateTime>,
     pub attempts: i32,
+    pub last_error: Option<String>,
     pub next_attempt_at: Option<NaiveDateTime>,
-    pub payload: String,
 }
 
 /// Takes the next number of the user's gapless event sequence. The update
@@ -56,59 +61,12 @@ pub async fn last_seq(conn: &mut Conn<'_>, user_id: &str) -> QueryResult<i64> {
     Ok(seq.unwrap_or(0))
 }
 
-pub async fn insert(conn: &mut Conn<'_>, row: &EventRow, topics: &[&str]) -> QueryResult<()> {
+pub async fn insert(conn: &mut Conn<'_>, row: &EventRow) -> QueryResult<()> {
     db_run!(conn, |c| diesel::insert_into(events::table)
         .values(row)
         .execute(c)
-        .await)?;
-    if topics.is_empty() {
-        return Ok(());
-    }
-    // One statement for all topics: this runs inside every request.
-    let placeholders = vec!["(?, ?, ?, ?, 0)"; topics.len()].join(", ");
-    let sql = format!(
-        "INSERT INTO event_deliveries (event_id, topic, user_id, seq, attempts) VALUES {placeholders}"
-    );
-    match conn {
-        Conn::Pg(c) => {
-            let mut query = diesel::sql_query(numbered(&sql)).into_boxed::<diesel::pg::Pg>();
-            for topic in topics {
-                query = query
-                    .bind::<Text, _>(&row.id)
-                    .bind::<Text, _>(*topic)
-                    .bind::<Text, _>(&row.user_id)
-                    .bind::<BigInt, _>(row.seq);
-            }
-            query.execute(*c).await.map(drop)
-        }
-        Conn::Sqlite(c) => {
-            let mut query = diesel::sql_query(sql).into_boxed::<diesel::sqlite::Sqlite>();
-            for topic in topics {
-                query = query
-                    .bind::<Text, _>(&row.id)
-                    .bind::<Text, _>(*topic)
-                    .bind::<Text, _>(&row.user_id)
-                    .bind::<BigInt, _>(row.seq);
-            }
-            query.execute(*c).await.map(drop)
-        }
-    }
-}
-
-/// `?` placeholders as PostgreSQL's `$1, $2, …`.
-fn numbered(sql: &str) -> String {
-    let mut out = String::with_capacity(sql.len() + 16);
-    let mut n = 0;
-    for ch in sql.chars() {
-        if ch == '?' {
-            n += 1;
-            out.push('$');
-            out.push_str(&n.to_string());
-        } else {
-            out.push(ch);
-        }
-    }
-    out
+        .await
+        .map(drop))
 }
 
 /// A page of the user's events, newest first, and how many there are.
@@ -156,90 +114,126 @@ pub async fn after(
 
 /// Users with something to publish (at most `limit` of them).
 pub async fn users_with_pending(conn: &mut Conn<'_>, limit: i64) -> QueryResult<Vec<String>> {
-    db_run!(conn, |c| event_deliveries::table
-        .filter(event_deliveries::published_at.is_null())
-        .select(event_deliveries::user_id)
+    db_run!(conn, |c| events::table
+        .filter(events::published_at.is_null())
+        .select(events::user_id)
         .distinct()
         .limit(limit)
         .load(c)
         .await)
 }
 
-/// The user's unpublished messages in publication order (seq, then topic).
+/// The user's unpublished events, oldest first.
 pub async fn pending_for_user(
     conn: &mut Conn<'_>,
     user_id: &str,
     limit: i64,
-) -> QueryResult<Vec<PendingDelivery>> {
-    db_run!(conn, |c| event_deliveries::table
-        .inner_join(events::table)
-        .filter(event_deliveries::user_id.eq(user_id))
-        .filter(event_deliveries::published_at.is_null())
-        .order((event_deliveries::seq.asc(), event_deliveries::topic.asc()))
+) -> QueryResult<Vec<EventRow>> {
+    db_run!(conn, |c| events::table
+        .filter(events::user_id.eq(user_id))
+        .filter(events::published_at.is_null())
+        .order(events::seq.asc())
         .limit(limit)
-        .select((
-            event_deliveries::event_id,
-            event_deliveries::topic,
-            event_deliveries::attempts,
-            event_deliveries::next_attempt_at,
-            events::payload,
-        ))
+        .select(EventRow::as_select())
         .load(c)
         .await)
 }
 
-/// How many messages wait to be published.
-pub async fn pending_count(conn: &mut Conn<'_>) -> QueryResult<i64> {
+/// Per-topic state of these events, where any was recorded.
+pub async fn deliveries_of(
+    conn: &mut Conn<'_>,
+    event_ids: &[&str],
+) -> QueryResult<Vec<DeliveryRow>> {
+    if event_ids.is_empty() {
+        return Ok(Vec::new());
+    }
     db_run!(conn, |c| event_deliveries::table
-        .filter(event_deliveries::published_at.is_null())
+        .filter(event_deliveries::event_id.eq_any(event_ids))
+        .select(DeliveryRow::as_select())
+        .load(c)
+        .await)
+}
+
+/// How many events wait to be published.
+pub async fn pending_count(conn: &mut Conn<'_>) -> QueryResult<i64> {
+    db_run!(conn, |c| events::table
+        .filter(events::published_at.is_null())
         .count()
         .get_result(c)
         .await)
 }
 
-/// Marks these events published on `topic`.
+/// These events are on every topic they belong on.
 pub async fn mark_published(
     conn: &mut Conn<'_>,
     event_ids: &[&str],
-    topic: &str,
     at: NaiveDateTime,
 ) -> QueryResult<()> {
     if event_ids.is_empty() {
         return Ok(());
     }
     db_run!(conn, |c| diesel::update(
-        event_deliveries::table
-            .filter(event_deliveries::topic.eq(topic))
-            .filter(event_deliveries::event_id.eq_any(event_ids))
+        events::table.filter(events::id.eq_any(event_ids))
     )
-    .set((
-        event_deliveries::published_at.eq(Some(at)),
-        event_deliveries::attempts.eq(event_deliveries::attempts + 1),
-        event_deliveries::last_error.eq(None::<String>),
-    ))
+    .set(events::published_at.eq(Some(at)))
     .execute(c)
     .await
     .map(drop))
 }
 
-pub async fn mark_failed(
+/// One topic of a partly published event is done.
+pub async fn mark_topic_published(
+    conn: &mut Conn<'_>,
+    event_id: &str,
+    topic: &str,
+    at: NaiveDateTime,
+) -> QueryResult<()> {
+    db_run!(conn, |c| diesel::insert_into(event_deliveries::table)
+        .values((
+            event_deliveries::event_id.eq(event_id),
+            event_deliveries::topic.eq(topic),
+            event_deliveries::published_at.eq(Some(at)),
+            event_deliveries::attempts.eq(1),
+        ))
+        .on_conflict((event_deliveries::event_id, event_deliveries::topic))
+        .do_update()
+        .set((
+            event_deliveries::published_at.eq(Some(at)),
+            event_deliveries::attempts.eq(event_deliveries::attempts + 1),
+            event_deliveries::last_error.eq(None::<String>),
+            event_deliveries::next_attempt_at.eq(None::<NaiveDateTime>),
+        ))
+        .execute(c)
+        .await
+        .map(drop))
+}
+
+/// Publishing the event on `topic` failed; retry it at `retry_at`.
+pub async fn mark_topic_failed(
     conn: &mut Conn<'_>,
     event_id: &str,
     topic: &str,
     error: &str,
     retry_at: NaiveDateTime,
 ) -> QueryResult<()> {
-    db_run!(conn, |c| diesel::update(
-        event_deliveries::table.find((event_id, topic))
-    )
-    .set((
-        event_deliveries::attempts.eq(event_deliveries::attempts + 1),
-        event_deliveries::last_error.eq(Some(error)),
-        event_deliveries::next_attempt_at.eq(Some(retry_at)),
-    ))
-    .execute(c)
-    .await
-    .map(drop))
+    db_run!(conn, |c| diesel::insert_into(event_deliveries::table)
+        .values((
+            event_deliveries::event_id.eq(event_id),
+            event_deliveries::topic.eq(topic),
+            event_deliveries::attempts.eq(1),
+            event_deliveries::last_error.eq(Some(error)),
+            event_deliveries::next_attempt_at.eq(Some(retry_at)),
+        ))
+        .on_conflict((event_deliveries::event_id, event_deliveries::topic))
+        .do_update()
+        .set((
+            event_deliveries::attempts.eq(event_deliveries::attempts + 1),
+            event_deliveries::last_error.eq(Some(error)),
+            event_deliveries::next_attempt_at.eq(Some(retry_at)),
+        ))
+        .execute(c)
+        .await
+        .map(drop))
 }
 
 /// Records a consumed CloudEvent id; `false` if it was consumed before.

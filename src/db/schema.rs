@@ -71,6 +71,7 @@ diesel::table! {
         task_id -> Nullable<Text>,
         payload -> Text,
         created_at -> Timestamp,
+        published_at -> Nullable<Timestamp>,
     }
 }
 
@@ -78,8 +79,6 @@ diesel::table! {
     event_deliveries (event_id, topic) {
         event_id -> Text,
         topic -> Text,
-        user_id -> Text,
-        seq -> BigInt,
         published_at -> Nullable<Timestamp>,
         attempts -> Integer,
         last_error -> Nullable<Text>,

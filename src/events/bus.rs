@@ -42,6 +42,11 @@ impl Topics {
         }
     }
 
+    /// The topics `event` is published on, with their projections.
+    pub fn for_event(&self, _event: &DomainEvent) -> [(&str, Projection); 3] {
+        self.for_task_events()
+    }
+
     /// The topics a task event is published on, with their projections.
     pub fn for_task_events(&self) -> [(&str, Projection); 3] {
         [
@@ -66,7 +71,7 @@ pub struct EventBus {
     sender: mpsc::Sender<Batch>,
     instance_id: Arc<str>,
     topics: Arc<Topics>,
-    /// Whether deliveries are written at all (Dapr enabled).
+    /// Whether events wait to be published (Dapr enabled).
     publish: bool,
     metrics: Arc<Metrics>,
 }
@@ -129,17 +134,10 @@ impl EventBus {
             task_id: event.task_id.map(|id| id.to_string()),
             payload: serde_json::to_string(&event).map_err(AppError::internal)?,
             created_at,
+            // With Dapr off there is nothing to publish: not pending.
+            published_at: (!self.publish).then_some(created_at),
         };
-        let topics: Vec<&str> = if self.publish {
-            self.topics
-                .for_task_events()
-                .iter()
-                .map(|(t, _)| *t)
-                .collect()
-        } else {
-            Vec::new()
-        };
-        db::events::insert(conn, &row, &topics).await?;
+        db::events::insert(conn, &row).await?;
         Ok(event)
     }
 

@@ -25,9 +25,8 @@ use tokio::sync::{Notify, broadcast, mpsc, oneshot};
 
 use super::DomainEvent;
 use super::bus::{Batch, Topics};
-use super::cloudevent::to_cloud_event;
+use super::cloudevent::{Projection, to_cloud_event};
 use super::dapr::{DaprClient, PublishError};
-use crate::db::events::PendingDelivery;
 use crate::db::{self, Db, now};
 use crate::error::AppError;
 use crate::metrics::Metrics;
@@ -241,67 +240,90 @@ impl Publisher {
             .map_err(|e| e.to_string())
     }
 
-    /// Publishes the user's pending messages in order, stopping at the first
-    /// failure; returns when that user may be retried.
+    /// Publishes the user's pending events in order, each on all its
+    /// topics, stopping at the first failure; returns when that user may be
+    /// retried.
     async fn publish_user(&self, dapr: &DaprClient, user: &str) -> Option<NaiveDateTime> {
-        let pending = {
+        let (events, states) = {
             let mut pooled = self.db.get().await.ok()?;
-            db::events::pending_for_user(&mut pooled.conn(), user, PER_USER_BATCH)
+            let conn = &mut pooled.conn();
+            let events = db::events::pending_for_user(conn, user, PER_USER_BATCH)
                 .await
-                .ok()?
+                .ok()?;
+            let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
+            let states = db::events::deliveries_of(conn, &ids).await.ok()?;
+            (events, states)
         };
-        let head = pending.first()?;
-        if let Some(at) = head.next_attempt_at
+        let state =
+            |id: &str, topic: &str| states.iter().find(|d| d.event_id == id && d.topic == topic);
+        let head = events.first()?;
+        let head_retry = states
+            .iter()
+            .filter(|d| d.event_id == head.id && d.published_at.is_none())
+            .filter_map(|d| d.next_attempt_at)
+            .max();
+        if let Some(at) = head_retry
             && at > now()
         {
             return Some(at);
         }
-        let mut published = Vec::new();
-        let mut failure = None;
-        for delivery in &pending {
-            match self.publish_one(dapr, delivery).await {
-                Ok(()) => published.push(delivery),
-                Err(err) => {
-                    failure = Some((delivery, err));
-                    break;
+        let mut outcome = Outcome::default();
+        'events: for row in &events {
+            let event: DomainEvent = match serde_json::from_str(&row.payload) {
+                Ok(event) => event,
+                Err(e) => {
+                    // Unreadable (never written by this service): holding the
+                    // user up forever would lose everything after it.
+                    error!(self.log, "skipping an unreadable event"; "event_id" => &row.id, "user_id" => user, "error" => e.to_string());
+                    outcome.done.push(row.id.clone());
+                    continue;
+                }
+            };
+            let mut topics_done = Vec::new();
+            for (topic, projection) in self.topics.for_event(&event) {
+                let previous = state(&row.id, topic);
+                if previous.is_some_and(|d| d.published_at.is_some()) {
+                    continue;
+                }
+                let attempts = previous.map_or(0, |d| d.attempts);
+                match self
+                    .publish_one(dapr, &event, topic, projection, attempts)
+                    .await
+                {
+                    Ok(()) => topics_done.push(topic.to_owned()),
+                    Err(err) => {
+                        let retry = now() + backoff(attempts + 1, self.retry_cap());
+                        outcome.partial = topics_done
+                            .into_iter()
+                            .map(|t| (row.id.clone(), t))
+                            .collect();
+                        outcome.failed =
+                            Some((row.id.clone(), topic.to_owned(), err.to_string(), retry));
+                        break 'events;
+                    }
                 }
             }
+            outcome.done.push(row.id.clone());
         }
-        let retry = failure
-            .as_ref()
-            .map(|(d, _)| now() + backoff(d.attempts + 1, self.retry_cap()));
-        let failed = failure
-            .as_ref()
-            .zip(retry)
-            .map(|((d, err), at)| (*d, err.to_string(), at));
-        if let Err(e) = self.record_outcome(&published, failed).await {
+        let retry = outcome.failed.as_ref().map(|(_, _, _, at)| *at);
+        if let Err(e) = self.record(&outcome).await {
             // Published but not marked: sent again later; consumers dedupe.
             warn!(self.log, "could not record publication state"; "user_id" => user, "error" => e.chain());
         }
         retry
     }
 
-    /// Marks what was published (one statement per topic), and the failure
-    /// that stopped the user.
-    async fn record_outcome(
-        &self,
-        published: &[&PendingDelivery],
-        failed: Option<(&PendingDelivery, String, NaiveDateTime)>,
-    ) -> Result<(), AppError> {
-        let mut by_topic: HashMap<&str, Vec<&str>> = HashMap::new();
-        for d in published {
-            by_topic
-                .entry(d.topic.as_str())
-                .or_default()
-                .push(d.event_id.as_str());
-        }
+    /// Marks what was published and the failure that stopped the user.
+    async fn record(&self, outcome: &Outcome) -> Result<(), AppError> {
         transaction!(self.db, |conn| {
             let at = now();
-            for (topic, ids) in &by_topic {
-                db::events::mark_published(conn, ids, topic, at).await?;
+            let done: Vec<&str> = outcome.done.iter().map(String::as_str).collect();
+            db::events::mark_published(conn, &done, at).await?;
+            for (event_id, topic) in &outcome.partial {
+                db::events::mark_topic_published(conn, event_id, topic, at).await?;
             }
-            if let Some((d, error, retry)) = &failed {
-                db::events::mark_failed(conn, &d.event_id, &d.topic, error, *retry).await?;
+            if let Some((event_id, topic, error, retry)) = &outcome.failed {
+                db::events::mark_topic_failed(conn, event_id, topic, error, *retry).await?;
             }
             Ok(())
         })
@@ -310,35 +332,23 @@ impl Publisher {
     async fn publish_one(
         &self,
         dapr: &DaprClient,
-        delivery: &PendingDelivery,
+        event: &DomainEvent,
+        topic: &str,
+        projection: Projection,
+        attempts: i32,
     ) -> Result<(), PublishError> {
-        let event: DomainEvent = match serde_json::from_str(&delivery.payload) {
-            Ok(event) => event,
-            Err(e) => {
-                return Err(PublishError::Status {
-                    status: 0,
-                    body: format!("unreadable event payload: {e}"),
-                });
-            }
-        };
-        let Some(projection) = self.topics.projection(&delivery.topic) else {
-            return Err(PublishError::Status {
-                status: 0,
-                body: format!("no projection for topic {}", delivery.topic),
-            });
-        };
-        let body = to_cloud_event(&event, projection, &self.settings.event_source)
+        let body = to_cloud_event(event, projection, &self.settings.event_source)
             .map_err(|e| e.to_string())
             .and_then(|ce| serde_json::to_vec(&ce).map_err(|e| e.to_string()))
             .map_err(|body| PublishError::Status { status: 0, body })?;
         let timer = self.metrics.publish_latency.start_timer();
-        let result = dapr.publish(&delivery.topic, &event.user_id, body).await;
+        let result = dapr.publish(topic, &event.user_id, body).await;
         timer.observe_duration();
         match &result {
             Ok(()) => self
                 .metrics
                 .events_published
-                .with_label_values(&[delivery.topic.as_str()])
+                .with_label_values(&[topic])
                 .inc(),
             Err(err) => {
                 self.metrics
@@ -350,12 +360,12 @@ impl Publisher {
                     ($level:ident) => {
                         $level!(self.log, "publishing an event failed; will retry";
                             "event_type" => event.event_type.as_str(),
-                            "topic" => &delivery.topic,
+                            "topic" => topic,
                             "task_id" => task_id,
                             "user_id" => &event.user_id,
                             "correlation_id" => &event.trace.traceid,
                             "dapr_status" => err.reason(),
-                            "attempt" => delivery.attempts + 1,
+                            "attempt" => attempts + 1,
                             "error" => err.to_string())
                     };
                 }
@@ -368,6 +378,17 @@ impl Publisher {
         }
         result
     }
+}
+
+/// What one user's turn achieved.
+#[derive(Default)]
+struct Outcome {
+    /// Events now on every topic.
+    done: Vec<String>,
+    /// Topics done of the event that then failed.
+    partial: Vec<(String, String)>,
+    /// (event, topic, error, retry at) that stopped the user.
+    failed: Option<(String, String, String, NaiveDateTime)>,
 }
 
 /// Exponential backoff with jitter: half the step plus a random half, capped.

@@ -21,6 +21,7 @@ mod ops;
 mod process;
 mod tags;
 mod tasks;
+mod ws;
 
 #[path = "../support/mod.rs"]
 mod support;

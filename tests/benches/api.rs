@@ -562,7 +562,7 @@ async fn publish_benchmark() {
                 let drained = if mode == "enabled, sidecar up" {
                     let n = times.len() * 3;
                     sidecar
-                        .wait_until(Duration::from_secs(300), "every message", |d| d.len() >= n)
+                        .wait_until(Duration::from_secs(120), "every message", |d| d.len() >= n)
                         .await;
                     format!("{:.2} s", started.elapsed().as_secs_f64())
                 } else {
