@@ -7,12 +7,16 @@
 //!    the number of failed writes ("database is locked" or otherwise).
 //! 3. What publishing costs a request: task creation with Dapr disabled,
 //!    enabled against a stand-in sidecar, and enabled with the sidecar down.
+//! 4. WebSocket fan-out: 10 000 sessions over 1 000 users on the release
+//!    binary; latency from a REST change's response to its delivery on every
+//!    session of that user, and the server's memory.
 //!
 //! Run: `cargo bench --bench api` (PostgreSQL from `BENCH_DATABASE_URL`, default
 //! `postgres://postgres@127.0.0.1:5432/postgres`; a scratch database is created
 //! and dropped). `BENCH_TASKS` changes the task count; `BENCH_ONLY=sqlite`,
-//! `postgres`, `writers` or `publish` runs one part.
+//! `postgres`, `writers`, `publish` or `ws` runs one part.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
@@ -97,6 +101,9 @@ fn main() {
         if only.is_empty() || only == "publish" {
             publish_benchmark().await;
         }
+        if only.is_empty() || only == "ws" {
+            ws_benchmark().await;
+        }
     });
 }
 
@@ -118,15 +125,24 @@ async fn start(database_url: String) -> (String, awc::Client) {
 }
 
 async fn start_with(settings: Settings) -> (String, awc::Client) {
+    let (base, client, _) = start_stoppable(settings).await;
+    (base, client)
+}
+
+/// Starts the service and returns a handle that stops it (and its dispatcher).
+async fn start_stoppable(
+    settings: Settings,
+) -> (String, awc::Client, actix_web::dev::ServerHandle) {
     let app = Application::build(settings, slog::Logger::root(slog::Discard, slog::o!()))
         .await
         .expect("service starts");
     let base = format!("http://127.0.0.1:{}", app.port());
+    let handle = app.server_handle();
     actix_rt::spawn(app.run_until_stopped());
     let client = awc::Client::builder()
         .timeout(Duration::from_secs(60))
         .finish();
-    (base, client)
+    (base, client, handle)
 }
 
 async fn signup(client: &awc::Client, base: &str) -> (String, String) {
@@ -483,7 +499,9 @@ async fn scratch_database(
         ));
     }
     let mut conn = AsyncPgConnection::establish(admin).await.ok()?;
-    let name = format!("bench_publish_{}", std::process::id());
+    static RUN: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let run = RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = format!("bench_publish_{}_{run}", std::process::id());
     conn.batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
         .await
         .expect("drop database");
@@ -534,7 +552,7 @@ async fn publish_benchmark() {
                 let mut s = settings(url);
                 s.dapr_enabled = mode != "disabled";
                 s.dapr_http_endpoint = Some(sidecar.endpoint());
-                let (base, client) = start_with(s).await;
+                let (base, client, server) = start_stoppable(s).await;
                 let started = Instant::now();
                 let (mut times, throughput) = if open_loop {
                     create_at_rate(&base, &client, CLIENTS, RATE, SECONDS).await
@@ -578,6 +596,7 @@ async fn publish_benchmark() {
                 } else {
                     println!("{row}");
                 }
+                server.stop(true).await;
                 if let Some((mut conn, name)) = scratch {
                     let _ = conn
                         .batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
@@ -597,6 +616,178 @@ async fn publish_benchmark() {
         println!("{row}");
     }
     println!();
+}
+
+/// Resident memory of a process, in MiB.
+fn rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
+/// Starts the release binary on a scratch SQLite file; returns it and its base URL.
+fn start_binary(dir: &std::path::Path) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_taskstream"))
+        .current_dir(dir)
+        .env("PORT", "0")
+        .env("JWT_SECRET", WS_BENCH_SECRET)
+        .env("LOG_LEVEL", "info")
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}", dir.join("ws.db").display()),
+        )
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let address = loop {
+        let line = lines.next().expect("the binary logs").expect("a line");
+        let json: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+        if json["msg"] == "listening" {
+            break json["address"].as_str().expect("address").to_owned();
+        }
+    };
+    // Keep draining its log so it never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, address)
+}
+
+const WS_BENCH_SECRET: &str = "ws-bench-secret-0123456789abcdef";
+
+async fn ws_benchmark() {
+    use futures_util::{SinkExt, StreamExt};
+    const USERS: usize = 1_000;
+    const PER_USER: usize = 10;
+    const CHANGES: usize = 300;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (mut child, base) = start_binary(dir.path());
+    actix_rt::time::sleep(Duration::from_millis(500)).await;
+    let idle = rss_mib(child.id());
+    let keys = taskstream::auth::JwtKeys::new(WS_BENCH_SECRET.as_bytes(), 600);
+    let tokens: Vec<String> = (0..USERS)
+        .map(|u| {
+            keys.issue(
+                &taskstream::domain::user::UserId::parse(&format!("ws-user-{u}")).expect("id"),
+            )
+            .expect("token")
+        })
+        .collect();
+    // Receipts: (user, seq, when) from every session.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, i64, Instant)>();
+    let ws_base = base.replacen("http", "ws", 1);
+    let started = Instant::now();
+    let connects = (0..USERS * PER_USER).map(|n| {
+        let user = n % USERS;
+        let url = format!("{ws_base}/api/ws/ws-user-{user}?token={}", tokens[user]);
+        let tx = tx.clone();
+        async move {
+            let (_, mut framed) = awc::Client::new()
+                .ws(url)
+                .connect()
+                .await
+                .expect("WebSocket connects");
+            actix_rt::spawn(async move {
+                while let Some(Ok(frame)) = framed.next().await {
+                    match frame {
+                        awc::ws::Frame::Text(bytes) => {
+                            let message: Value =
+                                serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+                            if message["type"] == "event" {
+                                let _ = tx.send((
+                                    user,
+                                    message["seq"].as_i64().unwrap_or(-1),
+                                    Instant::now(),
+                                ));
+                            }
+                        }
+                        awc::ws::Frame::Ping(p) => {
+                            let _ = framed.send(awc::ws::Message::Pong(p)).await;
+                        }
+                        _ => {}
+                    }
+                }
+            });
+        }
+    });
+    futures_util::stream::iter(connects)
+        .buffer_unordered(200)
+        .collect::<Vec<()>>()
+        .await;
+    let connect_time = started.elapsed();
+    actix_rt::time::sleep(Duration::from_secs(2)).await;
+    let loaded = rss_mib(child.id());
+
+    // Changes, one at a time, each to a different user; latency from the
+    // REST response to each of that user's sessions receiving the event.
+    let client = awc::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .finish();
+    let mut responded: HashMap<(usize, i64), Instant> = HashMap::new();
+    let mut seq_of = vec![0i64; USERS];
+    for k in 0..CHANGES {
+        let user = (k * 7) % USERS;
+        let mut res = client
+            .post(format!("{base}/api/v1/tasks"))
+            .insert_header(("Authorization", format!("Bearer {}", tokens[user])))
+            .send_json(&json!({"title": format!("change {k}")}))
+            .await
+            .expect("create");
+        assert_eq!(res.status().as_u16(), 201);
+        let _ = res.body().await;
+        seq_of[user] += 1;
+        responded.insert((user, seq_of[user]), Instant::now());
+        actix_rt::time::sleep(Duration::from_millis(5)).await;
+    }
+    actix_rt::time::sleep(Duration::from_secs(2)).await;
+    drop(tx);
+    let mut latencies = Vec::new();
+    let mut early = 0;
+    while let Ok((user, seq, at)) = rx.try_recv() {
+        if let Some(sent) = responded.get(&(user, seq)) {
+            match at.checked_duration_since(*sent) {
+                Some(d) => latencies.push(d),
+                None => {
+                    early += 1;
+                    latencies.push(Duration::ZERO);
+                }
+            }
+        }
+    }
+    let expected = CHANGES * PER_USER;
+    latencies.sort();
+    let pct = |q: f64| {
+        latencies
+            .get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
+    println!(
+        "## WebSocket fan-out: {} sessions over {USERS} users (one instance, release binary, SQLite)\n",
+        USERS * PER_USER
+    );
+    println!(
+        "| sessions | connected in | deliveries | p50 ms | p99 ms | max ms | RSS idle | RSS with sessions |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| {} | {:.1} s | {}/{expected} | {:.2} | {:.2} | {:.2} | {idle:.0} MiB | {loaded:.0} MiB |",
+        USERS * PER_USER,
+        connect_time.as_secs_f64(),
+        latencies.len(),
+        ms(pct(0.5)),
+        ms(pct(0.99)),
+        ms(latencies.last().copied().unwrap_or_default()),
+    );
+    println!(
+        "\n({early} of the deliveries arrived before the REST response itself; counted as 0 ms.)\n"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 fn percentiles(times: &mut [Duration]) -> (Duration, Duration) {
