@@ -123,16 +123,19 @@ pub async fn users_with_pending(conn: &mut Conn<'_>, limit: i64) -> QueryResult<
         .await)
 }
 
-/// The user's unpublished events, oldest first.
-pub async fn pending_for_user(
+/// These users' unpublished events, by user, oldest first.
+pub async fn pending_for_users(
     conn: &mut Conn<'_>,
-    user_id: &str,
+    user_ids: &[&str],
     limit: i64,
 ) -> QueryResult<Vec<EventRow>> {
+    if user_ids.is_empty() {
+        return Ok(Vec::new());
+    }
     db_run!(conn, |c| events::table
-        .filter(events::user_id.eq(user_id))
+        .filter(events::user_id.eq_any(user_ids))
         .filter(events::published_at.is_null())
-        .order(events::seq.asc())
+        .order((events::user_id.asc(), events::seq.asc()))
         .limit(limit)
         .select(EventRow::as_select())
         .load(c)

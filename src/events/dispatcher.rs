@@ -3,18 +3,24 @@
 //!
 //! * **fan-out**: takes committed events off the channel and hands them to
 //!   the in-process fan-out at once — WebSocket sessions get every change
-//!   whatever Dapr or Kafka are doing — then wakes the publisher;
-//! * **publisher** (with `DAPR_ENABLED`): publishes the outbox — the
-//!   unpublished deliveries in the log — through the sidecar, each user's in
-//!   sequence order, marking each published on a 2xx. A failure holds up only
-//!   that user, who is retried with exponential backoff and jitter (30 s
-//!   cap), forever. It also sweeps on an interval and at start, so events the
-//!   channel dropped or a crash left behind go out too. Only the instance
-//!   holding the publisher lease publishes, so replicas sharing a database
-//!   never publish one user's events concurrently or out of order.
+//!   whatever Dapr or Kafka are doing — then tells the publisher which users
+//!   have something new;
+//! * **publisher** (with `DAPR_ENABLED`): publishes the outbox — the events
+//!   not yet published — through the sidecar, each user's in sequence order,
+//!   on all their topics, marking them published on a 2xx. A failure holds
+//!   up only that user, who is retried with exponential backoff and jitter
+//!   (`OUTBOX_RETRY_CAP`, 30 s), forever. It sweeps the whole outbox at start
+//!   and on an interval, so events the channel dropped or a crash left behind
+//!   go out too. Only the instance holding the publisher lease publishes, so
+//!   replicas sharing a database never publish one user's events
+//!   concurrently or out of order.
+//!
+//! The publisher shares SQLite's single write lock with the requests, so a
+//! round costs two reads and one write transaction however many users it
+//! serves.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
@@ -27,6 +33,7 @@ use super::DomainEvent;
 use super::bus::{Batch, Topics};
 use super::cloudevent::{Projection, to_cloud_event};
 use super::dapr::{DaprClient, PublishError};
+use crate::db::events::{DeliveryRow, EventRow};
 use crate::db::{self, Db, now};
 use crate::error::AppError;
 use crate::metrics::Metrics;
@@ -35,13 +42,17 @@ use crate::transaction;
 
 /// Name of the lease that makes one instance the publisher.
 const LEASE: &str = "outbox-publisher";
-/// How long a lease lasts unless renewed (every round renews it).
+/// How long a lease lasts unless renewed.
 const LEASE_TTL: Duration = Duration::from_secs(15);
 /// Users published concurrently in one round.
-const USERS_IN_PARALLEL: usize = 8;
-/// Messages of one user taken per round.
-const PER_USER_BATCH: i64 = 200;
+const USERS_IN_PARALLEL: usize = 16;
+/// Events loaded per round (over all its users).
+const ROUND_BATCH: i64 = 2_000;
+/// Users a sweep looks at per round.
+const SWEEP_USERS: i64 = 10_000;
 const BACKOFF_BASE: Duration = Duration::from_millis(500);
+/// After a wake-up, wait this long so one round serves a burst of commits.
+const DEBOUNCE: Duration = Duration::from_millis(10);
 
 /// The in-process fan-out point: every committed event of this instance, for
 /// WebSocket sessions and anything else in the process that listens.
@@ -57,8 +68,8 @@ impl FanOut {
         }
     }
 
-    /// Every event committed from now on (a lagging receiver learns how many
-    /// it missed and reads them from the log).
+    /// Every event committed from now on (a lagging receiver learns that it
+    /// missed some and reads them from the log).
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<DomainEvent>> {
         self.local.subscribe()
     }
@@ -87,6 +98,22 @@ impl DispatcherHandle {
     }
 }
 
+/// Users with newly committed events, from the fan-out to the publisher.
+#[derive(Default)]
+struct Fresh {
+    users: Mutex<HashSet<String>>,
+    wake: Notify,
+}
+
+impl Fresh {
+    fn take(&self) -> HashSet<String> {
+        self.users
+            .lock()
+            .map(|mut u| std::mem::take(&mut *u))
+            .unwrap_or_default()
+    }
+}
+
 /// Starts the dispatcher's tasks on the current (actix) runtime.
 pub fn spawn(
     settings: Arc<Settings>,
@@ -97,8 +124,12 @@ pub fn spawn(
     metrics: Arc<Metrics>,
     log: Logger,
 ) -> DispatcherHandle {
-    let wake = Arc::new(Notify::new());
-    actix_rt::spawn(fan_out(receiver, fanout, wake.clone()));
+    let fresh = Arc::new(Fresh::default());
+    actix_rt::spawn(fan_out(
+        receiver,
+        fanout,
+        settings.dapr_enabled.then(|| fresh.clone()),
+    ));
     if !settings.dapr_enabled {
         return DispatcherHandle {
             stop: None,
@@ -115,19 +146,30 @@ pub fn spawn(
         leader_until: None,
         backoff: HashMap::new(),
     };
-    let task = actix_rt::spawn(publisher.run(wake, stopped));
+    let task = actix_rt::spawn(publisher.run(fresh, stopped));
     DispatcherHandle {
         stop: Some(stop),
         publisher: Some(task),
     }
 }
 
-async fn fan_out(mut receiver: mpsc::Receiver<Batch>, fanout: FanOut, wake: Arc<Notify>) {
+async fn fan_out(
+    mut receiver: mpsc::Receiver<Batch>,
+    fanout: FanOut,
+    publisher: Option<Arc<Fresh>>,
+) {
     while let Some(batch) = receiver.recv().await {
+        if let Some(fresh) = &publisher
+            && let Ok(mut users) = fresh.users.lock()
+        {
+            users.extend(batch.iter().map(|e| e.user_id.clone()));
+        }
         for event in batch {
             fanout.send(event);
         }
-        wake.notify_one();
+        if let Some(fresh) = &publisher {
+            fresh.wake.notify_one();
+        }
     }
 }
 
@@ -139,38 +181,51 @@ struct Publisher {
     log: Logger,
     /// Until when this instance surely holds the lease (renewed well before).
     leader_until: Option<NaiveDateTime>,
-    /// Users whose head message failed, and when they may be retried.
+    /// Users whose oldest event failed, and when they may be retried.
     backoff: HashMap<String, NaiveDateTime>,
 }
 
-/// After a wake-up, wait this long so one round serves a burst of commits.
-const DEBOUNCE: Duration = Duration::from_millis(10);
+/// What one user's turn achieved.
+#[derive(Default)]
+struct Outcome {
+    /// Events now on every topic.
+    done: Vec<String>,
+    /// Topics done of the event that then failed.
+    partial: Vec<(String, String)>,
+    /// (event, topic, error, retry at) that stopped the user.
+    failed: Option<(String, String, String, NaiveDateTime)>,
+}
 
 impl Publisher {
-    async fn run(mut self, wake: Arc<Notify>, mut stop: oneshot::Receiver<()>) {
+    async fn run(mut self, fresh: Arc<Fresh>, mut stop: oneshot::Receiver<()>) {
         let dapr = DaprClient::new(&self.settings);
-        let sweep = Duration::from_secs_f64(self.settings.outbox_sweep_interval);
+        let sweep_every = Duration::from_secs_f64(self.settings.outbox_sweep_interval);
         info!(self.log, "publishing events through the Dapr sidecar";
             "sidecar" => self.settings.dapr_base_url(), "pubsub" => &self.settings.dapr_pubsub_name);
+        // Sweeps at start: whatever a crash or an outage left pending.
+        let mut sweep = true;
         loop {
-            // Sweeps at start too: whatever a crash or an outage left pending.
-            self.round(&dapr).await;
+            let users = if sweep { None } else { Some(fresh.take()) };
+            self.round(&dapr, users).await;
             let next_retry = self
                 .backoff
                 .values()
                 .min()
                 .map(|at| (*at - now()).to_std().unwrap_or_default());
-            let sleep = next_retry.map_or(sweep, |d| d.min(sweep));
+            let sleep = next_retry.map_or(sweep_every, |d| d.min(sweep_every));
             tokio::select! {
                 _ = &mut stop => break,
-                () = wake.notified() => tokio::time::sleep(DEBOUNCE).await,
-                () = tokio::time::sleep(sleep) => {}
+                () = fresh.wake.notified() => {
+                    tokio::time::sleep(DEBOUNCE).await;
+                    sweep = false;
+                }
+                () = tokio::time::sleep(sleep) => sweep = true,
             }
         }
-        // A last round so that what was committed before the stop goes out.
+        // A last sweep so that what was committed before the stop goes out.
         let deadline = Duration::from_secs_f64(self.settings.dapr_publish_timeout * 2.0)
             .max(Duration::from_secs(2));
-        let _ = tokio::time::timeout(deadline, self.round(&dapr)).await;
+        let _ = tokio::time::timeout(deadline, self.round(&dapr, None)).await;
         if let Ok(mut pooled) = self.db.get().await {
             let _ =
                 db::events::release_lease(&mut pooled.conn(), LEASE, &self.settings.instance_id)
@@ -182,50 +237,67 @@ impl Publisher {
         Duration::from_secs_f64(self.settings.outbox_retry_cap)
     }
 
-    /// One pass over every user with unpublished messages who is not in
-    /// backoff.
-    async fn round(&mut self, dapr: &DaprClient) {
-        let users = match self.pending_users().await {
-            Ok(users) => users,
+    /// Publishes what `users` (all users with pending events, for a sweep)
+    /// have waiting, except those in backoff.
+    async fn round(&mut self, dapr: &DaprClient, users: Option<HashSet<String>>) {
+        let t = now();
+        self.backoff.retain(|_, at| *at > t);
+        if users.as_ref().is_some_and(HashSet::is_empty) {
+            return;
+        }
+        let loaded = match self.load(users).await {
+            Ok(loaded) => loaded,
             Err(e) => {
-                warn!(self.log, "outbox sweep failed"; "error" => e);
+                warn!(self.log, "reading the outbox failed"; "error" => e);
                 return;
             }
         };
-        let t = now();
-        self.backoff.retain(|_, at| *at > t);
-        let due: Vec<String> = users
-            .into_iter()
-            .filter(|u| !self.backoff.contains_key(u))
-            .collect();
+        let Some((events, states)) = loaded else {
+            return;
+        };
+        let mut by_user: Vec<(String, Vec<EventRow>)> = Vec::new();
+        for row in events {
+            match by_user.last_mut() {
+                Some((user, rows)) if *user == row.user_id => rows.push(row),
+                _ => by_user.push((row.user_id.clone(), vec![row])),
+            }
+        }
+        let states = &states;
         let this = &*self;
-        let outcomes: Vec<(String, Option<NaiveDateTime>)> = futures_util::stream::iter(due)
-            .map(|user| async move {
-                let retry = this.publish_user(dapr, &user).await;
-                (user, retry)
+        let outcomes: Vec<(String, Outcome)> = futures_util::stream::iter(by_user)
+            .map(|(user, rows)| async move {
+                let outcome = this.publish_user(dapr, &user, &rows, states).await;
+                (user, outcome)
             })
             .buffer_unordered(USERS_IN_PARALLEL)
             .collect()
             .await;
-        for (user, retry) in outcomes {
-            if let Some(at) = retry {
+        if let Err(e) = self.record(&outcomes).await {
+            // Published but not marked: sent again later; consumers dedupe.
+            warn!(self.log, "could not record publication state"; "error" => e.chain());
+        }
+        for (user, outcome) in outcomes {
+            if let Some((_, _, _, at)) = outcome.failed {
                 self.backoff.insert(user, at);
             }
         }
     }
 
-    /// Users with pending messages; none when another instance holds the
-    /// publisher lease.
-    async fn pending_users(&mut self) -> Result<Vec<String>, String> {
+    /// The pending events of the due users and their per-topic state; `None`
+    /// when another instance holds the publisher lease.
+    async fn load(
+        &mut self,
+        users: Option<HashSet<String>>,
+    ) -> Result<Option<(Vec<EventRow>, Vec<DeliveryRow>)>, String> {
         let mut pooled = self.db.get().await.map_err(|e| e.to_string())?;
         let conn = &mut pooled.conn();
         let t = now();
         let ttl = chrono::Duration::from_std(LEASE_TTL).unwrap_or_default();
         // Renew once a third of the lease has passed, not on every round.
-        let fresh = self
+        if self
             .leader_until
-            .is_some_and(|until| until - t > ttl * 2 / 3);
-        if !fresh {
+            .is_none_or(|until| until - t <= ttl * 2 / 3)
+        {
             let until = t + ttl;
             let leader = db::events::acquire_lease(conn, LEASE, &self.settings.instance_id, until)
                 .await
@@ -233,30 +305,44 @@ impl Publisher {
             self.leader_until = leader.then_some(until);
         }
         if self.leader_until.is_none() {
-            return Ok(Vec::new());
+            return Ok(None);
         }
-        db::events::users_with_pending(conn, 10_000)
+        let users: Vec<String> = match users {
+            Some(users) => users.into_iter().collect(),
+            None => db::events::users_with_pending(conn, SWEEP_USERS)
+                .await
+                .map_err(|e| e.to_string())?,
+        };
+        let due: Vec<&str> = users
+            .iter()
+            .map(String::as_str)
+            .filter(|u| !self.backoff.contains_key(*u))
+            .collect();
+        let events = db::events::pending_for_users(conn, &due, ROUND_BATCH)
             .await
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
+        let states = db::events::deliveries_of(conn, &ids)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(Some((events, states)))
     }
 
-    /// Publishes the user's pending events in order, each on all its
-    /// topics, stopping at the first failure; returns when that user may be
-    /// retried.
-    async fn publish_user(&self, dapr: &DaprClient, user: &str) -> Option<NaiveDateTime> {
-        let (events, states) = {
-            let mut pooled = self.db.get().await.ok()?;
-            let conn = &mut pooled.conn();
-            let events = db::events::pending_for_user(conn, user, PER_USER_BATCH)
-                .await
-                .ok()?;
-            let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
-            let states = db::events::deliveries_of(conn, &ids).await.ok()?;
-            (events, states)
-        };
+    /// Publishes one user's pending events in order, each on all its topics,
+    /// stopping at the first failure.
+    async fn publish_user(
+        &self,
+        dapr: &DaprClient,
+        user: &str,
+        rows: &[EventRow],
+        states: &[DeliveryRow],
+    ) -> Outcome {
         let state =
             |id: &str, topic: &str| states.iter().find(|d| d.event_id == id && d.topic == topic);
-        let head = events.first()?;
+        let mut outcome = Outcome::default();
+        let Some(head) = rows.first() else {
+            return outcome;
+        };
         let head_retry = states
             .iter()
             .filter(|d| d.event_id == head.id && d.published_at.is_none())
@@ -265,16 +351,18 @@ impl Publisher {
         if let Some(at) = head_retry
             && at > now()
         {
-            return Some(at);
+            // In backoff from an earlier run (or another instance's attempt).
+            outcome.failed = Some((head.id.clone(), String::new(), String::new(), at));
+            return outcome;
         }
-        let mut outcome = Outcome::default();
-        'events: for row in &events {
+        'events: for row in rows {
             let event: DomainEvent = match serde_json::from_str(&row.payload) {
                 Ok(event) => event,
                 Err(e) => {
                     // Unreadable (never written by this service): holding the
                     // user up forever would lose everything after it.
-                    error!(self.log, "skipping an unreadable event"; "event_id" => &row.id, "user_id" => user, "error" => e.to_string());
+                    error!(self.log, "skipping an unreadable event";
+                        "event_id" => &row.id, "user_id" => user, "error" => e.to_string());
                     outcome.done.push(row.id.clone());
                     continue;
                 }
@@ -286,43 +374,50 @@ impl Publisher {
                     continue;
                 }
                 let attempts = previous.map_or(0, |d| d.attempts);
-                match self
+                if let Err(err) = self
                     .publish_one(dapr, &event, topic, projection, attempts)
                     .await
                 {
-                    Ok(()) => topics_done.push(topic.to_owned()),
-                    Err(err) => {
-                        let retry = now() + backoff(attempts + 1, self.retry_cap());
-                        outcome.partial = topics_done
-                            .into_iter()
-                            .map(|t| (row.id.clone(), t))
-                            .collect();
-                        outcome.failed =
-                            Some((row.id.clone(), topic.to_owned(), err.to_string(), retry));
-                        break 'events;
-                    }
+                    let retry = now() + backoff(attempts + 1, self.retry_cap());
+                    outcome.partial = topics_done
+                        .into_iter()
+                        .map(|t| (row.id.clone(), t))
+                        .collect();
+                    outcome.failed =
+                        Some((row.id.clone(), topic.to_owned(), err.to_string(), retry));
+                    break 'events;
                 }
+                topics_done.push(topic.to_owned());
             }
             outcome.done.push(row.id.clone());
         }
-        let retry = outcome.failed.as_ref().map(|(_, _, _, at)| *at);
-        if let Err(e) = self.record(&outcome).await {
-            // Published but not marked: sent again later; consumers dedupe.
-            warn!(self.log, "could not record publication state"; "user_id" => user, "error" => e.chain());
-        }
-        retry
+        outcome
     }
 
-    /// Marks what was published and the failure that stopped the user.
-    async fn record(&self, outcome: &Outcome) -> Result<(), AppError> {
+    /// Marks what a round published and the failures that stopped users, in
+    /// one transaction.
+    async fn record(&self, outcomes: &[(String, Outcome)]) -> Result<(), AppError> {
+        let done: Vec<&str> = outcomes
+            .iter()
+            .flat_map(|(_, o)| o.done.iter().map(String::as_str))
+            .collect();
+        let partial: Vec<&(String, String)> =
+            outcomes.iter().flat_map(|(_, o)| &o.partial).collect();
+        let failed: Vec<&(String, String, String, NaiveDateTime)> = outcomes
+            .iter()
+            .filter_map(|(_, o)| o.failed.as_ref())
+            .filter(|(_, topic, _, _)| !topic.is_empty())
+            .collect();
+        if done.is_empty() && partial.is_empty() && failed.is_empty() {
+            return Ok(());
+        }
         transaction!(self.db, |conn| {
             let at = now();
-            let done: Vec<&str> = outcome.done.iter().map(String::as_str).collect();
             db::events::mark_published(conn, &done, at).await?;
-            for (event_id, topic) in &outcome.partial {
+            for (event_id, topic) in &partial {
                 db::events::mark_topic_published(conn, event_id, topic, at).await?;
             }
-            if let Some((event_id, topic, error, retry)) = &outcome.failed {
+            for (event_id, topic, error, retry) in &failed {
                 db::events::mark_topic_failed(conn, event_id, topic, error, *retry).await?;
             }
             Ok(())
@@ -378,17 +473,6 @@ impl Publisher {
         }
         result
     }
-}
-
-/// What one user's turn achieved.
-#[derive(Default)]
-struct Outcome {
-    /// Events now on every topic.
-    done: Vec<String>,
-    /// Topics done of the event that then failed.
-    partial: Vec<(String, String)>,
-    /// (event, topic, error, retry at) that stopped the user.
-    failed: Option<(String, String, String, NaiveDateTime)>,
 }
 
 /// Exponential backoff with jitter: half the step plus a random half, capped.

@@ -754,3 +754,112 @@ async fn metrics_count_events_and_requests(#[case] backend: Backend) {
         assert!(text.contains(needle), "{needle} missing from\n{text}");
     }
 }
+
+#[apply(backends)]
+#[actix_web::test]
+async fn tag_changes_and_bulk_deletes_record_one_event_per_task_and_refusals_none(
+    #[case] backend: Backend,
+) {
+    let app = spawn_app(backend).await;
+    let user = app.signup().await;
+    let a = app
+        .create_task(&user, json!({"title": "a", "tags": ["old"]}))
+        .await;
+    let b = app
+        .create_task(&user, json!({"title": "b", "tags": ["old", "keep"]}))
+        .await;
+    app.create_task(&user, json!({"title": "c"})).await;
+    let log = |query: &'static str| {
+        let (app, user) = (&app, &user);
+        async move {
+            app.get(&format!("/api/v1/activity-logs?{query}"), &user.token)
+                .await
+                .expect(200)
+                .body
+        }
+    };
+    assert_eq!(log("").await["total"], 3);
+    // Refused changes write no event (validation inside the transaction, a stale If-Match).
+    let a_path = format!("/api/v1/tasks/{}", a["id"].as_str().unwrap());
+    app.put(
+        &a_path,
+        &user.token,
+        json!({"title": "a", "priority": "bogus"}),
+    )
+    .await
+    .expect(422);
+    let stale = app
+        .client
+        .patch(app.url(&a_path))
+        .insert_header(("Authorization", format!("Bearer {}", user.token)))
+        .insert_header(("If-Match", "\"9\""))
+        .send_json(&json!({"title": "x"}))
+        .await
+        .unwrap();
+    assert_eq!(stale.status().as_u16(), 412);
+    assert_eq!(
+        log("").await["total"],
+        3,
+        "nothing recorded for refused changes"
+    );
+
+    // Renaming a tag: one task.updated per task carrying it.
+    let tags = app.get("/api/v1/tags", &user.token).await.expect(200).body;
+    let old = tags
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "old")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.put(
+        &format!("/api/v1/tags/{old}"),
+        &user.token,
+        json!({"name": "new"}),
+    )
+    .await
+    .expect(200);
+    let renamed = log("since_seq=3").await;
+    assert_eq!(renamed["total"], 2);
+    let mut touched: Vec<&str> = renamed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["task_id"].as_str().unwrap())
+        .collect();
+    touched.sort_unstable();
+    let mut expected = vec![a["id"].as_str().unwrap(), b["id"].as_str().unwrap()];
+    expected.sort_unstable();
+    assert_eq!(touched, expected);
+    for e in renamed["items"].as_array().unwrap() {
+        assert_eq!(e["type"], "task.updated");
+        assert!(
+            e["changes"]["tags"]["new"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("new"))
+        );
+    }
+    // Deleting it: again one per task.
+    app.delete(&format!("/api/v1/tags/{old}"), &user.token)
+        .await
+        .expect(204);
+    assert_eq!(log("since_seq=5").await["total"], 2);
+    // Clearing completed tasks: one task.deleted each.
+    app.complete(&user, a["id"].as_str().unwrap()).await;
+    app.complete(&user, b["id"].as_str().unwrap()).await;
+    app.post("/api/v1/tasks/clear-completed", &user.token, json!({}))
+        .await
+        .expect(200);
+    let cleared = log("since_seq=9").await;
+    let types: Vec<&str> = cleared["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["task.deleted", "task.deleted"]);
+    assert_eq!(log("").await["total"], 11);
+}
