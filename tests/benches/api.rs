@@ -69,26 +69,19 @@ fn main() {
         }
         let admin = std::env::var("BENCH_DATABASE_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-        match AsyncPgConnection::establish(&admin).await {
-            Ok(_) if !(only.is_empty() || only == "postgres") => {}
-            Ok(mut conn) => {
-                let name = format!("bench_{}", std::process::id());
-                conn.batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
-                    .await
-                    .expect("drop database");
-                conn.batch_execute(&format!("CREATE DATABASE {name}"))
-                    .await
-                    .expect("create database");
-                let url = format!(
-                    "{}/{name}",
-                    admin.rsplit_once('/').expect("url has a path").0
-                );
-                list_benchmark("PostgreSQL", url, tasks).await;
-                conn.batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
-                    .await
-                    .expect("drop database");
+        if only.is_empty() || only == "postgres" {
+            let scratch_dir = tempfile::tempdir().expect("temp dir");
+            match scratch_database("PostgreSQL", scratch_dir.path(), &admin).await {
+                Some((url, scratch)) => {
+                    list_benchmark("PostgreSQL", url, tasks).await;
+                    if let Some((mut conn, name)) = scratch {
+                        let _ = conn
+                            .batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
+                            .await;
+                    }
+                }
+                None => println!("PostgreSQL not reachable at {admin}: skipped\n"),
             }
-            Err(e) => println!("PostgreSQL not reachable at {admin} ({e}): skipped\n"),
         }
         if only.is_empty() || only == "writers" {
             let dir = tempfile::tempdir().expect("temp dir");
@@ -486,7 +479,8 @@ async fn create_at_rate(
     (times, total as f64 / started.elapsed().as_secs_f64())
 }
 
-/// A scratch database URL for `backend`, and what to drop afterwards.
+/// A scratch database URL for `backend` (each call a new one), and what to
+/// drop afterwards.
 async fn scratch_database(
     backend: &str,
     dir: &std::path::Path,
@@ -501,7 +495,7 @@ async fn scratch_database(
     let mut conn = AsyncPgConnection::establish(admin).await.ok()?;
     static RUN: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let run = RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let name = format!("bench_publish_{}_{run}", std::process::id());
+    let name = format!("bench_{}_{run}", std::process::id());
     conn.batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
         .await
         .expect("drop database");
