@@ -33,6 +33,7 @@ diesel::table! {
         recurrence_end_date -> Nullable<Timestamp>,
         reminder_offset_minutes -> Nullable<Integer>,
         parent_task_id -> Nullable<Text>,
+        occurrence -> Integer,
         version -> Integer,
         created_at -> Timestamp,
         updated_at -> Timestamp,

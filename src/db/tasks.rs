@@ -38,6 +38,7 @@ pub struct TaskRow {
     pub recurrence_end_date: Option<NaiveDateTime>,
     pub reminder_offset_minutes: Option<i32>,
     pub parent_task_id: Option<String>,
+    pub occurrence: i32,
     pub version: i32,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
@@ -64,6 +65,7 @@ impl TaskRow {
             recurrence_end_date: None,
             reminder_offset_minutes: None,
             parent_task_id: parent.map(|p| p.to_string()),
+            occurrence: 1,
             version: 1,
             created_at: t,
             updated_at: t,
@@ -170,6 +172,18 @@ pub async fn find_many(conn: &mut Conn<'_>, ids: &[String]) -> QueryResult<Vec<T
         .select(TaskRow::as_select())
         .load(c)
         .await)
+}
+
+/// Inserts the successor of a recurring task; `false` if that task already
+/// has one (the unique index on `parent_task_id` decides, also in a race).
+pub async fn insert_successor(conn: &mut Conn<'_>, row: &TaskRow) -> QueryResult<bool> {
+    db_run!(conn, |c| diesel::insert_into(tasks::table)
+        .values(row)
+        .on_conflict(tasks::parent_task_id)
+        .do_nothing()
+        .execute(c)
+        .await
+        .map(|n| n == 1))
 }
 
 /// Replaces the stored row with `row` (same id).

@@ -3,6 +3,7 @@
 //! cannot be represented.
 
 pub mod query;
+pub mod recurrence;
 pub mod tag;
 pub mod task;
 pub mod time;

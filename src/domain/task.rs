@@ -165,7 +165,9 @@ impl Recurrence {
         ) {
             return Err("tasks cannot recur more often than hourly".into());
         }
-        let start = Utc::now().with_timezone(&rrule::Tz::UTC);
+        // Validated against an early start so that a rule's UNTIL is never
+        // "before DTSTART"; the real anchor is each occurrence's due date.
+        let start = chrono::DateTime::<Utc>::UNIX_EPOCH.with_timezone(&rrule::Tz::UTC);
         parsed
             .validate(start)
             .map_err(|e| format!("invalid recurrence rule: {e}"))?;

@@ -7,7 +7,10 @@ use cloudevents::{AttributesReader, Event};
 use tokio::sync::broadcast;
 
 use crate::db;
+use crate::domain::task::TaskId;
+use crate::domain::user::UserId;
 use crate::error::AppError;
+use crate::events::Trace;
 use crate::state::AppState;
 
 /// A CloudEvent delivered by Dapr from another instance or producer.
@@ -90,6 +93,33 @@ pub async fn consume(state: &AppState, topic: &str, body: &[u8]) -> Outcome {
         == Some(state.events.instance_id())
     {
         return Outcome::Own;
+    }
+    // A completion from another producer: make sure the recurring task has
+    // its successor. Idempotent, so it runs before the delivery is recorded
+    // as consumed: a failure here is retried, never lost.
+    if topic == topics.task_events.as_str() && event.ty() == "task.completed" {
+        let user = event
+            .extension("userid")
+            .map(ToString::to_string)
+            .and_then(|u| UserId::parse(&u).ok());
+        let task = event.subject().and_then(TaskId::parse);
+        if let (Some(user), Some(task)) = (user, task) {
+            let trace = Trace {
+                traceid: event
+                    .extension("traceid")
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+                traceparent: event
+                    .extension("traceparent")
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+            };
+            if let Err(e) =
+                crate::service::tasks::ensure_successor_of(state, &trace, &user, task).await
+            {
+                return Outcome::Retry(e.chain());
+            }
+        }
     }
     let recorded = async {
         let mut pooled = state.db.get().await?;

@@ -57,6 +57,7 @@ fn user_scope(prefix: &str) -> actix_web::Scope {
         )
         .service(web::resource("/tasks/{task_id}/complete").post(tasks::complete))
         .service(web::resource("/tasks/{task_id}/uncomplete").post(tasks::uncomplete))
+        .service(web::resource("/tasks/{task_id}/skip-occurrence").post(tasks::skip_occurrence))
         .service(web::resource("/tasks/{task_id}/tags").post(tasks::add_tag))
         .service(web::resource("/tasks/{task_id}/tags/{tag_id}").delete(tasks::remove_tag))
         .service(web::resource("/activity-logs").get(activity::list))

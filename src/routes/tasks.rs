@@ -204,3 +204,17 @@ pub async fn remove_tag(
     let task = tasks::remove_tag(&state, &trace, user.id(), id.0, &tag.0).await?;
     Ok(task_response(StatusCode::OK, &task))
 }
+
+#[utoipa::path(post, path = "/api/{user_id}/tasks/{task_id}/skip-occurrence", tag = "tasks", security(("bearer" = [])),
+    params(("user_id" = String, Path), ("task_id" = uuid::Uuid, Path)),
+    responses((status = 200, body = Task, description = "due date moved to the following occurrence"),
+        (status = 404), (status = 409, description = "not recurring, or the last occurrence")))]
+pub async fn skip_occurrence(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    trace: Trace,
+    id: TaskPath,
+) -> Result<HttpResponse, AppError> {
+    let task = tasks::skip_occurrence(&state, &trace, user.id(), id.0).await?;
+    Ok(task_response(StatusCode::OK, &task))
+}

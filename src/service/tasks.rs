@@ -12,8 +12,9 @@ use super::{check_version, user_tz};
 use crate::db::tasks::TaskRow;
 use crate::db::{self, Conn, now};
 use crate::domain::query::TaskQuery;
+use crate::domain::recurrence::{Occurrence, next_due};
 use crate::domain::tag::{MAX_TAGS_PER_TASK, TagName};
-use crate::domain::task::{Task, TaskFields, TaskId, TaskInput, TaskPatch};
+use crate::domain::task::{RecurrenceMode, Task, TaskFields, TaskId, TaskInput, TaskPatch};
 use crate::domain::user::UserId;
 use crate::error::AppError;
 use crate::events::{DomainEvent, Trace};
@@ -278,7 +279,8 @@ async fn locked(
 }
 
 /// Writes new fields into an existing task — one more version — and records
-/// the change.
+/// the change. Completing a recurring task also creates its next occurrence,
+/// in the same transaction (events: task.completed, then task.created).
 async fn save(
     state: &AppState,
     conn: &mut Conn<'_>,
@@ -294,12 +296,134 @@ async fn save(
     row.updated_at = t;
     db::tasks::update(conn, &row).await?;
     set_tags(conn, user, &row.id, &fields.tags).await?;
-    let task = db::tasks::load(conn, row).await?;
-    let event = state
-        .events
-        .record_task(conn, trace, user.as_str(), Some(before), Some(&task))
-        .await?;
-    Ok((task, vec![event]))
+    let task = db::tasks::load(conn, row.clone()).await?;
+    let mut events = vec![
+        state
+            .events
+            .record_task(conn, trace, user.as_str(), Some(before), Some(&task))
+            .await?,
+    ];
+    if !before.completed && task.completed {
+        events.extend(ensure_successor(state, conn, trace, user, &row, &task).await?);
+    }
+    Ok((task, events))
+}
+
+/// Creates the next occurrence of a completed recurring task unless it has
+/// one (or the series has ended). Idempotent: the unique index on
+/// `parent_task_id` admits one successor however often this runs.
+async fn ensure_successor(
+    state: &AppState,
+    conn: &mut Conn<'_>,
+    trace: &Trace,
+    user: &UserId,
+    row: &TaskRow,
+    task: &Task,
+) -> Result<Option<DomainEvent>, AppError> {
+    let fields = task.fields();
+    let Some(rule) = &fields.recurrence else {
+        return Ok(None);
+    };
+    let current = Occurrence {
+        due_at: fields.due_at,
+        number: row.occurrence,
+    };
+    let completed_at = row.completed_at.unwrap_or_else(now);
+    let tz = user_tz(conn, user).await?;
+    let Some(due) = next_due(
+        rule,
+        fields.recurrence_mode,
+        current,
+        completed_at,
+        fields.recurrence_end_date,
+        tz,
+    ) else {
+        return Ok(None);
+    };
+    let next = TaskFields {
+        completed: false,
+        due_at: Some(due),
+        ..fields
+    };
+    let mut successor = TaskRow::new(TaskId::generate(), user.as_str(), &next, Some(task.id()));
+    successor.occurrence = row.occurrence + 1;
+    if !db::tasks::insert_successor(conn, &successor).await? {
+        return Ok(None);
+    }
+    set_tags(conn, user, &successor.id, &next.tags).await?;
+    let created = db::tasks::load(conn, successor).await?;
+    Ok(Some(
+        state
+            .events
+            .record_task(conn, trace, user.as_str(), None, Some(&created))
+            .await?,
+    ))
+}
+
+/// Moves a recurring task's due date to the following instance of its rule.
+pub async fn skip_occurrence(
+    state: &AppState,
+    trace: &Trace,
+    user: &UserId,
+    id: TaskId,
+) -> Result<Task, AppError> {
+    let changed = transaction!(state.db, |conn| {
+        let (row, current) = locked(conn, user, id, None).await?;
+        let mut fields = current.fields();
+        let Some(rule) = fields.recurrence.clone() else {
+            return Err(AppError::conflict(
+                "not_recurring",
+                "the task does not recur: there is no occurrence to skip",
+            ));
+        };
+        let tz = user_tz(conn, user).await?;
+        let occurrence = Occurrence {
+            due_at: fields.due_at,
+            number: row.occurrence,
+        };
+        // The following instance, counted from the due date (or now).
+        let Some(due) = next_due(
+            &rule,
+            RecurrenceMode::Due,
+            occurrence,
+            now(),
+            fields.recurrence_end_date,
+            tz,
+        ) else {
+            return Err(AppError::conflict(
+                "series_ended",
+                "this is the last occurrence: there is none to skip to",
+            ));
+        };
+        fields.due_at = Some(due);
+        save(state, conn, trace, user, row, &current, &fields).await
+    })?;
+    Ok(committed(state, changed))
+}
+
+/// A `task.completed` delivered from another producer: makes sure the
+/// completed recurring task has its successor (idempotently).
+pub async fn ensure_successor_of(
+    state: &AppState,
+    trace: &Trace,
+    user: &UserId,
+    id: TaskId,
+) -> Result<(), AppError> {
+    let events = transaction!(state.db, |conn| {
+        let Some(row) = db::tasks::find_for_update(conn, user.as_str(), id).await? else {
+            return Ok(Vec::new());
+        };
+        let task = db::tasks::load(conn, row.clone()).await?;
+        if !task.completed {
+            return Ok(Vec::new());
+        }
+        Ok(ensure_successor(state, conn, trace, user, &row, &task)
+            .await?
+            .into_iter()
+            .collect())
+    })?;
+    state.events.committed(events);
+    Ok(())
 }
 
 async fn set_tags(

@@ -19,6 +19,7 @@ mod isolation;
 mod list;
 mod ops;
 mod process;
+mod recurrence;
 mod tags;
 mod tasks;
 mod ws;

@@ -28,11 +28,15 @@ CREATE TABLE tasks (
     recurrence_mode         TEXT NOT NULL DEFAULT 'due',
     recurrence_end_date     TIMESTAMP,
     reminder_offset_minutes INTEGER,
-    parent_task_id          TEXT,
+    parent_task_id          TEXT,            -- the previous occurrence of a recurring task
+    occurrence              INTEGER NOT NULL DEFAULT 1,  -- 1, 2, … within its series (for COUNT)
     version                 INTEGER NOT NULL DEFAULT 1,
     created_at              TIMESTAMP NOT NULL,
     updated_at              TIMESTAMP NOT NULL
 );
+
+-- Exactly one successor per occurrence, however completions race.
+CREATE UNIQUE INDEX tasks_parent ON tasks (parent_task_id);
 
 -- One index per sort order, so a page is an index walk; the nulls-last due
 -- date orders need the (due_at IS NULL) expression the queries sort by.
