@@ -92,7 +92,10 @@ impl Application {
             &fanout,
             &inbound,
             settings.instance_id.clone(),
-            settings.topic_task_updates.clone(),
+            vec![
+                settings.topic_task_updates.clone(),
+                settings.topic_reminders.clone(),
+            ],
         );
         let state = AppState {
             db,
@@ -105,6 +108,7 @@ impl Application {
             settings,
             log,
         };
+        actix_rt::spawn(crate::service::reminders::run_scheduler(state.clone()));
         let address = format!("{}:{}", state.settings.host, state.settings.port);
         let bind_error = |source| StartupError::Bind {
             address: address.clone(),

@@ -8,6 +8,7 @@
 //! timeout instead of failing with "database is locked").
 
 pub mod events;
+pub mod reminders;
 pub mod schema;
 pub mod tags;
 pub mod tasks;

@@ -105,6 +105,19 @@ diesel::table! {
 
 diesel::joinable!(event_deliveries -> events (event_id));
 
+diesel::table! {
+    reminders (id) {
+        id -> Text,
+        task_id -> Text,
+        user_id -> Text,
+        remind_at -> Timestamp,
+        state -> Text,
+        fired_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     tasks,
@@ -113,5 +126,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     events,
     event_deliveries,
     processed_events,
-    relay_leases
+    relay_leases,
+    reminders
 );

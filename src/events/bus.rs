@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::cloudevent::Projection;
-use super::{DomainEvent, Trace, describe};
+use super::{DomainEvent, EventType, ReminderInfo, Trace, describe};
 use crate::db::events::EventRow;
 use crate::db::{self, Conn, now};
 use crate::domain::task::Task;
@@ -43,8 +43,12 @@ impl Topics {
     }
 
     /// The topics `event` is published on, with their projections.
-    pub fn for_event(&self, _event: &DomainEvent) -> [(&str, Projection); 3] {
-        self.for_task_events()
+    pub fn for_event(&self, event: &DomainEvent) -> Vec<(&str, Projection)> {
+        if event.event_type.is_reminder() {
+            vec![(&self.reminders, Projection::Reminders)]
+        } else {
+            self.for_task_events().to_vec()
+        }
     }
 
     /// The topics a task event is published on, with their projections.
@@ -74,6 +78,8 @@ pub struct EventBus {
     /// Whether events wait to be published (Dapr enabled).
     publish: bool,
     metrics: Arc<Metrics>,
+    /// Wakes the reminder scheduler when a reminder is (re)scheduled.
+    reminder_wake: Arc<tokio::sync::Notify>,
 }
 
 impl EventBus {
@@ -86,12 +92,19 @@ impl EventBus {
             topics: Arc::new(Topics::from_settings(settings)),
             publish: settings.dapr_enabled,
             metrics,
+            reminder_wake: Arc::new(tokio::sync::Notify::new()),
         };
         (bus, receiver)
     }
 
     pub fn topics(&self) -> &Topics {
         &self.topics
+    }
+
+    /// Notified when a reminder is scheduled or moved (the scheduler may
+    /// need to wake sooner).
+    pub fn reminder_wake(&self) -> Arc<tokio::sync::Notify> {
+        self.reminder_wake.clone()
     }
 
     pub fn instance_id(&self) -> &str {
@@ -110,21 +123,77 @@ impl EventBus {
         after: Option<&Task>,
     ) -> Result<DomainEvent, AppError> {
         let (event_type, changes, summary) = describe(before, after);
+        let task = after.or(before).cloned();
+        self.record(
+            conn, trace, user_id, event_type, task, changes, summary, None,
+        )
+        .await
+    }
+
+    /// Writes a reminder event into the log (inside the caller's transaction).
+    pub async fn record_reminder(
+        &self,
+        conn: &mut Conn<'_>,
+        trace: &Trace,
+        user_id: &str,
+        event_type: EventType,
+        reminder: ReminderInfo,
+    ) -> Result<DomainEvent, AppError> {
+        let summary = match event_type {
+            EventType::ReminderTriggered => format!("Reminder: '{}'", reminder.title),
+            EventType::ReminderCancelled => {
+                format!("Cancelled the reminder of '{}'", reminder.title)
+            }
+            _ => format!(
+                "Reminder for '{}' at {}",
+                reminder.title,
+                reminder.remind_at.to_rfc3339()
+            ),
+        };
+        self.record(
+            conn,
+            trace,
+            user_id,
+            event_type,
+            None,
+            Default::default(),
+            summary,
+            Some(reminder),
+        )
+        .await
+    }
+
+    #[expect(clippy::too_many_arguments, reason = "one place builds every event")]
+    async fn record(
+        &self,
+        conn: &mut Conn<'_>,
+        trace: &Trace,
+        user_id: &str,
+        event_type: EventType,
+        task: Option<Task>,
+        changes: std::collections::BTreeMap<String, super::FieldChange>,
+        summary: String,
+        reminder: Option<ReminderInfo>,
+    ) -> Result<DomainEvent, AppError> {
         let seq = db::events::next_seq(conn, user_id).await?;
         let created_at = now();
-        let task = after.or(before).cloned();
+        let task_id = task
+            .as_ref()
+            .map(|t| t.id)
+            .or(reminder.as_ref().map(|r| r.task_id));
         let event = DomainEvent {
             id: Uuid::now_v7(),
             user_id: user_id.to_owned(),
             seq,
             event_type,
-            task_id: task.as_ref().map(|t| t.id),
+            task_id,
             time: to_utc(created_at),
             task,
             changes,
             summary,
             trace: trace.clone(),
             instance_id: self.instance_id.to_string(),
+            reminder,
         };
         let row = EventRow {
             id: event.id.to_string(),
@@ -147,6 +216,14 @@ impl EventBus {
             return;
         }
         self.metrics.events_written.inc_by(events.len() as u64);
+        if events.iter().any(|e| {
+            matches!(
+                e.event_type,
+                EventType::ReminderScheduled | EventType::ReminderRescheduled
+            )
+        }) {
+            self.reminder_wake.notify_one();
+        }
         let batch: Batch = events.into_iter().map(Arc::new).collect();
         if let Err(mpsc::error::TrySendError::Full(_)) = self.sender.try_send(batch) {
             // Dropped on purpose: the request must not wait. The sweep and

@@ -20,6 +20,8 @@ pub enum Projection {
     TaskUpdates,
     /// `activity.logged`: one line for audit consumers.
     ActivityLogs,
+    /// `reminder.*`: a reminder's life cycle.
+    Reminders,
 }
 
 impl Projection {
@@ -29,6 +31,7 @@ impl Projection {
             Self::TaskEvents => "task-events",
             Self::TaskUpdates => "task-updates",
             Self::ActivityLogs => "activity-logs",
+            Self::Reminders => "reminders",
         }
     }
 
@@ -37,7 +40,7 @@ impl Projection {
     /// retried publication carries the same id and consumers can dedupe.
     pub fn id(self, event: &DomainEvent) -> Uuid {
         match self {
-            Self::TaskEvents => event.id,
+            Self::TaskEvents | Self::Reminders => event.id,
             other => Uuid::new_v5(&event.id, other.name().as_bytes()),
         }
     }
@@ -87,6 +90,23 @@ pub fn to_cloud_event(
                 "summary": event.summary,
             }),
         ),
+        Projection::Reminders => {
+            let r = event.reminder.as_ref();
+            let mut data = json!({
+                "task_id": task_id,
+                "user_id": event.user_id,
+                "title": r.map(|r| r.title.as_str()),
+                "due_at": r.and_then(|r| r.due_at),
+                "remind_at": r.map(|r| r.remind_at),
+            });
+            if let (Some(r), Some(obj)) = (r, data.as_object_mut())
+                && event.event_type == super::EventType::ReminderTriggered
+            {
+                obj.insert("fired_at".into(), json!(r.fired_at));
+                obj.insert("late".into(), json!(r.late.unwrap_or(false)));
+            }
+            (event.event_type.as_str(), data)
+        }
     };
     let mut builder = EventBuilderV10::new()
         .id(projection.id(event).to_string())

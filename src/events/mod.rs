@@ -34,6 +34,14 @@ pub enum EventType {
     TaskUncompleted,
     #[serde(rename = "task.deleted")]
     TaskDeleted,
+    #[serde(rename = "reminder.scheduled")]
+    ReminderScheduled,
+    #[serde(rename = "reminder.rescheduled")]
+    ReminderRescheduled,
+    #[serde(rename = "reminder.cancelled")]
+    ReminderCancelled,
+    #[serde(rename = "reminder.triggered")]
+    ReminderTriggered,
 }
 
 impl EventType {
@@ -44,7 +52,21 @@ impl EventType {
             Self::TaskCompleted => "task.completed",
             Self::TaskUncompleted => "task.uncompleted",
             Self::TaskDeleted => "task.deleted",
+            Self::ReminderScheduled => "reminder.scheduled",
+            Self::ReminderRescheduled => "reminder.rescheduled",
+            Self::ReminderCancelled => "reminder.cancelled",
+            Self::ReminderTriggered => "reminder.triggered",
         }
+    }
+
+    pub fn is_reminder(self) -> bool {
+        matches!(
+            self,
+            Self::ReminderScheduled
+                | Self::ReminderRescheduled
+                | Self::ReminderCancelled
+                | Self::ReminderTriggered
+        )
     }
 
     /// The verb of the `sync.task` and `activity.logged` projections.
@@ -55,6 +77,10 @@ impl EventType {
             Self::TaskCompleted => "completed",
             Self::TaskUncompleted => "uncompleted",
             Self::TaskDeleted => "deleted",
+            Self::ReminderScheduled => "scheduled",
+            Self::ReminderRescheduled => "rescheduled",
+            Self::ReminderCancelled => "cancelled",
+            Self::ReminderTriggered => "triggered",
         }
     }
 }
@@ -134,6 +160,24 @@ pub struct DomainEvent {
     pub trace: Trace,
     /// INSTANCE_ID of the replica that wrote it.
     pub instance_id: String,
+    /// For reminder events: the reminder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reminder: Option<ReminderInfo>,
+}
+
+/// What a reminder event says about the reminder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReminderInfo {
+    pub id: Uuid,
+    pub task_id: Uuid,
+    pub title: String,
+    pub due_at: Option<DateTime<Utc>>,
+    pub remind_at: DateTime<Utc>,
+    /// When it fired (triggered only).
+    pub fired_at: Option<DateTime<Utc>>,
+    /// Fired more than a second after its time (e.g. it came due while the
+    /// service was down).
+    pub late: Option<bool>,
 }
 
 /// Fields that change on every write and say nothing by themselves.

@@ -13,14 +13,14 @@ use super::{activity, auth, dapr, ops, tags, tasks};
     paths(
         auth::signup, auth::login, auth::me, auth::update_me,
         tasks::create, tasks::list, tasks::get, tasks::replace, tasks::patch, tasks::delete,
-        tasks::complete, tasks::uncomplete, tasks::skip_occurrence, tasks::clear_completed, tasks::add_tag, tasks::remove_tag,
+        tasks::complete, tasks::uncomplete, tasks::skip_occurrence, tasks::set_reminder, tasks::remove_reminder, tasks::list_reminders, tasks::clear_completed, tasks::add_tag, tasks::remove_tag,
         tags::list, tags::create, tags::update, tags::delete,
         activity::list, activity::metrics, dapr::subscribe, dapr::deliver,
         crate::ws::connect,
         ops::healthz, ops::readyz,
     ),
     modifiers(&BearerAuth),
-    tags((name = "auth"), (name = "tasks"), (name = "tags"), (name = "activity"), (name = "realtime"), (name = "dapr"), (name = "ops")),
+    tags((name = "auth"), (name = "tasks"), (name = "tags"), (name = "activity"), (name = "reminders"), (name = "realtime"), (name = "dapr"), (name = "ops")),
 )]
 pub struct ApiDoc;
 

@@ -58,6 +58,13 @@ fn user_scope(prefix: &str) -> actix_web::Scope {
         .service(web::resource("/tasks/{task_id}/complete").post(tasks::complete))
         .service(web::resource("/tasks/{task_id}/uncomplete").post(tasks::uncomplete))
         .service(web::resource("/tasks/{task_id}/skip-occurrence").post(tasks::skip_occurrence))
+        .service(
+            web::resource("/tasks/{task_id}/reminder")
+                .post(tasks::set_reminder)
+                .put(tasks::set_reminder)
+                .delete(tasks::remove_reminder),
+        )
+        .service(web::resource("/reminders").get(tasks::list_reminders))
         .service(web::resource("/tasks/{task_id}/tags").post(tasks::add_tag))
         .service(web::resource("/tasks/{task_id}/tags/{tag_id}").delete(tasks::remove_tag))
         .service(web::resource("/activity-logs").get(activity::list))

@@ -10,6 +10,7 @@ use crate::auth::AuthUser;
 use crate::domain::task::{Task, TaskInput, TaskPatch};
 use crate::error::AppError;
 use crate::events::Trace;
+use crate::service::reminders::{self, Reminder, ReminderInput};
 use crate::service::tasks::{self, TaskPage};
 use crate::state::AppState;
 
@@ -217,4 +218,43 @@ pub async fn skip_occurrence(
 ) -> Result<HttpResponse, AppError> {
     let task = tasks::skip_occurrence(&state, &trace, user.id(), id.0).await?;
     Ok(task_response(StatusCode::OK, &task))
+}
+
+#[utoipa::path(post, path = "/api/{user_id}/tasks/{task_id}/reminder", tag = "reminders", security(("bearer" = [])),
+    params(("user_id" = String, Path), ("task_id" = uuid::Uuid, Path)), request_body = ReminderInput,
+    responses((status = 200, body = Reminder), (status = 404), (status = 409, description = "task completed"),
+        (status = 422, description = "in the past, no due date for an offset, or not exactly one of the fields")))]
+pub async fn set_reminder(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    trace: Trace,
+    id: TaskPath,
+    body: ApiJson<ReminderInput>,
+) -> Result<HttpResponse, AppError> {
+    Ok(HttpResponse::Ok().json(reminders::set(&state, &trace, user.id(), id.0, body.0).await?))
+}
+
+#[utoipa::path(delete, path = "/api/{user_id}/tasks/{task_id}/reminder", tag = "reminders", security(("bearer" = [])),
+    params(("user_id" = String, Path), ("task_id" = uuid::Uuid, Path)),
+    responses((status = 204), (status = 404, description = "no such task, or no pending reminder")))]
+pub async fn remove_reminder(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    trace: Trace,
+    id: TaskPath,
+) -> Result<HttpResponse, AppError> {
+    reminders::remove(&state, &trace, user.id(), id.0).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[utoipa::path(get, path = "/api/{user_id}/reminders", tag = "reminders", security(("bearer" = [])),
+    params(("user_id" = String, Path), ("state" = Option<String>, Query, description = "pending | sent | cancelled")),
+    responses((status = 200, body = Vec<Reminder>), (status = 422)))]
+pub async fn list_reminders(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: AuthUser,
+) -> Result<HttpResponse, AppError> {
+    let pairs = query_pairs(&req)?;
+    Ok(HttpResponse::Ok().json(reminders::list(&state, user.id(), &pairs).await?))
 }

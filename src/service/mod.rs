@@ -3,6 +3,7 @@
 //! REST handlers, the MCP server and Dapr consumers all call these.
 
 pub mod activity;
+pub mod reminders;
 pub mod tags;
 pub mod tasks;
 pub mod users;

@@ -8,7 +8,7 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{check_version, user_tz};
+use super::{check_version, reminders, user_tz};
 use crate::db::tasks::TaskRow;
 use crate::db::{self, Conn, now};
 use crate::domain::query::TaskQuery;
@@ -55,11 +55,25 @@ pub async fn create(
         db::tasks::insert(conn, &row).await?;
         set_tags(conn, user, &row.id, &fields.tags).await?;
         let task = db::tasks::load(conn, row).await?;
-        let event = state
-            .events
-            .record_task(conn, trace, user.as_str(), None, Some(&task))
-            .await?;
-        Ok((task, vec![event]))
+        let mut events = vec![
+            state
+                .events
+                .record_task(conn, trace, user.as_str(), None, Some(&task))
+                .await?,
+        ];
+        events.extend(
+            reminders::sync(
+                state,
+                conn,
+                trace,
+                user,
+                &task.id.to_string(),
+                Some(&task),
+                &task,
+            )
+            .await?,
+        );
+        Ok((task, events))
     })?;
     Ok(committed(state, changed))
 }
@@ -104,7 +118,7 @@ pub async fn replace(
     let changed = transaction!(state.db, |conn| {
         let (row, current) = locked(conn, user, id, if_match).await?;
         let fields = input.validate(user_tz(conn, user).await?)?;
-        save(state, conn, trace, user, row, &current, &fields).await
+        save_fields(state, conn, trace, user, row, &current, &fields).await
     })?;
     Ok(committed(state, changed))
 }
@@ -121,7 +135,7 @@ pub async fn patch(
     let changed = transaction!(state.db, |conn| {
         let (row, current) = locked(conn, user, id, if_match).await?;
         let fields = patch.apply(current.fields(), user_tz(conn, user).await?)?;
-        save(state, conn, trace, user, row, &current, &fields).await
+        save_fields(state, conn, trace, user, row, &current, &fields).await
     })?;
     Ok(committed(state, changed))
 }
@@ -161,7 +175,7 @@ async fn set_completed(
         }
         let mut fields = current.fields();
         fields.completed = completed;
-        save(state, conn, trace, user, row, &current, &fields).await
+        save_fields(state, conn, trace, user, row, &current, &fields).await
     })?;
     Ok(committed(state, changed))
 }
@@ -177,11 +191,14 @@ pub async fn delete(
     let changed = transaction!(state.db, |conn| {
         let (row, last) = locked(conn, user, id, if_match).await?;
         db::tasks::delete(conn, &row.id).await?;
-        let event = state
-            .events
-            .record_task(conn, trace, user.as_str(), Some(&last), None)
-            .await?;
-        Ok((last, vec![event]))
+        let mut events = vec![
+            state
+                .events
+                .record_task(conn, trace, user.as_str(), Some(&last), None)
+                .await?,
+        ];
+        events.extend(reminders::sync(state, conn, trace, user, &row.id, None, &last).await?);
+        Ok((last, events))
     })?;
     Ok(committed(state, changed))
 }
@@ -204,6 +221,9 @@ pub async fn clear_completed(
                     .events
                     .record_task(conn, trace, user.as_str(), Some(task), None)
                     .await?,
+            );
+            events.extend(
+                reminders::sync(state, conn, trace, user, &task.id.to_string(), None, task).await?,
             );
         }
         Ok((tasks.len(), events))
@@ -233,7 +253,7 @@ pub async fn add_tag(
             ));
         }
         fields.tags.push(name.clone());
-        save(state, conn, trace, user, row, &current, &fields).await
+        save_fields(state, conn, trace, user, row, &current, &fields).await
     })?;
     Ok(committed(state, changed))
 }
@@ -257,7 +277,7 @@ pub async fn remove_tag(
         if fields.tags.len() == before {
             return Ok((current, Vec::new()));
         }
-        save(state, conn, trace, user, row, &current, &fields).await
+        save_fields(state, conn, trace, user, row, &current, &fields).await
     })?;
     Ok(committed(state, changed))
 }
@@ -281,7 +301,7 @@ async fn locked(
 /// Writes new fields into an existing task — one more version — and records
 /// the change. Completing a recurring task also creates its next occurrence,
 /// in the same transaction (events: task.completed, then task.created).
-async fn save(
+pub(crate) async fn save_fields(
     state: &AppState,
     conn: &mut Conn<'_>,
     trace: &Trace,
@@ -303,6 +323,7 @@ async fn save(
             .record_task(conn, trace, user.as_str(), Some(before), Some(&task))
             .await?,
     ];
+    events.extend(reminders::sync(state, conn, trace, user, &row.id, Some(&task), &task).await?);
     if !before.completed && task.completed {
         events.extend(ensure_successor(state, conn, trace, user, &row, &task).await?);
     }
@@ -319,10 +340,10 @@ async fn ensure_successor(
     user: &UserId,
     row: &TaskRow,
     task: &Task,
-) -> Result<Option<DomainEvent>, AppError> {
+) -> Result<Vec<DomainEvent>, AppError> {
     let fields = task.fields();
     let Some(rule) = &fields.recurrence else {
-        return Ok(None);
+        return Ok(Vec::new());
     };
     let current = Occurrence {
         due_at: fields.due_at,
@@ -338,7 +359,7 @@ async fn ensure_successor(
         fields.recurrence_end_date,
         tz,
     ) else {
-        return Ok(None);
+        return Ok(Vec::new());
     };
     let next = TaskFields {
         completed: false,
@@ -348,16 +369,29 @@ async fn ensure_successor(
     let mut successor = TaskRow::new(TaskId::generate(), user.as_str(), &next, Some(task.id()));
     successor.occurrence = row.occurrence + 1;
     if !db::tasks::insert_successor(conn, &successor).await? {
-        return Ok(None);
+        return Ok(Vec::new());
     }
     set_tags(conn, user, &successor.id, &next.tags).await?;
     let created = db::tasks::load(conn, successor).await?;
-    Ok(Some(
+    let mut events = vec![
         state
             .events
             .record_task(conn, trace, user.as_str(), None, Some(&created))
             .await?,
-    ))
+    ];
+    events.extend(
+        reminders::sync(
+            state,
+            conn,
+            trace,
+            user,
+            &created.id.to_string(),
+            Some(&created),
+            &created,
+        )
+        .await?,
+    );
+    Ok(events)
 }
 
 /// Moves a recurring task's due date to the following instance of its rule.
@@ -396,7 +430,7 @@ pub async fn skip_occurrence(
             ));
         };
         fields.due_at = Some(due);
-        save(state, conn, trace, user, row, &current, &fields).await
+        save_fields(state, conn, trace, user, row, &current, &fields).await
     })?;
     Ok(committed(state, changed))
 }
@@ -417,10 +451,7 @@ pub async fn ensure_successor_of(
         if !task.completed {
             return Ok(Vec::new());
         }
-        Ok(ensure_successor(state, conn, trace, user, &row, &task)
-            .await?
-            .into_iter()
-            .collect())
+        ensure_successor(state, conn, trace, user, &row, &task).await
     })?;
     state.events.committed(events);
     Ok(())

@@ -92,12 +92,13 @@ impl Actor for Hub {
 }
 
 impl Hub {
-    /// Starts the hub and feeds it from the in-process fan-outs.
+    /// Starts the hub and feeds it from the in-process fan-outs and from
+    /// `topics` delivered by Dapr from other instances.
     pub fn start_fed(
         fanout: &FanOut,
         inbound: &InboundFanOut,
         instance_id: String,
-        task_updates_topic: String,
+        topics: Vec<String>,
     ) -> Addr<Self> {
         let hub = Self::default().start();
         let mut local = fanout.subscribe();
@@ -116,7 +117,7 @@ impl Hub {
                             let from_elsewhere = inbound.extension("instanceid").as_deref() != Some(instance_id.as_str());
                             let seq = inbound.extension("sequence").and_then(|s| s.parse::<i64>().ok());
                             let user = inbound.extension("userid");
-                            if inbound.topic == task_updates_topic && from_elsewhere
+                            if topics.contains(&inbound.topic) && from_elsewhere
                                 && let (Some(user_id), Some(seq)) = (user, seq)
                             {
                                 addr.do_send(RemoteSeq { user_id, seq });

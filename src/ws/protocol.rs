@@ -27,6 +27,16 @@ pub enum ServerMessage<'a> {
         changes: &'a std::collections::BTreeMap<String, FieldChange>,
         time: DateTime<Utc>,
     },
+    /// A reminder fired.
+    Reminder {
+        seq: i64,
+        task_id: Uuid,
+        title: &'a str,
+        due_at: Option<DateTime<Utc>>,
+        remind_at: DateTime<Utc>,
+        fired_at: Option<DateTime<Utc>>,
+        late: bool,
+    },
     /// A replay asked for with `since` is complete; live events follow.
     ReplayDone {
         last_seq: i64,
@@ -43,6 +53,19 @@ pub enum ServerMessage<'a> {
 
 impl<'a> ServerMessage<'a> {
     pub fn event(event: &'a DomainEvent) -> Self {
+        if let (crate::events::EventType::ReminderTriggered, Some(r)) =
+            (event.event_type, &event.reminder)
+        {
+            return Self::Reminder {
+                seq: event.seq,
+                task_id: r.task_id,
+                title: &r.title,
+                due_at: r.due_at,
+                remind_at: r.remind_at,
+                fired_at: r.fired_at,
+                late: r.late.unwrap_or(false),
+            };
+        }
         let deleted = event.event_type == crate::events::EventType::TaskDeleted;
         Self::Event {
             seq: event.seq,

@@ -48,7 +48,12 @@ impl TestDb {
                 let schema = format!("test_{}", uuid::Uuid::new_v4().simple());
                 admin_exec(&admin_url, &format!("CREATE SCHEMA {schema}")).await;
                 let sep = if admin_url.contains('?') { '&' } else { '?' };
-                let url = format!("{admin_url}{sep}options=-csearch_path%3D{schema}");
+                // Tagged, so that dropping the schema can first end this test's
+                // connections (one may sit in a transaction driven by the test's
+                // own, by then blocked, runtime).
+                let url = format!(
+                    "{admin_url}{sep}options=-csearch_path%3D{schema}&application_name={schema}"
+                );
                 (Self::PgSchema { admin_url, schema }, url)
             }
         }
@@ -97,7 +102,11 @@ impl Drop for TestDb {
     fn drop(&mut self) {
         let sql = match self {
             Self::Sqlite { .. } => return,
-            Self::PgSchema { schema, .. } => format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
+            Self::PgSchema { schema, .. } => format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE application_name = '{schema}' AND pid <> pg_backend_pid(); \
+                 DROP SCHEMA IF EXISTS {schema} CASCADE"
+            ),
             Self::PgDatabase { database, .. } => {
                 format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)")
             }
