@@ -44,6 +44,8 @@ pub struct Application {
     state: AppState,
     signals: Option<Signals>,
     dispatcher: DispatcherHandle,
+    /// The reminder scheduler; stopped with the server.
+    scheduler: actix_rt::task::JoinHandle<()>,
 }
 
 /// Events buffered per in-process subscriber before it lags (and catches up
@@ -108,7 +110,7 @@ impl Application {
             settings,
             log,
         };
-        actix_rt::spawn(crate::service::reminders::run_scheduler(state.clone()));
+        let scheduler = actix_rt::spawn(crate::service::reminders::run_scheduler(state.clone()));
         let address = format!("{}:{}", state.settings.host, state.settings.port);
         let bind_error = |source| StartupError::Bind {
             address: address.clone(),
@@ -123,6 +125,7 @@ impl Application {
             state,
             signals: None,
             dispatcher,
+            scheduler,
         })
     }
 
@@ -169,6 +172,7 @@ impl Application {
             signals,
             state,
             dispatcher,
+            scheduler,
             ..
         } = self;
         let result = match signals {
@@ -177,7 +181,7 @@ impl Application {
                 let handle = server.handle();
                 let mut server = std::pin::pin!(server);
                 let signal = tokio::select! {
-                    result = &mut server => return finish(result, dispatcher).await,
+                    result = &mut server => return finish(result, dispatcher, scheduler).await,
                     _ = signals.term.recv() => "SIGTERM",
                     _ = signals.int.recv() => "SIGINT",
                 };
@@ -190,13 +194,19 @@ impl Application {
                 result
             }
         };
-        finish(result, dispatcher).await
+        finish(result, dispatcher, scheduler).await
     }
 }
 
 /// Ordered shutdown, once no request is in flight any more: the dispatcher
 /// publishes what is still pending (within a deadline) and stops.
-async fn finish(result: std::io::Result<()>, dispatcher: DispatcherHandle) -> std::io::Result<()> {
+async fn finish(
+    result: std::io::Result<()>,
+    dispatcher: DispatcherHandle,
+    scheduler: actix_rt::task::JoinHandle<()>,
+) -> std::io::Result<()> {
+    // No new reminders fire; what fired is already in the log.
+    scheduler.abort();
     dispatcher.shutdown(FLUSH_DEADLINE).await;
     result
 }

@@ -20,6 +20,7 @@ mod list;
 mod ops;
 mod process;
 mod recurrence;
+mod reminders;
 mod tags;
 mod tasks;
 mod ws;

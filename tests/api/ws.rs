@@ -65,7 +65,7 @@ impl Ws {
         }
     }
 
-    async fn connect(app: &TestApp, user: &TestUser, query: &str) -> Self {
+    pub async fn connect(app: &TestApp, user: &TestUser, query: &str) -> Self {
         let (ws, _) = Self::open(app, &user.id, Some(&user.token), Auth::Header, query)
             .await
             .expect("connects");
@@ -73,7 +73,7 @@ impl Ws {
     }
 
     /// The next JSON message (answering pings on the way).
-    async fn next(&mut self) -> Value {
+    pub async fn next(&mut self) -> Value {
         self.try_next(WAIT).await.expect("a message in time")
     }
 
@@ -93,7 +93,7 @@ impl Ws {
     }
 
     /// The next message of type `kind`, skipping others.
-    async fn next_of(&mut self, kind: &str) -> Value {
+    pub async fn next_of(&mut self, kind: &str) -> Value {
         loop {
             let message = self.next().await;
             if message["type"] == kind {

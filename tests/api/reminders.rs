@@ -1,0 +1,332 @@
+//! Reminders: kept in step with their task, set explicitly, fired once and on
+//! time (to the WebSocket and to Dapr), late after downtime, once across
+//! instances.
+
+use std::time::Duration;
+
+use chrono::{SecondsFormat, Utc};
+use rstest_reuse::apply;
+use serde_json::{Value, json};
+
+use crate::backends;
+use crate::helpers::{Backend, TestApp, TestUser, spawn_app, spawn_app_with, start_on};
+use crate::support::dapr::Sidecar;
+use crate::ws::Ws;
+
+fn in_future(d: chrono::Duration) -> String {
+    (Utc::now() + d).to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+async fn reminders(app: &TestApp, user: &TestUser, state: &str) -> Vec<Value> {
+    app.get(&format!("/api/v1/reminders?state={state}"), &user.token)
+        .await
+        .expect(200)
+        .body
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+async fn log_types(app: &TestApp, user: &TestUser) -> Vec<String> {
+    let log = app
+        .get("/api/v1/activity-logs?limit=500", &user.token)
+        .await
+        .expect(200);
+    log.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .map(|e| e["type"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[apply(backends)]
+#[actix_web::test]
+async fn a_reminder_follows_its_task(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
+    let user = app.signup().await;
+    let due = Utc::now() + chrono::Duration::hours(2);
+    let task = app
+        .create_task(
+            &user,
+            json!({"title": "Call mum", "due_at": due.to_rfc3339(), "reminder_offset_minutes": 30}),
+        )
+        .await;
+    let id = task["id"].as_str().unwrap().to_owned();
+    let pending = reminders(&app, &user, "pending").await;
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0]["task_id"], id.as_str());
+    let remind_at =
+        chrono::DateTime::parse_from_rfc3339(pending[0]["remind_at"].as_str().unwrap()).unwrap();
+    assert_eq!((due - remind_at.with_timezone(&Utc)).num_minutes(), 30);
+    // Moving the due date moves the reminder.
+    let later = due + chrono::Duration::hours(1);
+    app.patch(
+        &format!("/api/v1/tasks/{id}"),
+        &user.token,
+        json!({"due_at": later.to_rfc3339()}),
+    )
+    .await
+    .expect(200);
+    let moved = reminders(&app, &user, "pending").await;
+    assert_eq!(moved.len(), 1);
+    assert_eq!(
+        moved[0]["id"], pending[0]["id"],
+        "the same reminder, rescheduled"
+    );
+    assert_ne!(moved[0]["remind_at"], pending[0]["remind_at"]);
+    // Completing cancels it.
+    app.complete(&user, &id).await;
+    assert!(reminders(&app, &user, "pending").await.is_empty());
+    assert_eq!(reminders(&app, &user, "cancelled").await.len(), 1);
+    let types = log_types(&app, &user).await;
+    assert_eq!(
+        types,
+        [
+            "task.created",
+            "reminder.scheduled",
+            "task.updated",
+            "reminder.rescheduled",
+            "task.completed",
+            "reminder.cancelled"
+        ]
+    );
+    // Deleting a task with a reminder cancels it too.
+    let other = app
+        .create_task(&user, json!({"title": "Dentist", "due_at": later.to_rfc3339(), "reminder_offset_minutes": 60}))
+        .await;
+    app.delete(
+        &format!("/api/v1/tasks/{}", other["id"].as_str().unwrap()),
+        &user.token,
+    )
+    .await
+    .expect(204);
+    assert_eq!(reminders(&app, &user, "cancelled").await.len(), 2);
+    app.get("/api/v1/reminders?state=lost", &user.token)
+        .await
+        .expect(422);
+}
+
+#[apply(backends)]
+#[actix_web::test]
+async fn reminders_can_be_set_explicitly(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
+    let user = app.signup().await;
+    let task = app
+        .create_task(
+            &user,
+            json!({"title": "Pay rent", "due_at": in_future(chrono::Duration::hours(5))}),
+        )
+        .await;
+    let path = format!("/api/v1/tasks/{}/reminder", task["id"].as_str().unwrap());
+    let at = in_future(chrono::Duration::hours(1));
+    let set = app
+        .post(&path, &user.token, json!({"remind_at": at}))
+        .await
+        .expect(200);
+    assert_eq!(set.body["state"], "pending");
+    let moved = app
+        .put(&path, &user.token, json!({"offset_minutes": 10}))
+        .await
+        .expect(200);
+    assert_eq!(moved.body["id"], set.body["id"]);
+    let current = app
+        .get(
+            &format!("/api/v1/tasks/{}", task["id"].as_str().unwrap()),
+            &user.token,
+        )
+        .await
+        .expect(200);
+    assert_eq!(current.body["reminder_offset_minutes"], 10);
+    for (body, field) in [
+        (
+            json!({"remind_at": in_future(chrono::Duration::hours(-1))}),
+            "remind_at",
+        ),
+        (json!({"offset_minutes": 600}), "offset_minutes"),
+        (json!({}), "body"),
+        (json!({"remind_at": at, "offset_minutes": 5}), "body"),
+        (json!({"remind_at": "tomorrow"}), "remind_at"),
+    ] {
+        let res = app.post(&path, &user.token, body.clone()).await.expect(422);
+        assert!(
+            res.body["error"]["details"].get(field).is_some(),
+            "{body}: {}",
+            res.body
+        );
+    }
+    let undated = app.create_task(&user, json!({"title": "someday"})).await;
+    app.post(
+        &format!("/api/v1/tasks/{}/reminder", undated["id"].as_str().unwrap()),
+        &user.token,
+        json!({"offset_minutes": 5}),
+    )
+    .await
+    .expect(422);
+    app.delete(&path, &user.token).await.expect(204);
+    app.delete(&path, &user.token).await.expect(404);
+    assert_eq!(reminders(&app, &user, "cancelled").await.len(), 1);
+}
+
+#[apply(backends)]
+#[actix_web::test]
+async fn a_reminder_fires_on_time_to_the_websocket_and_to_dapr(#[case] backend: Backend) {
+    let sidecar = Sidecar::start().await;
+    let endpoint = sidecar.endpoint();
+    let app = spawn_app_with(backend, move |s| {
+        s.dapr_enabled = true;
+        s.dapr_http_endpoint = Some(endpoint);
+        s.outbox_sweep_interval = 0.1;
+    })
+    .await;
+    let user = app.signup().await;
+    let task = app
+        .create_task(
+            &user,
+            json!({"title": "Stretch", "due_at": in_future(chrono::Duration::hours(1))}),
+        )
+        .await;
+    let mut ws = Ws::connect(&app, &user, "").await;
+    ws.next().await;
+    let at = Utc::now() + chrono::Duration::milliseconds(1500);
+    app.post(
+        &format!("/api/v1/tasks/{}/reminder", task["id"].as_str().unwrap()),
+        &user.token,
+        json!({"remind_at": at.to_rfc3339_opts(SecondsFormat::Millis, true)}),
+    )
+    .await
+    .expect(200);
+    let message = ws.next_of("reminder").await;
+    let arrived = Utc::now();
+    assert_eq!(message["task_id"], task["id"]);
+    assert_eq!(message["title"], "Stretch");
+    assert_eq!(message["late"], false);
+    assert!(
+        message["fired_at"].is_string()
+            && message["remind_at"].is_string()
+            && message["due_at"].is_string()
+    );
+    let lateness = arrived - at;
+    assert!(
+        lateness < chrono::Duration::seconds(1) && lateness > chrono::Duration::milliseconds(-50),
+        "fired {lateness} after its time"
+    );
+    assert_eq!(reminders(&app, &user, "sent").await.len(), 1);
+    let published = sidecar
+        .wait_for("reminders", 2, Duration::from_secs(10))
+        .await;
+    let types: Vec<&str> = published
+        .iter()
+        .map(|m| m.body["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["reminder.scheduled", "reminder.triggered"]);
+    let data = &published[1].body["data"];
+    assert_eq!(data["title"], "Stretch");
+    assert_eq!(data["late"], false);
+    assert!(data["fired_at"].is_string());
+}
+
+#[apply(backends)]
+#[actix_web::test]
+async fn a_reminder_due_during_downtime_fires_once_late_at_start(#[case] backend: Backend) {
+    let mut first = spawn_app(backend).await;
+    let user = first.signup().await;
+    let task = first
+        .create_task(
+            &user,
+            json!({"title": "Water plants", "due_at": in_future(chrono::Duration::hours(1))}),
+        )
+        .await;
+    first
+        .post(
+            &format!("/api/v1/tasks/{}/reminder", task["id"].as_str().unwrap()),
+            &user.token,
+            json!({"remind_at": in_future(chrono::Duration::milliseconds(1200))}),
+        )
+        .await
+        .expect(200);
+    first.stop().await;
+    actix_rt::time::sleep(Duration::from_millis(2500)).await;
+    let second = start_on(first.database_url.clone(), |_| {}).await;
+    let mut fired = Vec::new();
+    for _ in 0..50 {
+        fired = reminders(&second, &user, "sent").await;
+        if !fired.is_empty() {
+            break;
+        }
+        actix_rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(fired.len(), 1, "fired at start");
+    let log = second
+        .get("/api/v1/activity-logs", &user.token)
+        .await
+        .expect(200);
+    let triggered: Vec<&Value> = log.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "reminder.triggered")
+        .collect();
+    assert_eq!(triggered.len(), 1, "once");
+    let mut ws = Ws::connect(&second, &user, "since=0").await;
+    let message = ws.next_of("reminder").await;
+    assert_eq!(message["late"], true);
+}
+
+#[actix_web::test]
+async fn two_instances_on_one_postgres_fire_each_reminder_once() {
+    let a = spawn_app(Backend::Postgres).await;
+    let b = start_on(a.database_url.clone(), |s| {
+        s.instance_id = "replica-b".into()
+    })
+    .await;
+    let user = a.signup().await;
+    for i in 0..20 {
+        let task = a
+            .create_task(
+                &user,
+                json!({"title": format!("r{i}"), "due_at": in_future(chrono::Duration::hours(1))}),
+            )
+            .await;
+        let app = if i % 2 == 0 { &a } else { &b };
+        app.post(
+            &format!("/api/v1/tasks/{}/reminder", task["id"].as_str().unwrap()),
+            &user.token,
+            json!({"remind_at": in_future(chrono::Duration::milliseconds(1500))}),
+        )
+        .await
+        .expect(200);
+    }
+    actix_rt::time::sleep(Duration::from_millis(3000)).await;
+    assert_eq!(reminders(&a, &user, "sent").await.len(), 20);
+    let log = a
+        .get("/api/v1/activity-logs?limit=500", &user.token)
+        .await
+        .expect(200);
+    let triggered = log.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "reminder.triggered")
+        .count();
+    assert_eq!(triggered, 20, "each fired once");
+}
+
+#[apply(backends)]
+#[actix_web::test]
+async fn the_next_occurrence_gets_its_own_reminder(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
+    let user = app.signup().await;
+    let due = Utc::now() + chrono::Duration::hours(3);
+    let task = app
+        .create_task(&user, json!({"title": "Daily review", "due_at": due.to_rfc3339(), "recurrence_pattern": "daily", "reminder_offset_minutes": 15}))
+        .await;
+    app.complete(&user, task["id"].as_str().unwrap()).await;
+    let pending = reminders(&app, &user, "pending").await;
+    assert_eq!(pending.len(), 1);
+    assert_ne!(
+        pending[0]["task_id"], task["id"],
+        "the successor's reminder"
+    );
+}
