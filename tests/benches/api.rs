@@ -10,11 +10,12 @@
 //! 4. WebSocket fan-out: 10 000 sessions over 1 000 users on the release
 //!    binary; latency from a REST change's response to its delivery on every
 //!    session of that user, and the server's memory.
+//! 5. Reminders: 1 000 due within the same minute, and how late each fires.
 //!
 //! Run: `cargo bench --bench api` (PostgreSQL from `BENCH_DATABASE_URL`, default
 //! `postgres://postgres@127.0.0.1:5432/postgres`; a scratch database is created
 //! and dropped). `BENCH_TASKS` changes the task count; `BENCH_ONLY=sqlite`,
-//! `postgres`, `writers`, `publish` or `ws` runs one part.
+//! `postgres`, `writers`, `publish`, `ws` or `reminders` runs one part.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -96,6 +97,9 @@ fn main() {
         }
         if only.is_empty() || only == "ws" {
             ws_benchmark().await;
+        }
+        if only.is_empty() || only == "reminders" {
+            reminders_benchmark().await;
         }
     });
 }
@@ -782,6 +786,91 @@ async fn ws_benchmark() {
     );
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// 1 000 reminders due within the same minute: how late does each fire?
+async fn reminders_benchmark() {
+    const COUNT: usize = 1_000;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (base, client) = start(format!(
+        "sqlite://{}",
+        dir.path().join("reminders.db").display()
+    ))
+    .await;
+    let (_, token) = signup(&client, &base).await;
+    let auth = ("Authorization", format!("Bearer {token}"));
+    // Due within one minute, starting once all are scheduled.
+    let window_start = chrono::Utc::now() + chrono::Duration::seconds(15);
+    for i in 0..COUNT {
+        let mut res = client
+            .post(format!("{base}/api/v1/tasks"))
+            .insert_header(auth.clone())
+            .send_json(&json!({"title": format!("reminder {i}"), "due_at": (window_start + chrono::Duration::hours(1)).to_rfc3339()}))
+            .await
+            .expect("create");
+        let task: Value = res.json().await.expect("task");
+        let at = window_start + chrono::Duration::milliseconds((i as i64 * 60_000) / COUNT as i64);
+        let res = client
+            .post(format!(
+                "{base}/api/v1/tasks/{}/reminder",
+                task["id"].as_str().expect("id")
+            ))
+            .insert_header(auth.clone())
+            .send_json(
+                &json!({"remind_at": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)}),
+            )
+            .await
+            .expect("reminder");
+        assert_eq!(res.status().as_u16(), 200);
+    }
+    let scheduled_by = chrono::Utc::now();
+    assert!(
+        scheduled_by < window_start,
+        "scheduling took too long for the window"
+    );
+    actix_rt::time::sleep(
+        (window_start + chrono::Duration::seconds(62) - chrono::Utc::now())
+            .to_std()
+            .unwrap_or_default(),
+    )
+    .await;
+    let mut res = client
+        .get(format!("{base}/api/v1/reminders?state=sent"))
+        .insert_header(auth.clone())
+        .send()
+        .await
+        .expect("list");
+    let sent: Vec<Value> = res.json().limit(16 * 1024 * 1024).await.expect("reminders");
+    let mut lateness: Vec<Duration> = sent
+        .iter()
+        .map(|r| {
+            let at =
+                chrono::DateTime::parse_from_rfc3339(r["remind_at"].as_str().expect("remind_at"))
+                    .expect("time");
+            let fired =
+                chrono::DateTime::parse_from_rfc3339(r["fired_at"].as_str().expect("fired_at"))
+                    .expect("time");
+            (fired - at).to_std().unwrap_or_default()
+        })
+        .collect();
+    let (p50, p95) = percentiles(&mut lateness);
+    let p99 = lateness[((lateness.len() as f64 * 0.99) as usize).min(lateness.len() - 1)];
+    let within_1s = lateness
+        .iter()
+        .filter(|d| **d <= Duration::from_secs(1))
+        .count();
+    println!("## Reminders: {COUNT} due within one minute (SQLite, built-in scheduler)\n");
+    println!("| fired | p50 late ms | p95 late ms | p99 late ms | max late ms | within 1 s |");
+    println!("|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| {}/{COUNT} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1}% |\n",
+        sent.len(),
+        ms(p50),
+        ms(p95),
+        ms(p99),
+        ms(*lateness.last().unwrap_or(&Duration::ZERO)),
+        within_1s as f64 * 100.0 / COUNT as f64
+    );
 }
 
 fn percentiles(times: &mut [Duration]) -> (Duration, Duration) {
