@@ -106,6 +106,9 @@ pub struct Settings {
     /// Messages queued for one WebSocket session before it counts as too
     /// slow and is closed (code 4000: reconnect and resume).
     pub ws_session_queue: usize,
+    /// `builtin` (the service's own scheduler) or `dapr-jobs` (the Dapr Jobs
+    /// API calls `POST /job/reminder-{id}` when a reminder is due).
+    pub reminder_scheduler: String,
 }
 
 impl Default for Settings {
@@ -146,6 +149,7 @@ impl Default for Settings {
             ws_ping_interval: 10.0,
             ws_client_timeout: 30.0,
             ws_session_queue: 1024,
+            reminder_scheduler: "builtin".into(),
         }
     }
 }
@@ -183,6 +187,7 @@ const ENV_KEYS: &[&str] = &[
     "WS_PING_INTERVAL",
     "WS_CLIENT_TIMEOUT",
     "WS_SESSION_QUEUE",
+    "REMINDER_SCHEDULER",
 ];
 
 /// A configuration that cannot be used, with a message for the operator.
@@ -259,6 +264,11 @@ impl Settings {
                 )));
             }
         }
+        if !["builtin", "dapr-jobs"].contains(&self.reminder_scheduler.as_str()) {
+            return Err(SettingsError::Refused(
+                "REMINDER_SCHEDULER must be builtin or dapr-jobs".into(),
+            ));
+        }
         if self.ws_session_queue == 0 {
             return Err(SettingsError::Refused(
                 "WS_SESSION_QUEUE must be at least 1".into(),
@@ -275,6 +285,11 @@ impl Settings {
             ));
         }
         Ok(())
+    }
+
+    /// Whether reminders are scheduled through the Dapr Jobs API.
+    pub fn dapr_jobs(&self) -> bool {
+        self.reminder_scheduler == "dapr-jobs"
     }
 
     /// The sidecar's base URL.

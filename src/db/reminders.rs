@@ -114,6 +114,17 @@ pub async fn list(
     })
 }
 
+/// A pending reminder by id.
+pub async fn pending_by_id(conn: &mut Conn<'_>, id: &str) -> QueryResult<Option<ReminderRow>> {
+    db_run!(conn, |c| reminders::table
+        .find(id)
+        .filter(reminders::state.eq(PENDING))
+        .select(ReminderRow::as_select())
+        .first(c)
+        .await
+        .optional())
+}
+
 /// When the soonest pending reminder is due (any user, any instance).
 pub async fn next_due(conn: &mut Conn<'_>) -> QueryResult<Option<NaiveDateTime>> {
     db_run!(conn, |c| reminders::table

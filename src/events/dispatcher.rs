@@ -125,10 +125,16 @@ pub fn spawn(
     log: Logger,
 ) -> DispatcherHandle {
     let fresh = Arc::new(Fresh::default());
+    let jobs = settings.dapr_jobs().then(|| {
+        let (jobs, pending) = mpsc::channel(JOB_QUEUE);
+        actix_rt::spawn(run_jobs(pending, settings.clone(), log.clone()));
+        jobs
+    });
     actix_rt::spawn(fan_out(
         receiver,
         fanout,
         settings.dapr_enabled.then(|| fresh.clone()),
+        jobs,
     ));
     if !settings.dapr_enabled {
         return DispatcherHandle {
@@ -157,8 +163,15 @@ async fn fan_out(
     mut receiver: mpsc::Receiver<Batch>,
     fanout: FanOut,
     publisher: Option<Arc<Fresh>>,
+    jobs: Option<mpsc::Sender<Job>>,
 ) {
     while let Some(batch) = receiver.recv().await {
+        if let Some(jobs) = &jobs {
+            for job in batch.iter().filter_map(|e| Job::for_event(e)) {
+                // A full queue is recovered by the scheduler's safety sweep.
+                let _ = jobs.try_send(job);
+            }
+        }
         if let Some(fresh) = &publisher
             && let Ok(mut users) = fresh.users.lock()
         {
@@ -169,6 +182,67 @@ async fn fan_out(
         }
         if let Some(fresh) = &publisher {
             fresh.wake.notify_one();
+        }
+    }
+}
+
+/// Reminder job calls queued for the Dapr Jobs API.
+const JOB_QUEUE: usize = 4096;
+
+/// A call to make on the Dapr Jobs API after a reminder changed.
+#[derive(Debug)]
+enum Job {
+    Schedule {
+        name: String,
+        due: chrono::DateTime<chrono::Utc>,
+        reminder_id: String,
+    },
+    Delete {
+        name: String,
+    },
+}
+
+impl Job {
+    fn for_event(event: &DomainEvent) -> Option<Self> {
+        let reminder = event.reminder.as_ref()?;
+        let name = format!("reminder-{}", reminder.id);
+        match event.event_type {
+            super::EventType::ReminderScheduled | super::EventType::ReminderRescheduled => {
+                Some(Self::Schedule {
+                    name,
+                    due: reminder.remind_at,
+                    reminder_id: reminder.id.to_string(),
+                })
+            }
+            super::EventType::ReminderCancelled => Some(Self::Delete { name }),
+            _ => None,
+        }
+    }
+}
+
+/// Makes the Jobs API calls, in order. A failed call is logged; the
+/// reminder still fires through the scheduler's safety sweep.
+async fn run_jobs(mut pending: mpsc::Receiver<Job>, settings: Arc<Settings>, log: Logger) {
+    let dapr = DaprClient::new(&settings);
+    while let Some(job) = pending.recv().await {
+        let result = match &job {
+            Job::Schedule {
+                name,
+                due,
+                reminder_id,
+            } => {
+                dapr.schedule_job(
+                    name,
+                    *due,
+                    serde_json::json!({ "reminder_id": reminder_id }),
+                )
+                .await
+            }
+            Job::Delete { name } => dapr.delete_job(name).await,
+        };
+        if let Err(e) = result {
+            warn!(log, "a Dapr Jobs call failed; the scheduler's sweep will fire the reminder";
+                "job" => format!("{job:?}"), "error" => e.to_string());
         }
     }
 }

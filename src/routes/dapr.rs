@@ -64,3 +64,20 @@ pub async fn deliver(
         .inc();
     Ok(HttpResponse::Ok().json(json!({ "status": status })))
 }
+
+#[utoipa::path(post, path = "/job/{name}", tag = "dapr",
+    params(("name" = String, Path, description = "reminder-{id}")),
+    responses((status = 200, description = "fired now, or already fired or cancelled (done either way)"),
+        (status = 503, description = "could not fire: Dapr retries by the job's failure policy")))]
+pub async fn job(
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    // Dapr counts any 2xx and a 404 as done, so only a real failure (5xx)
+    // may keep this from answering 200.
+    let Some(id) = name.strip_prefix("reminder-") else {
+        return Ok(HttpResponse::Ok().json(json!({ "status": "ignored" })));
+    };
+    let fired = crate::service::reminders::fire_one(&state, id).await?;
+    Ok(HttpResponse::Ok().json(json!({ "status": if fired { "fired" } else { "done" } })))
+}

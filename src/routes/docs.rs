@@ -15,7 +15,7 @@ use super::{activity, auth, dapr, ops, tags, tasks};
         tasks::create, tasks::list, tasks::get, tasks::replace, tasks::patch, tasks::delete,
         tasks::complete, tasks::uncomplete, tasks::skip_occurrence, tasks::set_reminder, tasks::remove_reminder, tasks::list_reminders, tasks::clear_completed, tasks::add_tag, tasks::remove_tag,
         tags::list, tags::create, tags::update, tags::delete,
-        activity::list, activity::metrics, dapr::subscribe, dapr::deliver,
+        activity::list, activity::metrics, dapr::subscribe, dapr::deliver, dapr::job,
         crate::ws::connect,
         ops::healthz, ops::readyz,
     ),

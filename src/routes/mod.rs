@@ -22,6 +22,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/readyz", web::get().to(ops::readyz))
         .route("/metrics", web::get().to(activity::metrics))
         .route("/dapr/subscribe", web::get().to(dapr::subscribe))
+        .route("/job/{name}", web::post().to(dapr::job))
         .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", docs::ApiDoc::openapi()))
         .route(
             "/docs",

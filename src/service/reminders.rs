@@ -329,10 +329,35 @@ pub async fn list(
 /// update, so of several instances exactly one fires a given reminder.
 /// Returns how many this call fired.
 pub async fn fire_due(state: &AppState) -> Result<usize, AppError> {
+    fire(state, None).await
+}
+
+/// Fires one reminder (the Dapr Jobs callback): `true` if this call fired
+/// it, `false` if it had fired or been cancelled already.
+pub async fn fire_one(state: &AppState, id: &str) -> Result<bool, AppError> {
+    Ok(fire(state, Some(id)).await? == 1)
+}
+
+async fn fire(state: &AppState, only: Option<&str>) -> Result<usize, AppError> {
     let trace = Trace::for_request(&format!("scheduler-{}", Uuid::now_v7()), None);
     let events = transaction!(state.db, |conn| {
         let fired_at = now();
-        let due = db::reminders::due_by(conn, fired_at, 200).await?;
+        let due = match only {
+            Some(id) => db::reminders::pending_by_id(conn, id)
+                .await?
+                .into_iter()
+                .collect(),
+            // With Dapr Jobs firing reminders, sweep only what is overdue:
+            // the safety net for a job that was never scheduled.
+            None => {
+                let grace = if state.settings.dapr_jobs() {
+                    chrono::Duration::seconds(5)
+                } else {
+                    chrono::Duration::zero()
+                };
+                db::reminders::due_by(conn, fired_at - grace, 200).await?
+            }
+        };
         let mut events = Vec::new();
         for reminder in due {
             if !db::reminders::claim(conn, &reminder.id, fired_at).await? {

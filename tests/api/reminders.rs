@@ -330,3 +330,179 @@ async fn the_next_occurrence_gets_its_own_reminder(#[case] backend: Backend) {
         "the successor's reminder"
     );
 }
+
+#[apply(backends)]
+#[actix_web::test]
+async fn with_dapr_jobs_reminders_are_scheduled_there_and_fired_by_its_callback(
+    #[case] backend: Backend,
+) {
+    let sidecar = Sidecar::start().await;
+    let endpoint = sidecar.endpoint();
+    let app = spawn_app_with(backend, move |s| {
+        s.reminder_scheduler = "dapr-jobs".into();
+        s.dapr_http_endpoint = Some(endpoint);
+    })
+    .await;
+    let user = app.signup().await;
+    let task = app
+        .create_task(
+            &user,
+            json!({"title": "Stand up", "due_at": in_future(chrono::Duration::hours(2))}),
+        )
+        .await;
+    let path = format!("/api/v1/tasks/{}/reminder", task["id"].as_str().unwrap());
+    let soon = Utc::now() + chrono::Duration::milliseconds(800);
+    let reminder = app
+        .post(
+            &path,
+            &user.token,
+            json!({"remind_at": soon.to_rfc3339_opts(SecondsFormat::Millis, true)}),
+        )
+        .await
+        .expect(200);
+    let name = format!("reminder-{}", reminder.body["id"].as_str().unwrap());
+    let jobs = sidecar
+        .wait_until(Duration::from_secs(10), "the job", |d| {
+            d.iter().any(|r| r.topic == name)
+        })
+        .await;
+    let scheduled = jobs.iter().find(|r| r.topic == name).unwrap();
+    assert_eq!(
+        (scheduled.method.as_str(), scheduled.path.as_str()),
+        ("POST", format!("/v1.0-alpha1/jobs/{name}").as_str())
+    );
+    assert_eq!(scheduled.body["data"]["reminder_id"], reminder.body["id"]);
+    let due_time =
+        chrono::DateTime::parse_from_rfc3339(scheduled.body["dueTime"].as_str().unwrap()).unwrap();
+    assert!(
+        (due_time.with_timezone(&Utc) - soon)
+            .num_milliseconds()
+            .abs()
+            < 2
+    );
+    // Past its time, the service leaves firing to Dapr (within the grace).
+    actix_rt::time::sleep(Duration::from_millis(1500)).await;
+    assert!(reminders(&app, &user, "sent").await.is_empty());
+    // Dapr calls back: fired once; a repeated call is done, not fired again.
+    let mut ws = Ws::connect(&app, &user, "").await;
+    ws.next().await;
+    let callback = |name: String| {
+        let app = &app;
+        async move {
+            let mut res = app
+                .client
+                .post(app.url(&format!("/job/{name}")))
+                .send_body("{}")
+                .await
+                .unwrap();
+            (res.status().as_u16(), res.json::<Value>().await.unwrap())
+        }
+    };
+    assert_eq!(
+        callback(name.clone()).await,
+        (200, json!({"status": "fired"}))
+    );
+    assert_eq!(
+        callback(name.clone()).await,
+        (200, json!({"status": "done"}))
+    );
+    assert_eq!(ws.next_of("reminder").await["title"], "Stand up");
+    assert_eq!(reminders(&app, &user, "sent").await.len(), 1);
+    // Cancelling deletes the job.
+    let other = app
+        .create_task(
+            &user,
+            json!({"title": "Later", "due_at": in_future(chrono::Duration::hours(3))}),
+        )
+        .await;
+    let other_path = format!("/api/v1/tasks/{}/reminder", other["id"].as_str().unwrap());
+    let r = app
+        .post(&other_path, &user.token, json!({"offset_minutes": 30}))
+        .await
+        .expect(200);
+    app.delete(&other_path, &user.token).await.expect(204);
+    let other_name = format!("reminder-{}", r.body["id"].as_str().unwrap());
+    let calls = sidecar
+        .wait_until(Duration::from_secs(10), "the job deletion", |d| {
+            d.iter()
+                .any(|r| r.topic == other_name && r.method == "DELETE")
+        })
+        .await;
+    assert!(
+        calls
+            .iter()
+            .any(|r| r.topic == other_name && r.method == "POST")
+    );
+}
+
+#[apply(backends)]
+#[actix_web::test]
+async fn a_reminder_fired_on_another_replica_reaches_this_ones_sessions_once(
+    #[case] backend: Backend,
+) {
+    let sidecar = Sidecar::start().await;
+    let endpoint = sidecar.endpoint();
+    let a = spawn_app_with(backend, move |s| {
+        s.dapr_enabled = true;
+        s.dapr_http_endpoint = Some(endpoint);
+        s.outbox_sweep_interval = 0.1;
+        s.instance_id = "replica-a".into();
+    })
+    .await;
+    let b = start_on(a.database_url.clone(), |s| {
+        s.instance_id = "replica-b".into()
+    })
+    .await;
+    let user = a.signup().await;
+    let mut on_b = Ws::connect(&b, &user, "").await;
+    on_b.next().await;
+    let task = a
+        .create_task(
+            &user,
+            json!({"title": "Across", "due_at": in_future(chrono::Duration::hours(1))}),
+        )
+        .await;
+    a.post(
+        &format!("/api/v1/tasks/{}/reminder", task["id"].as_str().unwrap()),
+        &user.token,
+        json!({"remind_at": in_future(chrono::Duration::milliseconds(700))}),
+    )
+    .await
+    .expect(200);
+    // Whichever replica fires it, B's session gets it once; A's messages on
+    // the reminders topic are delivered to B as Dapr would.
+    sidecar
+        .wait_for("reminders", 1, Duration::from_secs(10))
+        .await;
+    // Let it fire (on either replica) and A publish what it has.
+    actix_rt::time::sleep(Duration::from_millis(2000)).await;
+    let published: Vec<_> = sidecar
+        .delivered()
+        .into_iter()
+        .filter(|m| m.topic == "reminders")
+        .collect();
+    for message in published
+        .iter()
+        .filter(|m| m.body["instanceid"] == "replica-a")
+    {
+        for _ in 0..2 {
+            let mut res = b
+                .client
+                .post(b.url("/api/events/reminders"))
+                .insert_header(("Content-Type", "application/cloudevents+json"))
+                .send_body(message.body.to_string())
+                .await
+                .unwrap();
+            assert_eq!(res.json::<Value>().await.unwrap()["status"], "SUCCESS");
+        }
+    }
+    let reminder = on_b.next_of("reminder").await;
+    assert_eq!(reminder["title"], "Across");
+    let mut extra = 0;
+    while let Some(message) = on_b.try_next(Duration::from_millis(800)).await {
+        if message["type"] == "reminder" {
+            extra += 1;
+        }
+    }
+    assert_eq!(extra, 0, "once");
+}

@@ -77,7 +77,7 @@ impl Ws {
         self.try_next(WAIT).await.expect("a message in time")
     }
 
-    async fn try_next(&mut self, within: Duration) -> Option<Value> {
+    pub async fn try_next(&mut self, within: Duration) -> Option<Value> {
         let deadline = tokio::time::Instant::now() + within;
         loop {
             let frame = tokio::time::timeout_at(deadline, self.framed.next())

@@ -6,7 +6,9 @@
 //! unknown pub/sub component answers 404 `ERR_PUBSUB_NOT_FOUND`; a broker
 //! failure answers 500 `ERR_PUBSUB_PUBLISH_MESSAGE`; with an API token
 //! configured, a request without a matching `dapr-api-token` header answers
-//! 401. `metadata.*` query parameters are passed through as metadata.
+//! 401. `metadata.*` query parameters are passed through as metadata. The
+//! Jobs API (`POST|DELETE /v1.0-alpha1/jobs/{name}`) answers 204 and is
+//! recorded with the job name as `topic`.
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener};
@@ -84,6 +86,8 @@ impl Sidecar {
                 .app_data(web::Data::new(shared.clone()))
                 .app_data(web::PayloadConfig::new(4 * 1024 * 1024))
                 .route("/v1.0/publish/{pubsub}/{topic}", web::post().to(publish))
+                .route("/v1.0-alpha1/jobs/{name}", web::post().to(job))
+                .route("/v1.0-alpha1/jobs/{name}", web::delete().to(job))
         })
         .workers(1)
         .disable_signals()
@@ -279,4 +283,33 @@ fn record(
         accepted,
     });
     shared.arrived.notify_waiters();
+}
+
+async fn job(
+    req: HttpRequest,
+    name: web::Path<String>,
+    body: web::Bytes,
+    shared: web::Data<Arc<Shared>>,
+) -> HttpResponse {
+    let parsed = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let headers = req
+        .headers()
+        .iter()
+        .filter_map(|(k, v)| {
+            v.to_str()
+                .ok()
+                .map(|v| (k.as_str().to_owned(), v.to_owned()))
+        })
+        .collect();
+    record(
+        &shared,
+        &req,
+        "",
+        &name,
+        HashMap::new(),
+        headers,
+        parsed,
+        true,
+    );
+    HttpResponse::NoContent().finish()
 }
