@@ -16,7 +16,7 @@
 //! rule re-anchored at each occurrence), and so do `UNTIL` and the task's
 //! `recurrence_end_date`.
 
-use chrono::{DateTime, LocalResult, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, LocalResult, NaiveDateTime, SubsecRound, TimeZone, Utc};
 use chrono_tz::Tz;
 use rrule::{RRule, Unvalidated};
 
@@ -67,7 +67,9 @@ pub fn next_due(
     // re-anchored at each occurrence, where its own COUNT would restart.
     let without_count = strip_count(rule.rrule());
     let anchored: RRule<Unvalidated> = without_count.parse().ok()?;
-    let dtstart = zone.from_utc_datetime(&anchor);
+    // The rrule crate counts whole seconds: carry the anchor's fraction over.
+    let fraction = anchor - anchor.trunc_subsecs(0);
+    let dtstart = zone.from_utc_datetime(&anchor.trunc_subsecs(0));
     let set = anchored.build(dtstart).ok()?;
     let after = zone.from_utc_datetime(&after);
     let next = set
@@ -75,7 +77,8 @@ pub fn next_due(
         .take(SEARCH_LIMIT)
         .find(|instance| *instance > after)?
         .with_timezone(&Utc)
-        .naive_utc();
+        .naive_utc()
+        + fraction;
     match end {
         Some(end) if next > end => None,
         _ => Some(next),

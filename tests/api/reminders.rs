@@ -506,3 +506,40 @@ async fn a_reminder_fired_on_another_replica_reaches_this_ones_sessions_once(
     }
     assert_eq!(extra, 0, "once");
 }
+
+#[apply(backends)]
+#[actix_web::test]
+async fn skipping_an_occurrence_moves_its_reminder(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
+    let user = app.signup().await;
+    let due = Utc::now() + chrono::Duration::hours(2);
+    let task = app
+        .create_task(&user, json!({"title": "Gym", "due_at": due.to_rfc3339(), "recurrence_pattern": "daily", "reminder_offset_minutes": 30}))
+        .await;
+    let before = reminders(&app, &user, "pending").await;
+    app.post(
+        &format!(
+            "/api/v1/tasks/{}/skip-occurrence",
+            task["id"].as_str().unwrap()
+        ),
+        &user.token,
+        json!({}),
+    )
+    .await
+    .expect(200);
+    let after = reminders(&app, &user, "pending").await;
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[0]["id"], before[0]["id"]);
+    let moved =
+        |r: &Value| chrono::DateTime::parse_from_rfc3339(r["remind_at"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        (moved(&after[0]) - moved(&before[0])).num_hours(),
+        24,
+        "a day later, with the task"
+    );
+    let types = log_types(&app, &user).await;
+    assert_eq!(
+        types.last().map(String::as_str),
+        Some("reminder.rescheduled")
+    );
+}
