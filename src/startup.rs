@@ -159,10 +159,6 @@ impl Application {
         self.server.handle()
     }
 
-    pub fn state(&self) -> &AppState {
-        &self.state
-    }
-
     /// Serves until stopped. With [`Application::handle_signals`], SIGTERM
     /// or SIGINT stops it gracefully: stop accepting, finish in-flight
     /// requests (up to 30 s), return.

@@ -195,15 +195,6 @@ impl PooledConn {
     }
 }
 
-impl Conn<'_> {
-    pub fn backend(&self) -> Backend {
-        match self {
-            Self::Pg(_) => Backend::Postgres,
-            Self::Sqlite(_) => Backend::Sqlite,
-        }
-    }
-}
-
 /// Why the database could not be opened at start.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {

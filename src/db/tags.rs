@@ -104,14 +104,6 @@ pub async fn list(conn: &mut Conn<'_>, user_id: &str) -> QueryResult<Vec<(TagRow
         .collect())
 }
 
-pub async fn task_count(conn: &mut Conn<'_>, tag_id: &str) -> QueryResult<i64> {
-    db_run!(conn, |c| task_tags::table
-        .filter(task_tags::tag_id.eq(tag_id))
-        .count()
-        .get_result(c)
-        .await)
-}
-
 /// Ids of the tasks that carry the tag.
 pub async fn task_ids(conn: &mut Conn<'_>, tag_id: &str) -> QueryResult<Vec<String>> {
     db_run!(conn, |c| task_tags::table

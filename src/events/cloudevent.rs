@@ -2,7 +2,7 @@
 //! `cloudevents-sdk` crate. [`to_cloud_event`] is the only place a domain
 //! event becomes a CloudEvent.
 
-use cloudevents::{AttributesReader, Event, EventBuilder, EventBuilderV10};
+use cloudevents::{Event, EventBuilder, EventBuilderV10};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -123,9 +123,4 @@ pub fn to_cloud_event(
         builder = builder.subject(task_id);
     }
     builder.build()
-}
-
-/// The id of a CloudEvent, for logs and dedupe.
-pub fn id_of(event: &Event) -> &str {
-    event.id()
 }

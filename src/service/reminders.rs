@@ -96,17 +96,18 @@ fn wanted(task: Option<&Task>) -> Wanted {
     }
 }
 
-/// Brings the reminder of `task_id` in line with `task` (`None`: deleted);
+/// Brings the reminder of `last` in line with `task` (its current state;
+/// `None`: deleted);
 /// runs inside the caller's transaction and returns the events written.
 pub(crate) async fn sync(
     state: &AppState,
     conn: &mut Conn<'_>,
     trace: &Trace,
     user: &UserId,
-    task_id: &str,
     task: Option<&Task>,
     last: &Task,
 ) -> Result<Vec<DomainEvent>, AppError> {
+    let task_id = &last.id.to_string();
     let pending = db::reminders::pending_of(conn, task_id).await?;
     let shown = task.unwrap_or(last);
     let event = match (wanted(task), pending) {

@@ -55,24 +55,7 @@ pub async fn create(
         db::tasks::insert(conn, &row).await?;
         set_tags(conn, user, &row.id, &fields.tags).await?;
         let task = db::tasks::load(conn, row).await?;
-        let mut events = vec![
-            state
-                .events
-                .record_task(conn, trace, user.as_str(), None, Some(&task))
-                .await?,
-        ];
-        events.extend(
-            reminders::sync(
-                state,
-                conn,
-                trace,
-                user,
-                &task.id.to_string(),
-                Some(&task),
-                &task,
-            )
-            .await?,
-        );
+        let events = record_change(state, conn, trace, user, None, Some(&task)).await?;
         Ok((task, events))
     })?;
     Ok(committed(state, changed))
@@ -191,13 +174,7 @@ pub async fn delete(
     let changed = transaction!(state.db, |conn| {
         let (row, last) = locked(conn, user, id, if_match).await?;
         db::tasks::delete(conn, &row.id).await?;
-        let mut events = vec![
-            state
-                .events
-                .record_task(conn, trace, user.as_str(), Some(&last), None)
-                .await?,
-        ];
-        events.extend(reminders::sync(state, conn, trace, user, &row.id, None, &last).await?);
+        let events = record_change(state, conn, trace, user, Some(&last), None).await?;
         Ok((last, events))
     })?;
     Ok(committed(state, changed))
@@ -216,15 +193,7 @@ pub async fn clear_completed(
         let mut events = Vec::with_capacity(tasks.len());
         for task in &tasks {
             db::tasks::delete(conn, &task.id.to_string()).await?;
-            events.push(
-                state
-                    .events
-                    .record_task(conn, trace, user.as_str(), Some(task), None)
-                    .await?,
-            );
-            events.extend(
-                reminders::sync(state, conn, trace, user, &task.id.to_string(), None, task).await?,
-            );
+            events.extend(record_change(state, conn, trace, user, Some(task), None).await?);
         }
         Ok((tasks.len(), events))
     })?;
@@ -317,13 +286,7 @@ pub(crate) async fn save_fields(
     db::tasks::update(conn, &row).await?;
     set_tags(conn, user, &row.id, &fields.tags).await?;
     let task = db::tasks::load(conn, row.clone()).await?;
-    let mut events = vec![
-        state
-            .events
-            .record_task(conn, trace, user.as_str(), Some(before), Some(&task))
-            .await?,
-    ];
-    events.extend(reminders::sync(state, conn, trace, user, &row.id, Some(&task), &task).await?);
+    let mut events = record_change(state, conn, trace, user, Some(before), Some(&task)).await?;
     if !before.completed && task.completed {
         events.extend(ensure_successor(state, conn, trace, user, &row, &task).await?);
     }
@@ -373,25 +336,7 @@ async fn ensure_successor(
     }
     set_tags(conn, user, &successor.id, &next.tags).await?;
     let created = db::tasks::load(conn, successor).await?;
-    let mut events = vec![
-        state
-            .events
-            .record_task(conn, trace, user.as_str(), None, Some(&created))
-            .await?,
-    ];
-    events.extend(
-        reminders::sync(
-            state,
-            conn,
-            trace,
-            user,
-            &created.id.to_string(),
-            Some(&created),
-            &created,
-        )
-        .await?,
-    );
-    Ok(events)
+    record_change(state, conn, trace, user, None, Some(&created)).await
 }
 
 /// Moves a recurring task's due date to the following instance of its rule.
@@ -455,6 +400,30 @@ pub async fn ensure_successor_of(
     })?;
     state.events.committed(events);
     Ok(())
+}
+
+/// Records a task change (`None`: did not exist / no longer exists) and
+/// brings the task's reminder in line: every mutation ends here, inside its
+/// transaction.
+async fn record_change(
+    state: &AppState,
+    conn: &mut Conn<'_>,
+    trace: &Trace,
+    user: &UserId,
+    before: Option<&Task>,
+    after: Option<&Task>,
+) -> Result<Vec<DomainEvent>, AppError> {
+    let last = after
+        .or(before)
+        .ok_or_else(|| AppError::internal("a task change without a task"))?;
+    let mut events = vec![
+        state
+            .events
+            .record_task(conn, trace, user.as_str(), before, after)
+            .await?,
+    ];
+    events.extend(reminders::sync(state, conn, trace, user, after, last).await?);
+    Ok(events)
 }
 
 async fn set_tags(

@@ -71,11 +71,6 @@ pub struct CheckAll;
 #[rtype(result = "()")]
 pub struct CloseAll;
 
-/// How many sessions are connected (tests, metrics).
-#[derive(Message)]
-#[rtype(result = "usize")]
-pub struct Count;
-
 struct Member {
     recipient: Recipient<Push>,
     evicted: Arc<AtomicBool>,
@@ -222,13 +217,5 @@ impl Handler<CloseAll> for Hub {
                 let _ = member.recipient.try_send(Push::Shutdown);
             }
         }
-    }
-}
-
-impl Handler<Count> for Hub {
-    type Result = usize;
-
-    fn handle(&mut self, _: Count, _: &mut Context<Self>) -> usize {
-        self.users.values().map(HashMap::len).sum()
     }
 }
