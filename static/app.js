@@ -1,13 +1,14 @@
 // taskstream web UI: a dependency-free single page over the JSON API.
 //
 // Data flow: every mutation calls the API and then `refresh()`, which
-// re-reads tasks and tags from the server and re-renders both lists. A
-// future live-update channel (e.g. a WebSocket) only needs to call
-// `refresh()` when it hears about a change.
+// re-reads tasks and tags from the server and re-renders both lists. The
+// live channel (`/api/ws/{user_id}`) calls `refresh()` when another tab or
+// device changes something, and shows reminders as they fire.
 'use strict';
 
 const TOKEN_KEY = 'taskstream.token';
 const SEARCH_DEBOUNCE_MS = 300;
+const LIVE_RETRY_MS = 2000;
 
 const state = {
   token: localStorage.getItem(TOKEN_KEY),
@@ -124,7 +125,43 @@ function setSession(token, user) {
   showApp();
 }
 
+// The live channel: browsers cannot set headers on a WebSocket, so the
+// token travels as the subprotocol pair `bearer, <token>`. On a drop it
+// reconnects and resumes after the last sequence number it saw.
+let live = null;
+let lastSeq = null;
+const liveRefresh = debounce(() => refresh().catch(showError), 100);
+
+function connectLive() {
+  if (!state.token || !state.user || live) return;
+  const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+  const since = lastSeq === null ? '' : `?since=${lastSeq}`;
+  const socket = new WebSocket(`${scheme}://${location.host}/api/ws/${encodeURIComponent(state.user.id)}${since}`, ['bearer', state.token]);
+  live = socket;
+  socket.onmessage = (frame) => {
+    const message = JSON.parse(frame.data);
+    if (message.type === 'hello' && lastSeq === null) lastSeq = message.last_seq;
+    if (typeof message.seq === 'number') lastSeq = message.seq;
+    if (message.type === 'event') liveRefresh();
+    if (message.type === 'reminder') showMessage(`Reminder: ${message.title}`, 'info');
+    if (message.type === 'resync_required') { lastSeq = message.last_seq; liveRefresh(); }
+  };
+  socket.onclose = () => {
+    if (live !== socket) return;
+    live = null;
+    if (state.token) setTimeout(connectLive, LIVE_RETRY_MS);
+  };
+}
+
+function disconnectLive() {
+  const socket = live;
+  live = null;
+  lastSeq = null;
+  if (socket) socket.close(1000);
+}
+
 function logout() {
+  disconnectLive();
   state.token = null;
   state.user = null;
   state.filters.tag = '';
@@ -146,6 +183,7 @@ function showApp() {
   $('#session').hidden = false;
   $('#user-email').textContent = state.user.email;
   refresh().catch(showError);
+  connectLive();
 }
 
 // ---------------------------------------------------------------- Rendering
