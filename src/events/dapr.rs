@@ -72,18 +72,53 @@ impl DaprClient {
         body: Vec<u8>,
     ) -> Result<(), PublishError> {
         let url = format!("{}/v1.0/publish/{}/{}", self.base, self.pubsub, topic);
-        let mut request = self
+        let request = self
             .client
             .post(url)
             .query(&[("metadata.partitionKey", partition_key)])
             .map_err(|e| PublishError::Unreachable(e.to_string()))?
             .insert_header(("Content-Type", super::cloudevent::CONTENT_TYPE));
+        self.call(request, Body::Raw(body)).await
+    }
+
+    /// Schedules (or replaces) the one-shot job `name` for `due` with the
+    /// Dapr Jobs API; Dapr calls `POST /job/{name}` then.
+    pub async fn schedule_job(
+        &self,
+        name: &str,
+        due: chrono::DateTime<chrono::Utc>,
+        data: serde_json::Value,
+    ) -> Result<(), PublishError> {
+        let url = format!("{}/v1.0-alpha1/jobs/{name}", self.base);
+        let body = serde_json::json!({
+            "dueTime": due.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "data": data,
+        });
+        self.call(self.client.post(url), Body::Json(body)).await
+    }
+
+    /// Deletes the job `name` (a missing job is fine).
+    pub async fn delete_job(&self, name: &str) -> Result<(), PublishError> {
+        let url = format!("{}/v1.0-alpha1/jobs/{name}", self.base);
+        match self.call(self.client.delete(url), Body::Empty).await {
+            Err(PublishError::Status { status: 404, .. }) => Ok(()),
+            other => other,
+        }
+    }
+
+    /// Sends a request to the sidecar with the API token; Ok on any 2xx.
+    async fn call(&self, mut request: awc::ClientRequest, body: Body) -> Result<(), PublishError> {
         if let Some(token) = &self.token {
             request = request.insert_header(("dapr-api-token", token.as_str()));
         }
-        let mut response = request.send_body(body).await.map_err(|e| match e {
-            awc::error::SendRequestError::Timeout => PublishError::Timeout,
-            awc::error::SendRequestError::Connect(awc::error::ConnectError::Timeout) => {
+        let sent = match body {
+            Body::Empty => request.send().await,
+            Body::Json(value) => request.send_json(&value).await,
+            Body::Raw(bytes) => request.send_body(bytes).await,
+        };
+        let mut response = sent.map_err(|e| match e {
+            awc::error::SendRequestError::Timeout
+            | awc::error::SendRequestError::Connect(awc::error::ConnectError::Timeout) => {
                 PublishError::Timeout
             }
             other => PublishError::Unreachable(other.to_string()),
@@ -103,60 +138,12 @@ impl DaprClient {
             body,
         })
     }
+}
 
-    /// Schedules (or replaces) the one-shot job `name` for `due` with the
-    /// Dapr Jobs API; Dapr calls `POST /job/{name}` then.
-    pub async fn schedule_job(
-        &self,
-        name: &str,
-        due: chrono::DateTime<chrono::Utc>,
-        data: serde_json::Value,
-    ) -> Result<(), PublishError> {
-        let url = format!("{}/v1.0-alpha1/jobs/{name}", self.base);
-        let body = serde_json::json!({
-            "dueTime": due.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            "data": data,
-        });
-        self.call(self.client.post(url), Some(body)).await
-    }
-
-    /// Deletes the job `name` (a missing job is fine).
-    pub async fn delete_job(&self, name: &str) -> Result<(), PublishError> {
-        let url = format!("{}/v1.0-alpha1/jobs/{name}", self.base);
-        match self.call(self.client.delete(url), None).await {
-            Err(PublishError::Status { status: 404, .. }) => Ok(()),
-            other => other,
-        }
-    }
-
-    async fn call(
-        &self,
-        mut request: awc::ClientRequest,
-        body: Option<serde_json::Value>,
-    ) -> Result<(), PublishError> {
-        if let Some(token) = &self.token {
-            request = request.insert_header(("dapr-api-token", token.as_str()));
-        }
-        let sent = match body {
-            Some(body) => request.send_json(&body).await,
-            None => request.send().await,
-        };
-        let mut response = sent.map_err(|e| match e {
-            awc::error::SendRequestError::Timeout => PublishError::Timeout,
-            other => PublishError::Unreachable(other.to_string()),
-        })?;
-        if response.status().is_success() {
-            return Ok(());
-        }
-        let body = response
-            .body()
-            .limit(4096)
-            .await
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default();
-        Err(PublishError::Status {
-            status: response.status().as_u16(),
-            body,
-        })
-    }
+/// What a sidecar call sends.
+enum Body {
+    Empty,
+    Json(serde_json::Value),
+    /// Already encoded, with its content type set on the request.
+    Raw(Vec<u8>),
 }

@@ -10,7 +10,9 @@ use serde_json::{Value, json};
 use taskstream::settings::Settings;
 
 use crate::backends;
-use crate::helpers::{Backend, TestApp, TestUser, spawn_app, spawn_app_with, start_on};
+use crate::helpers::{
+    Backend, TestApp, TestUser, create_concurrently, spawn_app, spawn_app_with, start_on,
+};
 use crate::support::dapr::{Mode, Received, Sidecar};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -355,20 +357,7 @@ async fn a_full_channel_loses_nothing(#[case] backend: Backend) {
     })
     .await;
     let user = app.signup().await;
-    let burst = (0..48).map(|i| {
-        let (app, user) = (&app, &user);
-        async move {
-            app.post(
-                "/api/v1/tasks",
-                &user.token,
-                json!({"title": format!("burst {i}")}),
-            )
-            .await
-            .status
-        }
-    });
-    let statuses = futures_util::future::join_all(burst).await;
-    assert!(statuses.iter().all(|s| *s == 201));
+    create_concurrently(&[&app], &user, 48, "burst").await;
     let events = sidecar.wait_for("task-events", 48, WAIT).await;
     assert_eq!(first_seen(&events), (1..=48).collect::<Vec<_>>());
 }
@@ -493,25 +482,7 @@ async fn replicas_sharing_postgres_publish_each_event_once_in_order() {
     })
     .await;
     let user = a.signup().await;
-    let writes = (0..40).map(|i| {
-        let app = if i % 2 == 0 { &a } else { &b };
-        let user = &user;
-        async move {
-            app.post(
-                "/api/v1/tasks",
-                &user.token,
-                json!({"title": format!("r{i}")}),
-            )
-            .await
-            .status
-        }
-    });
-    assert!(
-        futures_util::future::join_all(writes)
-            .await
-            .iter()
-            .all(|s| *s == 201)
-    );
+    create_concurrently(&[&a, &b], &user, 40, "r").await;
     sidecar.wait_for("task-events", 40, WAIT).await;
     actix_rt::time::sleep(Duration::from_millis(500)).await;
     let events: Vec<Received> = sidecar

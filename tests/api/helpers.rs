@@ -381,3 +381,22 @@ pub fn b64url(bytes: &[u8]) -> String {
     }
     out
 }
+
+/// Creates `n` tasks for `user` at once, spread over `apps` (instances on
+/// one database), and asserts every one was created.
+pub async fn create_concurrently(apps: &[&TestApp], user: &TestUser, n: usize, prefix: &str) {
+    let creates = (0..n).map(|i| {
+        let app = apps[i % apps.len()];
+        async move {
+            app.post(
+                "/api/v1/tasks",
+                &user.token,
+                json!({"title": format!("{prefix} {i}")}),
+            )
+            .await
+            .status
+        }
+    });
+    let statuses = futures_util::future::join_all(creates).await;
+    assert!(statuses.iter().all(|s| *s == 201), "{statuses:?}");
+}

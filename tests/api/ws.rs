@@ -13,7 +13,9 @@ use rstest_reuse::apply;
 use serde_json::{Value, json};
 
 use crate::backends;
-use crate::helpers::{Backend, TestApp, TestUser, spawn_app, spawn_app_with, start_on};
+use crate::helpers::{
+    Backend, TestApp, TestUser, create_concurrently, spawn_app, spawn_app_with, start_on,
+};
 use crate::support::dapr::Sidecar;
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -373,24 +375,7 @@ async fn several_sessions_each_get_every_event_once_in_order(#[case] backend: Ba
         ws.next().await;
         tabs.push(ws);
     }
-    let burst = (0..30).map(|i| {
-        let (app, user) = (&app, &user);
-        async move {
-            app.post(
-                "/api/v1/tasks",
-                &user.token,
-                json!({"title": format!("burst {i}")}),
-            )
-            .await
-            .status
-        }
-    });
-    assert!(
-        futures_util::future::join_all(burst)
-            .await
-            .iter()
-            .all(|s| *s == 201)
-    );
+    create_concurrently(&[&app], &user, 30, "burst").await;
     for ws in &mut tabs {
         let got: Vec<i64> = ws.events(30).await.iter().map(seq).collect();
         assert_eq!(
