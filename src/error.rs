@@ -41,6 +41,17 @@ pub enum AppError {
     /// `If-Match` named a version that is no longer current.
     #[error("the resource has changed: current version is {current}")]
     PreconditionFailed { current: i32 },
+    /// Too many attempts (logins, sign-ups) from this client or for this
+    /// account: try again after `retry_after` seconds.
+    #[error("{message}")]
+    TooManyRequests {
+        retry_after: u64,
+        message: &'static str,
+    },
+    /// The service is saturated (e.g. every password-hashing slot is taken
+    /// and the queue is full): try again after `retry_after` seconds.
+    #[error("{0}")]
+    Busy(&'static str, u64),
     /// The database (or another dependency) cannot be reached right now.
     #[error("service temporarily unavailable")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -78,6 +89,8 @@ impl AppError {
             Self::NotFound(_) => "not_found",
             Self::Conflict { code, .. } => code,
             Self::PreconditionFailed { .. } => "precondition_failed",
+            Self::TooManyRequests { .. } => "too_many_requests",
+            Self::Busy(..) => "server_busy",
             Self::Unavailable(_) => "service_unavailable",
             Self::Internal(_) => "internal_error",
         }
@@ -88,6 +101,9 @@ impl AppError {
             Self::Validation(fields) => serde_json::json!(fields),
             Self::PreconditionFailed { current } => {
                 serde_json::json!({ "current_version": current })
+            }
+            Self::TooManyRequests { retry_after, .. } | Self::Busy(_, retry_after) => {
+                serde_json::json!({ "retry_after": retry_after })
             }
             _ => Value::Null,
         }
@@ -135,6 +151,8 @@ impl ResponseError for AppError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Busy(..) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -146,8 +164,14 @@ impl ResponseError for AppError {
             other => other.to_string(),
         };
         let mut res = HttpResponse::build(self.status_code());
-        if let Self::Unauthorized(_) = self {
-            res.insert_header(("WWW-Authenticate", "Bearer"));
+        match self {
+            Self::Unauthorized(_) => {
+                res.insert_header(("WWW-Authenticate", "Bearer"));
+            }
+            Self::TooManyRequests { retry_after, .. } | Self::Busy(_, retry_after) => {
+                res.insert_header(("Retry-After", retry_after.to_string()));
+            }
+            _ => {}
         }
         res.json(Body {
             error: Inner {

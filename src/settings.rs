@@ -109,6 +109,42 @@ pub struct Settings {
     /// `builtin` (the service's own scheduler) or `dapr-jobs` (the Dapr Jobs
     /// API calls `POST /job/reminder-{id}` when a reminder is due).
     pub reminder_scheduler: String,
+    /// Days a published event stays in the event log (activity log,
+    /// WebSocket replay); older ones are deleted in small batches.
+    pub event_retention_days: u32,
+    /// Hours a consumed CloudEvent id is remembered for deduplication; must
+    /// exceed how long Dapr may redeliver (the topic's retention).
+    pub dedup_retention_hours: u32,
+    /// Seconds between retention passes (event log, dedup ids, revoked
+    /// tokens).
+    pub retention_interval: f64,
+    /// Failed logins allowed for one account from one client address before
+    /// each further attempt must wait (the wait doubles, up to
+    /// `LOGIN_LOCKOUT_MAX`).
+    pub login_attempts_per_pair: u32,
+    /// Failed logins allowed for one account from all addresses it has never
+    /// logged in from, before it is locked for those addresses.
+    pub login_attempts_per_account: u32,
+    /// Failed logins allowed from one client address over all accounts.
+    pub login_attempts_per_address: u32,
+    /// Seconds of the first lockout once an allowance is used up.
+    pub login_lockout_base: f64,
+    /// Longest lockout, in seconds: no lock outlasts this.
+    pub login_lockout_max: f64,
+    /// Sign-ups accepted from one client address per hour.
+    pub signup_per_address_per_hour: u32,
+    /// Threads hashing passwords (argon2id, 19 MiB each); 0 means one per
+    /// core.
+    pub password_hash_workers: usize,
+    /// Password hashes that may wait for a hashing thread; past that, logins
+    /// and sign-ups get 503 with `Retry-After`.
+    pub password_hash_queue: usize,
+    /// Comma-separated addresses or CIDR ranges of reverse proxies whose
+    /// `X-Forwarded-For` is believed when telling client addresses apart.
+    pub trusted_proxies: String,
+    /// Comma-separated origins a browser may call the API from (CORS);
+    /// empty: same origin only.
+    pub cors_allowed_origins: String,
 }
 
 impl Default for Settings {
@@ -150,6 +186,19 @@ impl Default for Settings {
             ws_client_timeout: 30.0,
             ws_session_queue: 1024,
             reminder_scheduler: "builtin".into(),
+            event_retention_days: 90,
+            dedup_retention_hours: 7 * 24,
+            retention_interval: 300.0,
+            login_attempts_per_pair: 5,
+            login_attempts_per_account: 20,
+            login_attempts_per_address: 50,
+            login_lockout_base: 1.0,
+            login_lockout_max: 900.0,
+            signup_per_address_per_hour: 20,
+            password_hash_workers: 0,
+            password_hash_queue: 64,
+            trusted_proxies: String::new(),
+            cors_allowed_origins: String::new(),
         }
     }
 }
@@ -188,6 +237,19 @@ const ENV_KEYS: &[&str] = &[
     "WS_CLIENT_TIMEOUT",
     "WS_SESSION_QUEUE",
     "REMINDER_SCHEDULER",
+    "EVENT_RETENTION_DAYS",
+    "DEDUP_RETENTION_HOURS",
+    "RETENTION_INTERVAL",
+    "LOGIN_ATTEMPTS_PER_PAIR",
+    "LOGIN_ATTEMPTS_PER_ACCOUNT",
+    "LOGIN_ATTEMPTS_PER_ADDRESS",
+    "LOGIN_LOCKOUT_BASE",
+    "LOGIN_LOCKOUT_MAX",
+    "SIGNUP_PER_ADDRESS_PER_HOUR",
+    "PASSWORD_HASH_WORKERS",
+    "PASSWORD_HASH_QUEUE",
+    "TRUSTED_PROXIES",
+    "CORS_ALLOWED_ORIGINS",
 ];
 
 /// A configuration that cannot be used, with a message for the operator.
@@ -230,6 +292,18 @@ impl Settings {
     }
 
     fn check(&self) -> Result<(), SettingsError> {
+        if self.taskstream_env == RunEnv::Production
+            && (self.dapr_enabled || self.dapr_jobs())
+            && self.app_api_token.as_deref().is_none_or(str::is_empty)
+        {
+            return Err(SettingsError::Refused(
+                "APP_API_TOKEN must be set when TASKSTREAM_ENV=production and Dapr is used \
+                 (DAPR_ENABLED or REMINDER_SCHEDULER=dapr-jobs): without it anyone who can \
+                 reach the service could deliver events or fire reminders. Dapr injects it \
+                 from the secret named by the dapr.io/app-token-secret annotation"
+                    .into(),
+            ));
+        }
         if self.taskstream_env == RunEnv::Production
             && self.jwt_secret.as_deref().is_none_or(str::is_empty)
         {
@@ -279,6 +353,60 @@ impl Settings {
                 "EVENT_CHANNEL_CAPACITY must be at least 1".into(),
             ));
         }
+        for (name, secs) in [
+            ("RETENTION_INTERVAL", self.retention_interval),
+            ("LOGIN_LOCKOUT_BASE", self.login_lockout_base),
+            ("LOGIN_LOCKOUT_MAX", self.login_lockout_max),
+        ] {
+            if !(secs.is_finite() && secs > 0.0 && secs <= 86_400.0) {
+                return Err(SettingsError::Refused(format!(
+                    "{name} must be a positive number of seconds (at most a day)"
+                )));
+            }
+        }
+        if self.login_lockout_max < self.login_lockout_base {
+            return Err(SettingsError::Refused(
+                "LOGIN_LOCKOUT_MAX must not be shorter than LOGIN_LOCKOUT_BASE".into(),
+            ));
+        }
+        for (name, n) in [
+            ("EVENT_RETENTION_DAYS", self.event_retention_days),
+            ("DEDUP_RETENTION_HOURS", self.dedup_retention_hours),
+            ("LOGIN_ATTEMPTS_PER_PAIR", self.login_attempts_per_pair),
+            (
+                "LOGIN_ATTEMPTS_PER_ACCOUNT",
+                self.login_attempts_per_account,
+            ),
+            (
+                "LOGIN_ATTEMPTS_PER_ADDRESS",
+                self.login_attempts_per_address,
+            ),
+            (
+                "SIGNUP_PER_ADDRESS_PER_HOUR",
+                self.signup_per_address_per_hour,
+            ),
+        ] {
+            if n == 0 {
+                return Err(SettingsError::Refused(format!("{name} must be at least 1")));
+            }
+        }
+        if self.password_hash_queue == 0 {
+            return Err(SettingsError::Refused(
+                "PASSWORD_HASH_QUEUE must be at least 1".into(),
+            ));
+        }
+        self.trusted_proxies()
+            .map_err(|e| SettingsError::Refused(format!("TRUSTED_PROXIES: {e}")))?;
+        for origin in self.cors_allowed_origins() {
+            let ok = (origin.starts_with("http://") || origin.starts_with("https://"))
+                && !origin.ends_with('/')
+                && origin.parse::<actix_web::http::Uri>().is_ok();
+            if !ok {
+                return Err(SettingsError::Refused(format!(
+                    "CORS_ALLOWED_ORIGINS: {origin:?} is not an origin such as https://app.example.com"
+                )));
+            }
+        }
         if !(self.database_timeout.is_finite() && self.database_timeout > 0.0) {
             return Err(SettingsError::Refused(
                 "DATABASE_TIMEOUT must be a positive number of seconds".into(),
@@ -303,6 +431,30 @@ impl Settings {
     pub fn database_timeout(&self) -> Duration {
         Duration::from_secs_f64(self.database_timeout)
     }
+
+    /// The reverse proxies named by `TRUSTED_PROXIES`.
+    pub fn trusted_proxies(&self) -> Result<Vec<ipnet::IpNet>, String> {
+        split_list(&self.trusted_proxies)
+            .map(|item| {
+                item.parse::<ipnet::IpNet>()
+                    .or_else(|_| item.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| format!("{item:?} is neither an address nor a CIDR range"))
+            })
+            .collect()
+    }
+
+    /// The origins named by `CORS_ALLOWED_ORIGINS`.
+    pub fn cors_allowed_origins(&self) -> Vec<&str> {
+        split_list(&self.cors_allowed_origins).collect()
+    }
+
+    pub fn retention_interval(&self) -> Duration {
+        Duration::from_secs_f64(self.retention_interval)
+    }
+}
+
+fn split_list(value: &str) -> impl Iterator<Item = &str> {
+    value.split(',').map(str::trim).filter(|s| !s.is_empty())
 }
 
 #[cfg(test)]
@@ -358,6 +510,51 @@ mod tests {
         )
         .expect_err("must refuse");
         assert!(err.to_string().contains("JWT_SECRET"), "{err}");
+    }
+
+    #[test]
+    fn production_with_dapr_requires_an_app_api_token() {
+        let base = [
+            ("TASKSTREAM_ENV", "production"),
+            ("JWT_SECRET", "0123456789abcdef0123"),
+        ];
+        for dapr in [
+            ("DAPR_ENABLED", "true"),
+            ("REMINDER_SCHEDULER", "dapr-jobs"),
+        ] {
+            let mut vars = base.to_vec();
+            vars.push(dapr);
+            let err = Settings::load_from(Path::new("/nonexistent"), &env(&vars))
+                .expect_err("must refuse");
+            assert!(err.to_string().contains("APP_API_TOKEN"), "{err}");
+            vars.push(("APP_API_TOKEN", "dapr-to-app-token"));
+            assert!(Settings::load_from(Path::new("/nonexistent"), &env(&vars)).is_ok());
+        }
+        // Without Dapr there is nothing for the token to guard.
+        assert!(Settings::load_from(Path::new("/nonexistent"), &env(&base)).is_ok());
+    }
+
+    #[test]
+    fn proxies_and_origins_are_checked() {
+        let s = Settings::load_from(
+            Path::new("/nonexistent"),
+            &env(&[
+                ("TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1"),
+                ("CORS_ALLOWED_ORIGINS", "https://app.example.com"),
+            ]),
+        )
+        .expect("load");
+        assert_eq!(s.trusted_proxies().unwrap().len(), 2);
+        assert_eq!(s.cors_allowed_origins(), ["https://app.example.com"]);
+        for (key, bad) in [
+            ("TRUSTED_PROXIES", "proxy.local"),
+            ("CORS_ALLOWED_ORIGINS", "*"),
+            ("CORS_ALLOWED_ORIGINS", "https://app.example.com/"),
+        ] {
+            let err = Settings::load_from(Path::new("/nonexistent"), &env(&[(key, bad)]))
+                .expect_err("must refuse");
+            assert!(err.to_string().contains(key), "{err}");
+        }
     }
 
     #[test]

@@ -7,12 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
-use actix_web::middleware::{ErrorHandlers, from_fn};
+use actix_web::middleware::{Condition, ErrorHandlers, from_fn};
 use actix_web::{App, HttpServer, web};
 use rand::Rng;
 use slog::{Logger, info, warn};
 
-use crate::auth::JwtKeys;
+use crate::auth::{JwtKeys, PasswordHasher, Throttle};
 use crate::db::{Db, DbError};
 use crate::events::bus::EventBus;
 use crate::events::dispatcher::{self, DispatcherHandle, FanOut};
@@ -30,6 +30,10 @@ pub enum StartupError {
     Database(#[from] DbError),
     #[error("could not set up metrics: {0}")]
     Metrics(String),
+    #[error("could not start the password hashing threads: {0}")]
+    Threads(std::io::Error),
+    #[error("invalid configuration: {0}")]
+    Settings(String),
     #[error("could not listen on {address}: {source}")]
     Bind {
         address: String,
@@ -44,8 +48,9 @@ pub struct Application {
     state: AppState,
     signals: Option<Signals>,
     dispatcher: DispatcherHandle,
-    /// The reminder scheduler; stopped with the server.
-    scheduler: actix_rt::task::JoinHandle<()>,
+    /// The reminder scheduler, the revocation watcher and the retention
+    /// passes; stopped with the server.
+    background: Vec<actix_rt::task::JoinHandle<()>>,
 }
 
 /// Events buffered per in-process subscriber before it lags (and catches up
@@ -99,9 +104,19 @@ impl Application {
                 settings.topic_reminders.clone(),
             ],
         );
+        let passwords =
+            PasswordHasher::start(settings.password_hash_workers, settings.password_hash_queue)
+                .map_err(StartupError::Threads)?;
+        let trusted_proxies = settings
+            .trusted_proxies()
+            .map_err(StartupError::Settings)?
+            .into();
         let state = AppState {
             db,
             jwt: JwtKeys::new(&secret, settings.jwt_ttl_minutes),
+            passwords,
+            throttle: Arc::new(Throttle::new(&settings)),
+            trusted_proxies,
             events,
             fanout,
             inbound,
@@ -110,7 +125,11 @@ impl Application {
             settings,
             log,
         };
-        let scheduler = actix_rt::spawn(crate::service::reminders::run_scheduler(state.clone()));
+        let background = vec![
+            actix_rt::spawn(crate::service::reminders::run_scheduler(state.clone())),
+            actix_rt::spawn(crate::service::sessions::watch_revocations(state.clone())),
+            actix_rt::spawn(crate::service::retention::run(state.clone())),
+        ];
         let address = format!("{}:{}", state.settings.host, state.settings.port);
         let bind_error = |source| StartupError::Bind {
             address: address.clone(),
@@ -125,7 +144,7 @@ impl Application {
             state,
             signals: None,
             dispatcher,
-            scheduler,
+            background,
         })
     }
 
@@ -168,7 +187,7 @@ impl Application {
             signals,
             state,
             dispatcher,
-            scheduler,
+            background,
             ..
         } = self;
         let result = match signals {
@@ -177,7 +196,7 @@ impl Application {
                 let handle = server.handle();
                 let mut server = std::pin::pin!(server);
                 let signal = tokio::select! {
-                    result = &mut server => return finish(result, dispatcher, scheduler).await,
+                    result = &mut server => return finish(result, dispatcher, background).await,
                     _ = signals.term.recv() => "SIGTERM",
                     _ = signals.int.recv() => "SIGINT",
                 };
@@ -190,7 +209,7 @@ impl Application {
                 result
             }
         };
-        finish(result, dispatcher, scheduler).await
+        finish(result, dispatcher, background).await
     }
 }
 
@@ -199,12 +218,46 @@ impl Application {
 async fn finish(
     result: std::io::Result<()>,
     dispatcher: DispatcherHandle,
-    scheduler: actix_rt::task::JoinHandle<()>,
+    background: Vec<actix_rt::task::JoinHandle<()>>,
 ) -> std::io::Result<()> {
-    // No new reminders fire; what fired is already in the log.
-    scheduler.abort();
+    // No new reminders fire; what fired is already in the log. A retention
+    // batch cut short rolls back and is redone next time.
+    for task in background {
+        task.abort();
+    }
     dispatcher.shutdown(FLUSH_DEADLINE).await;
     result
+}
+
+/// Cross-origin access for the configured origins only (CORS stays closed
+/// when none are configured: browsers then refuse cross-origin reads).
+fn cors(origins: &[String]) -> actix_cors::Cors {
+    use actix_web::http::{Method, header};
+    origins
+        .iter()
+        .fold(actix_cors::Cors::default(), |cors, origin| {
+            cors.allowed_origin(origin)
+        })
+        .allowed_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+            middleware::REQUEST_ID,
+        ])
+        .expose_headers([
+            header::ETAG,
+            header::LOCATION,
+            header::RETRY_AFTER,
+            middleware::REQUEST_ID,
+        ])
+        .max_age(3600)
 }
 
 fn serve(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
@@ -212,16 +265,26 @@ fn serve(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
         0 => std::thread::available_parallelism().map_or(2, usize::from),
         n => n,
     };
+    let origins: Vec<String> = state
+        .settings
+        .cors_allowed_origins()
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
     let data = web::Data::new(state);
     let server = HttpServer::new(move || {
         let static_dir = data.settings.static_dir.clone();
         let mut app = App::new()
             .app_data(data.clone())
+            // Every body extractor stops reading at the limit, whatever the
+            // Content-Length says (chunked bodies included).
+            .app_data(web::PayloadConfig::new(routes::extract::MAX_BODY_BYTES))
             .wrap(
                 ErrorHandlers::new()
                     .default_handler_client(middleware::json_error_body)
                     .default_handler_server(middleware::json_error_body),
             )
+            .wrap(Condition::new(!origins.is_empty(), cors(&origins)))
             .wrap(from_fn(middleware::request_context))
             .configure(routes::configure);
         if static_dir.is_dir() {

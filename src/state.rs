@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::auth::JwtKeys;
+use crate::auth::{JwtKeys, PasswordHasher, Throttle};
 use crate::db::Db;
 use crate::events::bus::EventBus;
 use crate::events::dispatcher::FanOut;
@@ -18,6 +18,12 @@ use crate::ws::hub::Hub;
 pub struct AppState {
     pub db: Db,
     pub jwt: JwtKeys,
+    /// The bounded pool that hashes passwords.
+    pub passwords: PasswordHasher,
+    /// Login and sign-up throttling (per replica).
+    pub throttle: Arc<Throttle>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Arc<[ipnet::IpNet]>,
     /// Records events in transactions and hands them to the dispatcher.
     pub events: EventBus,
     /// This instance's committed events, in process.

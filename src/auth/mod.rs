@@ -1,10 +1,14 @@
-//! Authentication: HS256 access tokens, argon2id password hashes, and the
-//! [`AuthUser`] extractor that guards every user-scoped route.
+//! Authentication: HS256 access tokens and their revocation, argon2id
+//! password hashes on a bounded pool of threads, login and sign-up
+//! throttling, and the [`AuthUser`] extractor that guards every user-scoped
+//! route.
 
 mod extractor;
 mod password;
+pub mod throttle;
 mod token;
 
-pub use extractor::AuthUser;
-pub use password::{hash_password, verify_password};
-pub use token::{Claims, JwtKeys};
+pub use extractor::{AuthUser, ClientIp};
+pub use password::PasswordHasher;
+pub use throttle::Throttle;
+pub use token::{Claims, Credential, JwtKeys, Revocation, token_hash};

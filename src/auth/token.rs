@@ -1,8 +1,17 @@
 //! HS256 access tokens. `sub` is the user id; tokens minted by an external
 //! identity provider that shares the secret are accepted the same way.
+//!
+//! Tokens this service issues carry the user's token `epoch`: "log out
+//! everywhere" moves the epoch on, which ends every token issued before at
+//! once (an exact comparison, whatever the clocks of the replicas say).
+//! External tokens have no epoch; for them the instant of the last "log out
+//! everywhere" is compared with their `iat`. A single token is ended by
+//! logging out with it: its SHA-256 is remembered until it would have
+//! expired anyway.
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::domain::user::UserId;
 use crate::error::AppError;
@@ -14,6 +23,61 @@ pub struct Claims {
     pub exp: i64,
     #[serde(default)]
     pub iat: i64,
+    /// The user's token epoch when issued (tokens of this service only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<i64>,
+    /// Unique per token, so two logins in the same second get different
+    /// tokens (and logging out of one leaves the other).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
+}
+
+/// A token whose signature and expiry checked out: who it speaks for and
+/// what is needed to tell whether it was revoked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credential {
+    pub user: UserId,
+    /// Hex SHA-256 of the token: the key a logout revokes it under.
+    pub token_hash: String,
+    pub epoch: Option<i64>,
+    /// `iat`, seconds since the epoch (0 when the token has none).
+    pub issued_at: i64,
+    /// `exp`, seconds since the epoch.
+    pub expires_at: i64,
+}
+
+/// What ended one or more tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Revocation {
+    /// One token, by its hash (logout).
+    Token(String),
+    /// Every token of the user issued before: those of an earlier epoch, and
+    /// external ones issued before the instant (log out everywhere).
+    Before {
+        epoch: i64,
+        valid_after: chrono::NaiveDateTime,
+    },
+}
+
+impl Credential {
+    /// Whether `revocation` ends this token.
+    pub fn is_ended_by(&self, revocation: &Revocation) -> bool {
+        match revocation {
+            Revocation::Token(hash) => *hash == self.token_hash,
+            Revocation::Before { epoch, valid_after } => match self.epoch {
+                Some(mine) => mine < *epoch,
+                None => self.issued_at <= valid_after.and_utc().timestamp(),
+            },
+        }
+    }
+}
+
+/// Hex SHA-256 of a token.
+pub fn token_hash(token: &str) -> String {
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Signing and verification keys for one secret.
@@ -39,20 +103,23 @@ impl JwtKeys {
         }
     }
 
-    /// A fresh token for `user`.
-    pub fn issue(&self, user: &UserId) -> Result<String, AppError> {
+    /// A fresh token for `user` in their current token `epoch`.
+    pub fn issue(&self, user: &UserId, epoch: i64) -> Result<String, AppError> {
         let now = chrono::Utc::now();
         let claims = Claims {
             sub: user.as_str().to_owned(),
             iat: now.timestamp(),
             exp: (now + self.ttl).timestamp(),
+            epoch: Some(epoch),
+            jti: Some(uuid::Uuid::new_v4().to_string()),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(AppError::internal)
     }
 
-    /// The user a token speaks for; any defect is a 401.
-    pub fn verify(&self, token: &str) -> Result<UserId, AppError> {
+    /// Checks signature and expiry; any defect is a 401. Whether the token
+    /// was revoked is the caller's question (it needs the database).
+    pub fn verify(&self, token: &str) -> Result<Credential, AppError> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
@@ -60,7 +127,15 @@ impl JwtKeys {
                 }
                 _ => AppError::Unauthorized("invalid token"),
             })?;
-        UserId::parse(&data.claims.sub).map_err(|_| AppError::Unauthorized("invalid token subject"))
+        let claims = data.claims;
+        Ok(Credential {
+            user: UserId::parse(&claims.sub)
+                .map_err(|_| AppError::Unauthorized("invalid token subject"))?,
+            token_hash: token_hash(token),
+            epoch: claims.epoch,
+            issued_at: claims.iat,
+            expires_at: claims.exp,
+        })
     }
 }
 
@@ -78,16 +153,55 @@ mod tests {
     fn round_trips_and_rejects_tampering() {
         let keys = JwtKeys::new(b"0123456789abcdef0123456789abcdef", 60);
         let user = UserId::parse("user-1").unwrap();
-        let token = keys.issue(&user).unwrap();
-        assert_eq!(keys.verify(&token).unwrap(), user);
+        let token = keys.issue(&user, 3).unwrap();
+        assert_ne!(
+            token,
+            keys.issue(&user, 3).unwrap(),
+            "every token is unique"
+        );
+        let credential = keys.verify(&token).unwrap();
+        assert_eq!(credential.user, user);
+        assert_eq!(credential.epoch, Some(3));
+        assert_eq!(credential.token_hash, token_hash(&token));
+        assert_eq!(credential.token_hash.len(), 64);
         let other = JwtKeys::new(b"another secret that is long enough", 60);
         assert!(other.verify(&token).is_err());
         let expired = JwtKeys::new(b"0123456789abcdef0123456789abcdef", -60)
-            .issue(&user)
+            .issue(&user, 0)
             .unwrap();
         assert!(matches!(
             keys.verify(&expired),
             Err(AppError::Unauthorized("token has expired"))
         ));
+    }
+
+    #[test]
+    fn revocations_end_the_tokens_they_name() {
+        let at = |s: i64| chrono::DateTime::from_timestamp(s, 0).unwrap().naive_utc();
+        let own = Credential {
+            user: UserId::parse("u").unwrap(),
+            token_hash: "aa".into(),
+            epoch: Some(2),
+            issued_at: 1_000,
+            expires_at: 2_000,
+        };
+        assert!(own.is_ended_by(&Revocation::Token("aa".into())));
+        assert!(!own.is_ended_by(&Revocation::Token("bb".into())));
+        let everywhere = |epoch| Revocation::Before {
+            epoch,
+            valid_after: at(5_000),
+        };
+        assert!(own.is_ended_by(&everywhere(3)), "an earlier epoch ends");
+        assert!(!own.is_ended_by(&everywhere(2)), "the current epoch lives");
+        let external = Credential {
+            epoch: None,
+            ..own.clone()
+        };
+        assert!(external.is_ended_by(&everywhere(3)));
+        let later = Credential {
+            issued_at: 6_000,
+            ..external
+        };
+        assert!(!later.is_ended_by(&everywhere(3)));
     }
 }

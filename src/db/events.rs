@@ -61,6 +61,17 @@ pub async fn last_seq(conn: &mut Conn<'_>, user_id: &str) -> QueryResult<i64> {
     Ok(seq.unwrap_or(0))
 }
 
+/// The user's event with sequence number `seq`, if the log holds it.
+pub async fn by_seq(conn: &mut Conn<'_>, user_id: &str, seq: i64) -> QueryResult<Option<EventRow>> {
+    db_run!(conn, |c| events::table
+        .filter(events::user_id.eq(user_id))
+        .filter(events::seq.eq(seq))
+        .select(EventRow::as_select())
+        .first(c)
+        .await
+        .optional())
+}
+
 pub async fn insert(conn: &mut Conn<'_>, row: &EventRow) -> QueryResult<()> {
     db_run!(conn, |c| diesel::insert_into(events::table)
         .values(row)
@@ -299,4 +310,60 @@ pub async fn release_lease(conn: &mut Conn<'_>, name: &str, holder: &str) -> Que
     .execute(c)
     .await
     .map(drop))
+}
+
+/// Deletes up to `limit` published events written before `before`, oldest
+/// first (their delivery rows go with them); returns how many.
+pub async fn delete_published_before(
+    conn: &mut Conn<'_>,
+    before: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<usize> {
+    let ids: Vec<String> = db_run!(conn, |c| events::table
+        .filter(events::created_at.lt(before))
+        .filter(events::published_at.is_not_null())
+        .order(events::created_at.asc())
+        .select(events::id)
+        .limit(limit)
+        .load(c)
+        .await)?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    db_run!(conn, |c| diesel::delete(
+        events::table.filter(events::id.eq_any(&ids))
+    )
+    .execute(c)
+    .await)
+}
+
+/// Forgets up to `limit` consumed CloudEvent ids received before `before`.
+pub async fn forget_processed_before(
+    conn: &mut Conn<'_>,
+    before: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<usize> {
+    let ids: Vec<String> = db_run!(conn, |c| processed_events::table
+        .filter(processed_events::received_at.lt(before))
+        .select(processed_events::id)
+        .limit(limit)
+        .load(c)
+        .await)?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    db_run!(conn, |c| diesel::delete(
+        processed_events::table.filter(processed_events::id.eq_any(&ids))
+    )
+    .execute(c)
+    .await)
+}
+
+/// The user's oldest event still in the log.
+pub async fn oldest_seq(conn: &mut Conn<'_>, user_id: &str) -> QueryResult<Option<i64>> {
+    db_run!(conn, |c| events::table
+        .filter(events::user_id.eq(user_id))
+        .select(diesel::dsl::min(events::seq))
+        .first(c)
+        .await)
 }

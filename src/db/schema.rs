@@ -12,6 +12,8 @@ diesel::table! {
         last_event_seq -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        token_epoch -> BigInt,
+        tokens_valid_after -> Nullable<Timestamp>,
     }
 }
 
@@ -34,6 +36,7 @@ diesel::table! {
         reminder_offset_minutes -> Nullable<Integer>,
         parent_task_id -> Nullable<Text>,
         occurrence -> Integer,
+        successor_created -> Bool,
         version -> Integer,
         created_at -> Timestamp,
         updated_at -> Timestamp,
@@ -106,6 +109,15 @@ diesel::table! {
 diesel::joinable!(event_deliveries -> events (event_id));
 
 diesel::table! {
+    revoked_tokens (token_hash) {
+        token_hash -> Text,
+        user_id -> Text,
+        expires_at -> Timestamp,
+        revoked_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     reminders (id) {
         id -> Text,
         task_id -> Text,
@@ -127,5 +139,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     event_deliveries,
     processed_events,
     relay_leases,
-    reminders
+    reminders,
+    revoked_tokens
 );

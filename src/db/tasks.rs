@@ -39,6 +39,9 @@ pub struct TaskRow {
     pub reminder_offset_minutes: Option<i32>,
     pub parent_task_id: Option<String>,
     pub occurrence: i32,
+    /// This occurrence has made its successor (kept when the successor is
+    /// deleted, so a replayed completion cannot make another).
+    pub successor_created: bool,
     pub version: i32,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
@@ -66,6 +69,7 @@ impl TaskRow {
             reminder_offset_minutes: None,
             parent_task_id: parent.map(|p| p.to_string()),
             occurrence: 1,
+            successor_created: false,
             version: 1,
             created_at: t,
             updated_at: t,
@@ -184,6 +188,15 @@ pub async fn insert_successor(conn: &mut Conn<'_>, row: &TaskRow) -> QueryResult
         .execute(c)
         .await
         .map(|n| n == 1))
+}
+
+/// Records that the task has made its successor.
+pub async fn mark_successor_created(conn: &mut Conn<'_>, id: &str) -> QueryResult<()> {
+    db_run!(conn, |c| diesel::update(tasks::table.find(id))
+        .set(tasks::successor_created.eq(true))
+        .execute(c)
+        .await
+        .map(drop))
 }
 
 /// Replaces the stored row with `row` (same id).

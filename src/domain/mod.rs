@@ -47,6 +47,26 @@ impl Problems {
     }
 }
 
+/// Refuses control characters (NUL, escape, …), which have no place in a
+/// one-line field and which PostgreSQL cannot even store (NUL).
+pub fn no_control_chars(s: &str) -> Result<(), String> {
+    if s.chars().any(char::is_control) {
+        return Err("must not contain control characters".into());
+    }
+    Ok(())
+}
+
+/// Like [`no_control_chars`], for multi-line text: tabs and line breaks are
+/// fine.
+pub fn no_control_chars_in_text(s: &str) -> Result<(), String> {
+    if s.chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err("must not contain control characters other than tabs and line breaks".into());
+    }
+    Ok(())
+}
+
 /// Lower-cases for case-insensitive comparison, sorting and search (Unicode
 /// aware, unlike SQLite's `lower()`).
 pub fn fold_case(s: &str) -> String {

@@ -86,7 +86,9 @@ impl TaskQuery {
             let value = value.trim();
             match name.as_str() {
                 "search" | "q" => {
-                    if value.chars().count() > 200 {
+                    if let Err(why) = super::no_control_chars(value) {
+                        p.add(name, why);
+                    } else if value.chars().count() > 200 {
                         p.add(name, "must be at most 200 characters");
                     } else if !value.is_empty() {
                         q.search = Some(fold_case(value));

@@ -139,6 +139,7 @@ const PRESETS: [(&str, &str); 5] = [
 
 impl Recurrence {
     pub fn parse(s: &str) -> Result<Self, String> {
+        super::no_control_chars(s)?;
         let s = s.trim();
         let lower = s.to_ascii_lowercase();
         if PRESETS.iter().any(|(name, _)| *name == lower) {
@@ -191,8 +192,9 @@ impl Recurrence {
 /// Largest reminder offset: one year, in minutes.
 pub const MAX_REMINDER_OFFSET: i32 = 525_600;
 
-/// A task title: 1–500 characters after trimming.
+/// A task title: 1–500 characters after trimming, no control characters.
 pub fn parse_title(s: &str) -> Result<String, String> {
+    super::no_control_chars(s)?;
     let t = s.trim();
     match t.chars().count() {
         0 => Err("must not be empty".into()),
@@ -201,8 +203,10 @@ pub fn parse_title(s: &str) -> Result<String, String> {
     }
 }
 
-/// A description: at most 10 000 characters; empty means none.
+/// A description: at most 10 000 characters, no control characters but tabs
+/// and line breaks; empty means none.
 pub fn parse_description(s: &str) -> Result<Option<String>, String> {
+    super::no_control_chars_in_text(s)?;
     if s.chars().count() > 10_000 {
         return Err("must be at most 10000 characters".into());
     }

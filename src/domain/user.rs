@@ -48,6 +48,7 @@ impl Email {
     pub fn parse(s: &str) -> Result<Self, String> {
         let s = s.trim();
         let valid = s.len() <= 254
+            && !s.chars().any(char::is_control)
             && email_address::EmailAddress::from_str(s).is_ok_and(|e| e.domain().contains('.'));
         if valid {
             Ok(Self(s.to_lowercase()))
@@ -85,8 +86,10 @@ impl std::fmt::Debug for Password {
     }
 }
 
-/// A display name: trimmed, at most 100 characters; empty means none.
+/// A display name: trimmed, at most 100 characters, no control characters;
+/// empty means none.
 pub fn parse_name(s: &str) -> Result<Option<String>, String> {
+    super::no_control_chars(s)?;
     let s = s.trim();
     if s.chars().count() > 100 {
         return Err("must be at most 100 characters".into());
@@ -96,6 +99,7 @@ pub fn parse_name(s: &str) -> Result<Option<String>, String> {
 
 /// An IANA time zone name such as `Europe/Berlin`.
 pub fn parse_timezone(s: &str) -> Result<Tz, String> {
+    super::no_control_chars(s)?;
     Tz::from_str(s.trim()).map_err(|_| format!("unknown IANA time zone {s:?}"))
 }
 

@@ -64,6 +64,7 @@ impl Topics {
     pub fn projection(&self, topic: &str) -> Option<Projection> {
         self.for_task_events()
             .into_iter()
+            .chain([(self.reminders.as_str(), Projection::Reminders)])
             .find(|(t, _)| *t == topic)
             .map(|(_, p)| p)
     }

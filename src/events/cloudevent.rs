@@ -35,6 +35,15 @@ impl Projection {
         }
     }
 
+    /// The CloudEvent `type` this projection of `event` carries.
+    pub fn event_type(self, event: &DomainEvent) -> &'static str {
+        match self {
+            Self::TaskEvents | Self::Reminders => event.event_type.as_str(),
+            Self::TaskUpdates => "sync.task",
+            Self::ActivityLogs => "activity.logged",
+        }
+    }
+
     /// The CloudEvent id of this projection of `event`: the event's own id
     /// for `task-events`, a name-based UUID derived from it otherwise, so a
     /// retried publication carries the same id and consumers can dedupe.
@@ -56,40 +65,31 @@ pub fn to_cloud_event(
         .time
         .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
     let task_id = event.task_id.map(|id| id.to_string());
-    let (event_type, data) = match projection {
-        Projection::TaskEvents => (
-            event.event_type.as_str(),
-            json!({
-                "event_type": event.event_type.as_str(),
-                "task_id": task_id,
-                "user_id": event.user_id,
-                "task_data": event.task,
-                "changes": event.changes,
-                "timestamp": timestamp,
-                "seq": event.seq,
-            }),
-        ),
-        Projection::TaskUpdates => (
-            "sync.task",
-            json!({
-                "task_id": task_id,
-                "user_id": event.user_id,
-                "action": event.event_type.action(),
-                "seq": event.seq,
-                "version": event.task.as_ref().map(|t| t.version),
-                "timestamp": timestamp,
-            }),
-        ),
-        Projection::ActivityLogs => (
-            "activity.logged",
-            json!({
-                "seq": event.seq,
-                "user_id": event.user_id,
-                "task_id": task_id,
-                "action": event.event_type.action(),
-                "summary": event.summary,
-            }),
-        ),
+    let data = match projection {
+        Projection::TaskEvents => json!({
+            "event_type": event.event_type.as_str(),
+            "task_id": task_id,
+            "user_id": event.user_id,
+            "task_data": event.task,
+            "changes": event.changes,
+            "timestamp": timestamp,
+            "seq": event.seq,
+        }),
+        Projection::TaskUpdates => json!({
+            "task_id": task_id,
+            "user_id": event.user_id,
+            "action": event.event_type.action(),
+            "seq": event.seq,
+            "version": event.task.as_ref().map(|t| t.version),
+            "timestamp": timestamp,
+        }),
+        Projection::ActivityLogs => json!({
+            "seq": event.seq,
+            "user_id": event.user_id,
+            "task_id": task_id,
+            "action": event.event_type.action(),
+            "summary": event.summary,
+        }),
         Projection::Reminders => {
             let r = event.reminder.as_ref();
             let mut data = json!({
@@ -105,13 +105,13 @@ pub fn to_cloud_event(
                 obj.insert("fired_at".into(), json!(r.fired_at));
                 obj.insert("late".into(), json!(r.late.unwrap_or(false)));
             }
-            (event.event_type.as_str(), data)
+            data
         }
     };
     let mut builder = EventBuilderV10::new()
         .id(projection.id(event).to_string())
         .source(source)
-        .ty(event_type)
+        .ty(projection.event_type(event))
         .time(event.time)
         .data("application/json", data)
         .extension("traceid", event.trace.traceid.clone())

@@ -6,11 +6,12 @@ use std::sync::Arc;
 use cloudevents::{AttributesReader, Event};
 use tokio::sync::broadcast;
 
+use super::cloudevent::Projection;
+use super::{DomainEvent, EventType};
 use crate::db;
 use crate::domain::task::TaskId;
 use crate::domain::user::UserId;
 use crate::error::AppError;
-use crate::events::Trace;
 use crate::state::AppState;
 
 /// A CloudEvent delivered by Dapr from another instance or producer.
@@ -74,14 +75,20 @@ impl InboundFanOut {
 }
 
 /// Validates, dedupes and hands on one delivery.
+///
+/// Every producer of these topics is a taskstream instance writing to the
+/// same event log, so a delivery is acted on only if it is consistent with
+/// that log: its `userid` and `sequence` name a logged event whose projection
+/// on this topic has exactly this CloudEvent's id and type. A made-up event
+/// is dropped without a trace (not even its id is remembered).
 pub async fn consume(state: &AppState, topic: &str, body: &[u8]) -> Outcome {
     let topics = state.events.topics();
-    if ![&topics.task_events, &topics.reminders, &topics.task_updates]
+    let subscribed = [&topics.task_events, &topics.reminders, &topics.task_updates]
         .iter()
-        .any(|t| t.as_str() == topic)
-    {
+        .any(|t| t.as_str() == topic);
+    let Some(projection) = topics.projection(topic).filter(|_| subscribed) else {
         return Outcome::Dropped(format!("not subscribed to topic {topic:?}"));
-    }
+    };
     let event: Event = match serde_json::from_slice(body) {
         Ok(event) => event,
         Err(e) => return Outcome::Dropped(format!("not a CloudEvent: {e}")),
@@ -94,32 +101,23 @@ pub async fn consume(state: &AppState, topic: &str, body: &[u8]) -> Outcome {
     {
         return Outcome::Own;
     }
-    // A completion from another producer: make sure the recurring task has
-    // its successor. Idempotent, so it runs before the delivery is recorded
-    // as consumed: a failure here is retried, never lost.
-    if topic == topics.task_events.as_str() && event.ty() == "task.completed" {
-        let user = event
-            .extension("userid")
-            .map(ToString::to_string)
-            .and_then(|u| UserId::parse(&u).ok());
-        let task = event.subject().and_then(TaskId::parse);
-        if let (Some(user), Some(task)) = (user, task) {
-            let trace = Trace {
-                traceid: event
-                    .extension("traceid")
-                    .map(ToString::to_string)
-                    .unwrap_or_default(),
-                traceparent: event
-                    .extension("traceparent")
-                    .map(ToString::to_string)
-                    .unwrap_or_default(),
-            };
-            if let Err(e) =
-                crate::service::tasks::ensure_successor_of(state, &trace, &user, task).await
-            {
-                return Outcome::Retry(e.chain());
-            }
-        }
+    let logged = match logged_event(state, &event, projection).await {
+        Ok(Ok(logged)) => logged,
+        Ok(Err(why)) => return Outcome::Dropped(why),
+        Err(AppError::Unavailable(e)) => return Outcome::Retry(e.to_string()),
+        Err(e) => return Outcome::Retry(e.chain()),
+    };
+    // A completion from another instance: make sure the recurring task has
+    // its successor (idempotent, and only while the task is still completed).
+    // It runs before the delivery is recorded as consumed, so a failure here
+    // is retried, never lost.
+    if projection == Projection::TaskEvents
+        && logged.event_type == EventType::TaskCompleted
+        && let (Ok(user), Some(task)) = (UserId::parse(&logged.user_id), logged.task_id.map(TaskId))
+        && let Err(e) =
+            crate::service::tasks::ensure_successor_of(state, &logged.trace, &user, task).await
+    {
+        return Outcome::Retry(e.chain());
     }
     let recorded = async {
         let mut pooled = state.db.get().await?;
@@ -137,5 +135,41 @@ pub async fn consume(state: &AppState, topic: &str, body: &[u8]) -> Outcome {
         Ok(false) => Outcome::Duplicate,
         Err(AppError::Unavailable(e)) => Outcome::Retry(e.to_string()),
         Err(e) => Outcome::Retry(e.chain()),
+    }
+}
+
+/// The logged domain event a delivery claims to be a projection of, or why
+/// it is not one.
+async fn logged_event(
+    state: &AppState,
+    event: &Event,
+    projection: Projection,
+) -> Result<Result<DomainEvent, String>, AppError> {
+    let user = event.extension("userid").map(ToString::to_string);
+    let seq = event
+        .extension("sequence")
+        .and_then(|s| s.to_string().parse::<i64>().ok());
+    let (Some(user), Some(seq)) = (user, seq) else {
+        return Ok(Err("no userid and sequence: not an event of ours".into()));
+    };
+    let row = {
+        let mut pooled = state.db.get().await?;
+        db::events::by_seq(&mut pooled.conn(), &user, seq).await?
+    };
+    let Some(row) = row else {
+        return Ok(Err(format!(
+            "the event log holds no event {seq} of that user"
+        )));
+    };
+    let logged: DomainEvent = serde_json::from_str(&row.payload).map_err(AppError::internal)?;
+    let consistent = projection.id(&logged).to_string() == event.id()
+        && projection.event_type(&logged) == event.ty()
+        && event.subject() == logged.task_id.map(|id| id.to_string()).as_deref();
+    if consistent {
+        Ok(Ok(logged))
+    } else {
+        Ok(Err(format!(
+            "does not match event {seq} of that user in the event log"
+        )))
     }
 }

@@ -5,9 +5,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::extract::ApiJson;
-use crate::auth::AuthUser;
+use crate::auth::{AuthUser, ClientIp};
 use crate::domain::user::User;
 use crate::error::AppError;
+use crate::service::sessions;
 use crate::service::users::{self, LoginInput, ProfilePatch, SignupInput};
 use crate::state::AppState;
 
@@ -32,9 +33,10 @@ fn session(user: User, token: String) -> Session {
     responses((status = 201, body = Session), (status = 409, description = "e-mail taken"), (status = 422, description = "invalid fields")))]
 pub async fn signup(
     state: web::Data<AppState>,
+    client: ClientIp,
     body: ApiJson<SignupInput>,
 ) -> Result<HttpResponse, AppError> {
-    let (user, token) = users::signup(&state, body.0).await?;
+    let (user, token) = users::signup(&state, body.0, client.0).await?;
     Ok(HttpResponse::Created().json(session(user, token)))
 }
 
@@ -42,10 +44,28 @@ pub async fn signup(
     responses((status = 200, body = Session), (status = 401, description = "wrong e-mail or password")))]
 pub async fn login(
     state: web::Data<AppState>,
+    client: ClientIp,
     body: ApiJson<LoginInput>,
 ) -> Result<HttpResponse, AppError> {
-    let (user, token) = users::login(&state, body.0).await?;
+    let (user, token) = users::login(&state, body.0, client.0).await?;
     Ok(HttpResponse::Ok().json(session(user, token)))
+}
+
+#[utoipa::path(post, path = "/api/auth/logout", tag = "auth", security(("bearer" = [])),
+    responses((status = 204, description = "the presented token no longer works anywhere"), (status = 401)))]
+pub async fn logout(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, AppError> {
+    sessions::logout(&state, user.credential()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[utoipa::path(post, path = "/api/auth/logout-all", tag = "auth", security(("bearer" = [])),
+    responses((status = 204, description = "every token of the user, this one included, no longer works"), (status = 401)))]
+pub async fn logout_all(
+    state: web::Data<AppState>,
+    user: AuthUser,
+) -> Result<HttpResponse, AppError> {
+    sessions::logout_everywhere(&state, user.id()).await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 #[utoipa::path(get, path = "/api/auth/me", tag = "auth", security(("bearer" = [])),

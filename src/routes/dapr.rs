@@ -6,13 +6,65 @@
 //! already consumed, `DROP` for a malformed or unknown event, `RETRY` when
 //! the database is unavailable.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use std::future::{Ready, ready};
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use serde_json::json;
 use slog::warn;
+use subtle::ConstantTimeEq;
 
 use crate::error::AppError;
 use crate::events::inbound::{self, Outcome};
+use crate::service::reminders::JobOutcome;
 use crate::state::AppState;
+
+/// Largest CloudEvent accepted from Dapr.
+pub const MAX_DELIVERY_BYTES: usize = 1024 * 1024;
+
+/// A caller allowed on the routes only Dapr calls (deliveries, job
+/// callbacks). With `APP_API_TOKEN` set, one that presents it as
+/// `dapr-api-token` (Dapr's app token model); without it, only a loopback
+/// caller — the sidecar runs beside the app — so nobody on the network can
+/// deliver events or fire reminders. Production refuses to start with Dapr
+/// and no token (see `Settings`).
+#[derive(Debug)]
+pub struct DaprCaller;
+
+impl FromRequest for DaprCaller {
+    type Error = AppError;
+    type Future = Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let expected = req
+            .app_data::<web::Data<AppState>>()
+            .and_then(|state| state.settings.app_api_token.clone());
+        let given = req.headers().get("dapr-api-token").map(|v| v.as_bytes());
+        let peer = req.peer_addr().map(|a| a.ip());
+        ready(admit(expected.as_deref(), given, peer).map(|()| Self))
+    }
+}
+
+/// The rule [`DaprCaller`] applies.
+fn admit(
+    expected: Option<&str>,
+    given: Option<&[u8]>,
+    peer: Option<std::net::IpAddr>,
+) -> Result<(), AppError> {
+    match expected.filter(|token| !token.is_empty()) {
+        Some(expected) => {
+            if given.unwrap_or_default().ct_eq(expected.as_bytes()).into() {
+                Ok(())
+            } else {
+                Err(AppError::Unauthorized("missing or wrong dapr-api-token"))
+            }
+        }
+        None if peer.is_some_and(|ip| ip.is_loopback()) => Ok(()),
+        None => Err(AppError::Forbidden(
+            "only the local Dapr sidecar may call this route (set APP_API_TOKEN to allow others)",
+        )),
+    }
+}
 
 #[utoipa::path(get, path = "/dapr/subscribe", tag = "dapr",
     responses((status = 200, description = "the topics this app subscribes to, with their routes")))]
@@ -31,20 +83,11 @@ pub async fn subscribe(state: web::Data<AppState>) -> HttpResponse {
     request_body(content = Object, content_type = "application/cloudevents+json", description = "a CloudEvent, as Dapr delivers it"),
     responses((status = 200, description = "{\"status\": \"SUCCESS\" | \"DROP\" | \"RETRY\"}"), (status = 401, description = "APP_API_TOKEN set and not given")))]
 pub async fn deliver(
-    req: HttpRequest,
+    _caller: DaprCaller,
     state: web::Data<AppState>,
     topic: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    if let Some(expected) = &state.settings.app_api_token {
-        let given = req
-            .headers()
-            .get("dapr-api-token")
-            .and_then(|v| v.to_str().ok());
-        if given != Some(expected.as_str()) {
-            return Err(AppError::Unauthorized("missing or wrong dapr-api-token"));
-        }
-    }
     let outcome = inbound::consume(&state, &topic, &body).await;
     let status = match &outcome {
         Outcome::Consumed | Outcome::Duplicate | Outcome::Own => "SUCCESS",
@@ -70,14 +113,68 @@ pub async fn deliver(
     responses((status = 200, description = "fired now, or already fired or cancelled (done either way)"),
         (status = 503, description = "could not fire: Dapr retries by the job's failure policy")))]
 pub async fn job(
+    _caller: DaprCaller,
     state: web::Data<AppState>,
     name: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    // Dapr counts any 2xx and a 404 as done, so only a real failure (5xx)
-    // may keep this from answering 200.
+    // Dapr counts any 2xx and a 404 as done; anything else is retried by the
+    // job's failure policy.
     let Some(id) = name.strip_prefix("reminder-") else {
         return Ok(HttpResponse::Ok().json(json!({ "status": "ignored" })));
     };
-    let fired = crate::service::reminders::fire_one(&state, id).await?;
-    Ok(HttpResponse::Ok().json(json!({ "status": if fired { "fired" } else { "done" } })))
+    let status = match crate::service::reminders::fire_one(&state, id).await? {
+        JobOutcome::Fired => "fired",
+        JobOutcome::Done => "done",
+        JobOutcome::NotDue(at) => {
+            return Err(AppError::conflict(
+                "not_due",
+                format!(
+                    "the reminder is due at {}: not fired",
+                    crate::domain::time::to_utc(at).to_rfc3339()
+                ),
+            ));
+        }
+    };
+    Ok(HttpResponse::Ok().json(json!({ "status": status })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_a_token_only_loopback_callers_are_admitted() {
+        let ip = |s: &str| s.parse().ok();
+        assert!(admit(None, None, ip("127.0.0.1")).is_ok());
+        assert!(admit(None, None, ip("::1")).is_ok());
+        for outsider in ["10.1.2.3", "192.168.0.7", "2001:db8::1"] {
+            assert!(
+                matches!(admit(None, None, ip(outsider)), Err(AppError::Forbidden(_))),
+                "{outsider}"
+            );
+            // A token presented when none is configured changes nothing.
+            assert!(admit(None, Some(b"guess"), ip(outsider)).is_err());
+        }
+        assert!(
+            admit(Some(""), None, ip("10.1.2.3")).is_err(),
+            "empty is unset"
+        );
+    }
+
+    #[test]
+    fn with_a_token_every_caller_must_present_it() {
+        let ip = |s: &str| s.parse().ok();
+        for peer in ["127.0.0.1", "10.1.2.3"] {
+            assert!(admit(Some("s3cret"), Some(b"s3cret"), ip(peer)).is_ok());
+            for wrong in [None, Some(&b"s3cre"[..]), Some(b"s3cret!"), Some(b"")] {
+                assert!(
+                    matches!(
+                        admit(Some("s3cret"), wrong, ip(peer)),
+                        Err(AppError::Unauthorized(_))
+                    ),
+                    "{peer} {wrong:?}"
+                );
+            }
+        }
+    }
 }

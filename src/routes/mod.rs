@@ -36,10 +36,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::scope("/api/auth")
                 .route("/signup", web::post().to(auth::signup))
                 .route("/login", web::post().to(auth::login))
+                .route("/logout", web::post().to(auth::logout))
+                .route("/logout-all", web::post().to(auth::logout_all))
                 .service(web::resource("/me").get(auth::me).patch(auth::update_me)),
         )
         .route("/api/ws/{user_id}", web::get().to(crate::ws::connect))
-        .service(web::scope("/api/events").route("/{topic}", web::post().to(dapr::deliver)))
+        .service(
+            web::scope("/api/events")
+                // A CloudEvent carries a whole task and its changes: more
+                // than an API request body may be.
+                .app_data(web::PayloadConfig::new(dapr::MAX_DELIVERY_BYTES))
+                .route("/{topic}", web::post().to(dapr::deliver)),
+        )
         .service(user_scope("/api/v1"))
         .service(user_scope("/api/{user_id}"));
 }

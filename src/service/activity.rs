@@ -10,6 +10,7 @@ use uuid::Uuid;
 use crate::db;
 use crate::domain::Problems;
 use crate::domain::query::{DEFAULT_LIMIT, MAX_LIMIT};
+use crate::domain::time::to_utc;
 use crate::domain::user::UserId;
 use crate::error::AppError;
 use crate::events::DomainEvent;
@@ -40,6 +41,12 @@ pub struct ActivityPage {
     pub total: i64,
     pub limit: i64,
     pub offset: i64,
+    /// How far back the log reaches: published events older than this are
+    /// deleted (`EVENT_RETENTION_DAYS`).
+    pub kept_since: DateTime<Utc>,
+    /// The user's oldest event still kept (`null`: none); everything before
+    /// it was deleted by retention.
+    pub oldest_seq: Option<i64>,
 }
 
 /// `limit` (1–500, default 50), `offset`, `since_seq` (only newer events).
@@ -63,8 +70,9 @@ pub async fn list(
     }
     p.finish()?;
     let mut pooled = state.db.get().await?;
-    let (rows, total) =
-        db::events::page(&mut pooled.conn(), user.as_str(), since, limit, offset).await?;
+    let conn = &mut pooled.conn();
+    let (rows, total) = db::events::page(conn, user.as_str(), since, limit, offset).await?;
+    let oldest_seq = db::events::oldest_seq(conn, user.as_str()).await?;
     let items = rows
         .into_iter()
         .map(|row| {
@@ -86,5 +94,7 @@ pub async fn list(
         total,
         limit,
         offset,
+        kept_since: to_utc(super::retention::events_kept_since(state)),
+        oldest_seq,
     })
 }

@@ -4,6 +4,8 @@
 
 pub mod activity;
 pub mod reminders;
+pub mod retention;
+pub mod sessions;
 pub mod tags;
 pub mod tasks;
 pub mod users;

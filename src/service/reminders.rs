@@ -333,10 +333,39 @@ pub async fn fire_due(state: &AppState) -> Result<usize, AppError> {
     fire(state, None).await
 }
 
-/// Fires one reminder (the Dapr Jobs callback): `true` if this call fired
-/// it, `false` if it had fired or been cancelled already.
-pub async fn fire_one(state: &AppState, id: &str) -> Result<bool, AppError> {
-    Ok(fire(state, Some(id)).await? == 1)
+/// What a Dapr Jobs callback achieved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobOutcome {
+    /// This call fired the reminder.
+    Fired,
+    /// Nothing to do: fired or cancelled already, or no such reminder.
+    Done,
+    /// Its time has not come: not fired (Dapr retries; the scheduler's sweep
+    /// fires it on time in any case).
+    NotDue(NaiveDateTime),
+}
+
+/// How early a job call may come (the scheduler's clock against ours) and
+/// still fire the reminder.
+const JOB_EARLY_TOLERANCE: chrono::Duration = chrono::Duration::seconds(1);
+
+/// Fires one reminder for the Dapr Jobs callback, but only once it is due:
+/// an early or forged call cannot fire a reminder ahead of its time.
+pub async fn fire_one(state: &AppState, id: &str) -> Result<JobOutcome, AppError> {
+    let pending = {
+        let mut pooled = state.db.get().await?;
+        db::reminders::pending_by_id(&mut pooled.conn(), id).await?
+    };
+    let Some(reminder) = pending else {
+        return Ok(JobOutcome::Done);
+    };
+    if reminder.remind_at > now() + JOB_EARLY_TOLERANCE {
+        return Ok(JobOutcome::NotDue(reminder.remind_at));
+    }
+    Ok(match fire(state, Some(id)).await? {
+        0 => JobOutcome::Done,
+        _ => JobOutcome::Fired,
+    })
 }
 
 async fn fire(state: &AppState, only: Option<&str>) -> Result<usize, AppError> {
@@ -344,9 +373,12 @@ async fn fire(state: &AppState, only: Option<&str>) -> Result<usize, AppError> {
     let events = transaction!(state.db, |conn| {
         let fired_at = now();
         let due = match only {
+            // Checked again inside the transaction: the reminder may have
+            // moved since the caller looked.
             Some(id) => db::reminders::pending_by_id(conn, id)
                 .await?
                 .into_iter()
+                .filter(|r| r.remind_at <= fired_at + JOB_EARLY_TOLERANCE)
                 .collect(),
             // With Dapr Jobs firing reminders, sweep only what is overdue:
             // the safety net for a job that was never scheduled.

@@ -308,6 +308,9 @@ async fn ensure_successor(
     let Some(rule) = &fields.recurrence else {
         return Ok(Vec::new());
     };
+    if row.successor_created {
+        return Ok(Vec::new());
+    }
     let current = Occurrence {
         due_at: fields.due_at,
         number: row.occurrence,
@@ -331,7 +334,9 @@ async fn ensure_successor(
     };
     let mut successor = TaskRow::new(TaskId::generate(), user.as_str(), &next, Some(task.id()));
     successor.occurrence = row.occurrence + 1;
-    if !db::tasks::insert_successor(conn, &successor).await? {
+    let inserted = db::tasks::insert_successor(conn, &successor).await?;
+    db::tasks::mark_successor_created(conn, &row.id).await?;
+    if !inserted {
         return Ok(Vec::new());
     }
     set_tags(conn, user, &successor.id, &next.tags).await?;

@@ -1,15 +1,18 @@
 //! Sign-up, login and the user's own profile.
 
+use std::net::IpAddr;
+
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use crate::auth::throttle::Wait;
 use crate::db::users::UserRow;
-use crate::domain::Problems;
 use crate::domain::time::to_utc;
 use crate::domain::user::{Email, Password, User, UserId, parse_name, parse_timezone};
+use crate::domain::{Problems, fold_case};
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::{auth, db, transaction};
+use crate::{db, transaction};
 
 /// Body of `POST /api/auth/signup`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -48,8 +51,14 @@ fn view(row: UserRow) -> User {
     }
 }
 
-/// Creates an account and returns it with a fresh token.
-pub async fn signup(state: &AppState, input: SignupInput) -> Result<(User, String), AppError> {
+/// Creates an account and returns it with a fresh token. Each client
+/// address has an hourly allowance of sign-ups (which also bounds how fast
+/// anyone can probe which addresses have accounts).
+pub async fn signup(
+    state: &AppState,
+    input: SignupInput,
+    client: IpAddr,
+) -> Result<(User, String), AppError> {
     let mut p = Problems::new();
     let email = p.check("email", Email::parse(&input.email));
     let password = p.check("password", Password::parse(input.password));
@@ -67,7 +76,14 @@ pub async fn signup(state: &AppState, input: SignupInput) -> Result<(User, Strin
     };
     let name = name.flatten().flatten();
     let tz = tz.flatten().map_or("UTC", |t| t.name()).to_owned();
-    let hash = auth::hash_password(password).await?;
+    state
+        .throttle
+        .check_signup(client)
+        .map_err(|Wait(retry_after)| AppError::TooManyRequests {
+            retry_after,
+            message: "too many sign-ups from this address: try again later",
+        })?;
+    let hash = state.passwords.hash(password).await?;
     let id = UserId::generate();
     let row = UserRow::new(id.as_str(), Some(email.as_str()), name, Some(hash), &tz);
     let taken = || {
@@ -91,14 +107,32 @@ pub async fn signup(state: &AppState, input: SignupInput) -> Result<(User, Strin
             })?;
         Ok(row)
     })?;
-    let token = state.jwt.issue(&id)?;
+    let token = state.jwt.issue(&id, row.token_epoch)?;
     Ok((view(row), token))
 }
 
 /// Checks credentials; unknown e-mail and wrong password look the same.
-pub async fn login(state: &AppState, input: LoginInput) -> Result<(User, String), AppError> {
+/// Repeated failures make further attempts wait (see [`crate::auth::throttle`]);
+/// a waiting attempt is refused before any password is hashed.
+pub async fn login(
+    state: &AppState,
+    input: LoginInput,
+    client: IpAddr,
+) -> Result<(User, String), AppError> {
     let refused = AppError::Unauthorized("invalid e-mail or password");
     let email = Email::parse(&input.email).ok();
+    // Malformed addresses are throttled too, under a bounded key.
+    let account = email.as_ref().map_or_else(
+        || fold_case(input.email.trim()).chars().take(254).collect(),
+        |e| e.as_str().to_owned(),
+    );
+    state
+        .throttle
+        .check_login(&account, client)
+        .map_err(|Wait(retry_after)| AppError::TooManyRequests {
+            retry_after,
+            message: "too many failed logins: wait before trying again",
+        })?;
     let row = match &email {
         Some(email) => {
             let mut pooled = state.db.get().await?;
@@ -107,12 +141,16 @@ pub async fn login(state: &AppState, input: LoginInput) -> Result<(User, String)
         None => None,
     };
     let hash = row.as_ref().and_then(|r| r.password_hash.clone());
-    if !auth::verify_password(input.password, hash).await? {
-        return Err(refused);
-    }
-    let row = row.ok_or(refused)?;
+    let row = match (state.passwords.verify(input.password, hash).await?, row) {
+        (true, Some(row)) => row,
+        _ => {
+            state.throttle.login_failed(&account, client);
+            return Err(refused);
+        }
+    };
+    state.throttle.login_succeeded(&account, client);
     let id = UserId::parse(&row.id).map_err(AppError::internal)?;
-    let token = state.jwt.issue(&id)?;
+    let token = state.jwt.issue(&id, row.token_epoch)?;
     Ok((view(row), token))
 }
 

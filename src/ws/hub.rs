@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use actix::prelude::*;
 use tokio::sync::broadcast::error::RecvError;
 
+use crate::auth::Revocation;
 use crate::events::DomainEvent;
 use crate::events::dispatcher::FanOut;
 use crate::events::inbound::InboundFanOut;
@@ -26,8 +27,19 @@ pub enum Push {
     /// Some event up to this sequence number exists (another replica wrote
     /// it, or the fan-out lagged): read the log.
     Behind(Option<i64>),
+    /// Some of the user's tokens were revoked: a session whose token is one
+    /// of them closes.
+    Revoked(Arc<Revocation>),
     /// The server is going away: close with 1001.
     Shutdown,
+}
+
+/// Tokens of a user were revoked (logout, log out everywhere).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Revoke {
+    pub user_id: String,
+    pub revocation: Revocation,
 }
 
 /// A session registers.
@@ -193,6 +205,14 @@ impl Handler<RemoteSeq> for Hub {
 
     fn handle(&mut self, msg: RemoteSeq, _: &mut Context<Self>) {
         self.push_to(&msg.user_id, &Push::Behind(Some(msg.seq)));
+    }
+}
+
+impl Handler<Revoke> for Hub {
+    type Result = ();
+
+    fn handle(&mut self, msg: Revoke, _: &mut Context<Self>) {
+        self.push_to(&msg.user_id, &Push::Revoked(Arc::new(msg.revocation)));
     }
 }
 

@@ -57,7 +57,7 @@ pub async fn connect(
         .find(|(k, _)| k == "token")
         .map(|(_, v)| v.clone());
     let fallback = query_token.or_else(|| subprotocol_token(&req));
-    let user = AuthUser::authenticate(&req, fallback.as_deref())?;
+    let user = AuthUser::authenticate(&req, fallback.as_deref()).await?;
     let mut since = None;
     for (name, value) in &pairs {
         match name.as_str() {
@@ -76,7 +76,7 @@ pub async fn connect(
             other => return Err(AppError::invalid(other, "unknown query parameter")),
         }
     }
-    let session = Session::new(user.id().clone(), since, &state);
+    let session = Session::new(user.credential().clone(), since, &state);
     ws::WsResponseBuilder::new(session, &req, stream)
         .frame_size(MAX_FRAME_BYTES)
         .protocols(&["bearer"])

@@ -18,6 +18,7 @@ use slog::{Logger, debug};
 
 use super::hub::{Connect, Disconnect, Hub, Push};
 use super::protocol::{ClientMessage, ServerMessage};
+use crate::auth::Credential;
 use crate::db::{self, Db};
 use crate::domain::user::UserId;
 use crate::events::DomainEvent;
@@ -27,8 +28,22 @@ use crate::state::AppState;
 const CATCH_UP_BATCH: i64 = 500;
 /// Close code for a client too slow to keep up: reconnect with `?since=`.
 pub const CLOSE_RESUME: u16 = 4000;
+/// Close code for a session whose token was revoked or has expired: log in
+/// again.
+pub const CLOSE_UNAUTHORIZED: u16 = 4001;
 
 static NEXT_SESSION: AtomicU64 = AtomicU64::new(1);
+
+/// What reading the log after a sequence number found.
+enum Read {
+    Events(Vec<DomainEvent>),
+    /// The events after `after` were deleted by retention; the user's
+    /// newest is `newest`.
+    Pruned {
+        after: i64,
+        newest: i64,
+    },
+}
 
 /// Where the session stands with its user's event stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +58,8 @@ enum Phase {
 pub struct Session {
     id: u64,
     user_id: UserId,
+    /// The token the session authenticated with.
+    credential: Credential,
     hub: Addr<Hub>,
     db: Db,
     log: Logger,
@@ -60,11 +77,12 @@ pub struct Session {
 }
 
 impl Session {
-    pub fn new(user_id: UserId, since: Option<i64>, state: &AppState) -> Self {
+    pub fn new(credential: Credential, since: Option<i64>, state: &AppState) -> Self {
         let settings = &state.settings;
         Self {
             id: NEXT_SESSION.fetch_add(1, Ordering::Relaxed),
-            user_id,
+            user_id: credential.user.clone(),
+            credential,
             hub: state.hub.clone(),
             db: state.db.clone(),
             log: state.log.clone(),
@@ -122,17 +140,44 @@ impl Session {
         let after = self.last_sent;
         let read = async move {
             let mut pooled = db.get().await.map_err(|e| e.to_string())?;
-            let rows = db::events::after(&mut pooled.conn(), &user, after, CATCH_UP_BATCH)
+            let conn = &mut pooled.conn();
+            let rows = db::events::after(conn, &user, after, CATCH_UP_BATCH)
                 .await
                 .map_err(|e| e.to_string())?;
+            // The log is gapless but for what retention deleted: if the
+            // next event is missing, the client must resync.
+            let missing = match rows.first() {
+                Some(first) => first.seq > after + 1,
+                None => {
+                    let newest = db::events::last_seq(conn, &user)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    // Everything up to `newest` is visible by now: read
+                    // again to tell "deleted" from "committed meanwhile".
+                    newest > after
+                        && db::events::after(conn, &user, after, 1)
+                            .await
+                            .map_err(|e| e.to_string())?
+                            .first()
+                            .is_none_or(|row| row.seq > after + 1)
+                }
+            };
+            if missing {
+                let newest = db::events::last_seq(conn, &user)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                return Ok(Read::Pruned { after, newest });
+            }
             rows.into_iter()
                 .map(|row| {
                     serde_json::from_str::<DomainEvent>(&row.payload).map_err(|e| e.to_string())
                 })
                 .collect::<Result<Vec<_>, String>>()
+                .map(Read::Events)
         };
         ctx.spawn(read.into_actor(self).map(|result, session, ctx| match result {
-            Ok(events) => session.caught_up(ctx, events),
+            Ok(Read::Events(events)) => session.caught_up(ctx, events),
+            Ok(Read::Pruned { after, newest }) => session.pruned(ctx, after, newest),
             Err(error) => {
                 debug!(session.log, "catching up failed; retrying"; "user_id" => session.user_id.as_str(), "error" => error);
                 ctx.run_later(Duration::from_millis(500), |session, ctx| session.read_log(ctx));
@@ -161,6 +206,23 @@ impl Session {
                 },
             );
         }
+    }
+
+    /// The events after `after` are no longer in the log (retention): the
+    /// client must reload through REST; live events continue after `newest`.
+    fn pruned(&mut self, ctx: &mut ws::WebsocketContext<Self>, after: i64, newest: i64) {
+        if self.last_sent != after {
+            // A resume moved the starting point meanwhile: read from there.
+            self.phase = Phase::CatchingUp { dirty: false };
+            self.read_log(ctx);
+            return;
+        }
+        self.last_sent = newest;
+        self.replaying = false;
+        self.send(ctx, &ServerMessage::ResyncRequired { last_seq: newest });
+        // Anything committed after `newest` is read as usual.
+        self.phase = Phase::CatchingUp { dirty: false };
+        self.read_log(ctx);
     }
 
     /// Starts from `since` (a replay) or from now.
@@ -219,6 +281,20 @@ impl Actor for Session {
             recipient: ctx.address().recipient(),
             evicted: self.evicted.clone(),
         });
+        // The token's life is the session's (capped: a timer a year out is
+        // as good as never, and far-future instants overflow).
+        let expires_in =
+            (self.credential.expires_at - chrono::Utc::now().timestamp()).clamp(0, 365 * 24 * 3600);
+        ctx.run_later(
+            Duration::from_secs(u64::try_from(expires_in).unwrap_or(0)),
+            |session, ctx| {
+                session.close(
+                    ctx,
+                    CloseCode::Other(CLOSE_UNAUTHORIZED),
+                    "token expired: log in again",
+                );
+            },
+        );
         let tick = self.ping_every.min(Duration::from_secs(1));
         let ping_every = self.ping_every;
         let mut last_ping = Instant::now();
@@ -271,7 +347,9 @@ impl Handler<Push> for Session {
 
     fn handle(&mut self, push: Push, ctx: &mut Self::Context) {
         // While catching up the log has whatever is pushed: just go round again.
-        if matches!(self.phase, Phase::CatchingUp { .. }) && !matches!(push, Push::Shutdown) {
+        if matches!(self.phase, Phase::CatchingUp { .. })
+            && matches!(push, Push::Event(_) | Push::Behind(_))
+        {
             self.phase = Phase::CatchingUp { dirty: true };
             return;
         }
@@ -283,6 +361,15 @@ impl Handler<Push> for Session {
             }
             Push::Behind(Some(seq)) if seq <= self.last_sent => {}
             Push::Behind(_) => self.catch_up(ctx),
+            Push::Revoked(revocation) => {
+                if self.credential.is_ended_by(&revocation) {
+                    self.close(
+                        ctx,
+                        CloseCode::Other(CLOSE_UNAUTHORIZED),
+                        "token revoked: log in again",
+                    );
+                }
+            }
             Push::Shutdown => self.close(
                 ctx,
                 CloseCode::Away,

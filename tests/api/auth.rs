@@ -204,10 +204,10 @@ async fn bad_tokens_are_refused_with_401(#[case] backend: Backend) {
         b64url(format!(r#"{{"sub":"{}","exp":{exp}}}"#, user.id).as_bytes())
     );
     let wrong_secret = JwtKeys::new(b"some other secret entirely!!", 60)
-        .issue(&UserId::parse(&user.id).unwrap())
+        .issue(&UserId::parse(&user.id).unwrap(), 0)
         .unwrap();
     let expired = JwtKeys::new(JWT_SECRET.as_bytes(), -10)
-        .issue(&UserId::parse(&user.id).unwrap())
+        .issue(&UserId::parse(&user.id).unwrap(), 0)
         .unwrap();
     let mut tampered = user.token.clone();
     tampered.pop();

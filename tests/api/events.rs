@@ -7,27 +7,15 @@ use std::time::Duration;
 
 use rstest_reuse::apply;
 use serde_json::{Value, json};
-use taskstream::settings::Settings;
 
 use crate::backends;
 use crate::helpers::{
-    Backend, TestApp, TestUser, create_concurrently, spawn_app, spawn_app_with, start_on,
+    Backend, TestApp, TestUser, create_concurrently, dapr_on, other_replica, processed_ids,
+    spawn_app, spawn_app_with, start_on,
 };
 use crate::support::dapr::{Mode, Received, Sidecar};
 
 const WAIT: Duration = Duration::from_secs(30);
-
-/// Dapr on, pointing at the stand-in, with short timeouts and retries.
-fn dapr_on(sidecar: &Sidecar) -> impl FnOnce(&mut Settings) + use<> {
-    let endpoint = sidecar.endpoint();
-    move |s| {
-        s.dapr_enabled = true;
-        s.dapr_http_endpoint = Some(endpoint);
-        s.dapr_publish_timeout = 0.5;
-        s.outbox_sweep_interval = 0.1;
-        s.outbox_retry_cap = 0.3;
-    }
-}
 
 /// `(seq, type)` of each message, in arrival order.
 fn seqs(messages: &[Received]) -> Vec<i64> {
@@ -546,8 +534,9 @@ async fn the_activity_log_is_the_users_own_newest_first(#[case] backend: Backend
     }
 }
 
-/// A CloudEvent as Dapr delivers it (with the fields Dapr adds).
-fn delivered_event(id: &str, instance: &str) -> Value {
+/// A CloudEvent as Dapr delivers it (with the fields Dapr adds), made up:
+/// no event log holds it.
+fn made_up_event(id: &str, instance: &str) -> Value {
     json!({
         "specversion": "1.0", "id": id, "source": "taskstream/api", "type": "sync.task",
         "datacontenttype": "application/json", "subject": "t1", "time": "2026-01-01T00:00:00Z",
@@ -556,6 +545,24 @@ fn delivered_event(id: &str, instance: &str) -> Value {
         "topic": "task-updates", "pubsubname": "pubsub-kafka",
         "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
     })
+}
+
+/// A genuine `sync.task` event: another replica on `app`'s database made a
+/// change and published it through `sidecar`, as Dapr would deliver it.
+async fn genuine_event(app: &TestApp, sidecar: &Sidecar) -> (TestApp, TestUser, Value) {
+    let elsewhere = other_replica(app, sidecar).await;
+    let user = elsewhere.signup().await;
+    create(&elsewhere, &user, "made elsewhere").await;
+    create(&elsewhere, &user, "and another").await;
+    let body = sidecar
+        .wait_for("task-updates", 2, WAIT)
+        .await
+        .into_iter()
+        .find(|m| m.body["sequence"] == "1")
+        .unwrap()
+        .body;
+    assert_eq!(body["instanceid"], "elsewhere");
+    (elsewhere, user, body)
 }
 
 async fn deliver(app: &TestApp, topic: &str, body: Value, token: Option<&str>) -> (u16, Value) {
@@ -597,36 +604,22 @@ async fn dapr_deliveries_are_deduped_and_answered_in_dapr_terms(#[case] backend:
     assert_eq!(routes["reminders"], "/api/events/reminders");
     assert_eq!(routes["task-updates"], "/api/events/task-updates");
 
-    let id = uuid::Uuid::now_v7().to_string();
+    let sidecar = Sidecar::start().await;
+    let (_elsewhere, _, genuine) = genuine_event(&app, &sidecar).await;
+    let success = (200, json!({"status": "SUCCESS"}));
     assert_eq!(
-        deliver(
-            &app,
-            "task-updates",
-            delivered_event(&id, "elsewhere"),
-            None
-        )
-        .await,
-        (200, json!({"status": "SUCCESS"}))
+        deliver(&app, "task-updates", genuine.clone(), None).await,
+        success
     );
     assert_eq!(
-        deliver(
-            &app,
-            "task-updates",
-            delivered_event(&id, "elsewhere"),
-            None
-        )
-        .await,
-        (200, json!({"status": "SUCCESS"})),
+        deliver(&app, "task-updates", genuine.clone(), None).await,
+        success,
         "a redelivery is acknowledged"
     );
-    let (_, own) = deliver(
-        &app,
-        "task-updates",
-        delivered_event(&uuid::Uuid::now_v7().to_string(), "test-instance"),
-        None,
-    )
-    .await;
-    assert_eq!(own, json!({"status": "SUCCESS"}));
+    let mut own = genuine.clone();
+    own["instanceid"] = json!("test-instance");
+    own["id"] = json!(uuid::Uuid::now_v7().to_string());
+    assert_eq!(deliver(&app, "task-updates", own, None).await, success);
     assert_eq!(
         deliver(&app, "task-updates", json!({"not": "a cloud event"}), None).await,
         (200, json!({"status": "DROP"}))
@@ -636,7 +629,7 @@ async fn dapr_deliveries_are_deduped_and_answered_in_dapr_terms(#[case] backend:
         (200, json!({"status": "DROP"}))
     );
     assert_eq!(
-        deliver(&app, "no-such-topic", delivered_event(&id, "x"), None).await,
+        deliver(&app, "no-such-topic", genuine.clone(), None).await,
         (200, json!({"status": "DROP"})),
         "never a 404"
     );
@@ -655,9 +648,67 @@ async fn dapr_deliveries_are_deduped_and_answered_in_dapr_terms(#[case] backend:
 
 #[apply(backends)]
 #[actix_web::test]
+async fn events_the_log_does_not_hold_are_dropped_without_a_trace(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
+    let sidecar = Sidecar::start().await;
+    let (_elsewhere, _, genuine) = genuine_event(&app, &sidecar).await;
+    let other = app.signup().await;
+    let forge = |field: &str, value: Value| {
+        let mut event = genuine.clone();
+        event[field] = value;
+        event
+    };
+    let mut anonymous = genuine.clone();
+    anonymous.as_object_mut().unwrap().remove("userid");
+    for (what, forged) in [
+        (
+            "made up",
+            made_up_event(&uuid::Uuid::now_v7().to_string(), "x"),
+        ),
+        (
+            "another id",
+            forge("id", json!(uuid::Uuid::now_v7().to_string())),
+        ),
+        (
+            "the sequence of another event",
+            forge("sequence", json!("2")),
+        ),
+        ("a sequence not yet written", forge("sequence", json!("99"))),
+        ("another type", forge("type", json!("task.deleted"))),
+        (
+            "another task",
+            forge("subject", json!(uuid::Uuid::now_v7().to_string())),
+        ),
+        ("another user", forge("userid", json!(other.id))),
+        ("no user", anonymous),
+    ] {
+        assert_eq!(
+            deliver(&app, "task-updates", forged, None).await,
+            (200, json!({"status": "DROP"})),
+            "{what}"
+        );
+    }
+    // As a task event (its id is the event's own): the projection must
+    // match the topic too.
+    assert_eq!(
+        deliver(&app, "task-events", genuine.clone(), None).await,
+        (200, json!({"status": "DROP"})),
+        "a sync.task is not a task event"
+    );
+    assert_eq!(processed_ids(&app).await, 0, "nothing forged is remembered");
+    assert_eq!(
+        deliver(&app, "task-updates", genuine, None).await,
+        (200, json!({"status": "SUCCESS"}))
+    );
+    assert_eq!(processed_ids(&app).await, 1);
+}
+
+#[apply(backends)]
+#[actix_web::test]
 async fn deliveries_require_the_app_api_token_when_set(#[case] backend: Backend) {
     let app = spawn_app_with(backend, |s| s.app_api_token = Some("from-dapr".into())).await;
-    let event = delivered_event(&uuid::Uuid::now_v7().to_string(), "elsewhere");
+    let sidecar = Sidecar::start().await;
+    let (_elsewhere, _, event) = genuine_event(&app, &sidecar).await;
     let (status, body) = deliver(&app, "task-updates", event.clone(), None).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
@@ -673,6 +724,16 @@ async fn deliveries_require_the_app_api_token_when_set(#[case] backend: Backend)
         deliver(&app, "task-updates", event, Some("from-dapr")).await,
         (200, json!({"status": "SUCCESS"}))
     );
+    // The job callback is guarded the same way.
+    let mut res = app
+        .client
+        .post(app.url("/job/reminder-00000000-0000-0000-0000-000000000000"))
+        .send_body("{}")
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 401);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unauthorized");
 }
 
 #[actix_web::test]
@@ -688,7 +749,7 @@ async fn deliveries_ask_for_a_retry_while_the_database_is_away() {
         &format!("DROP DATABASE {database} WITH (FORCE)"),
     )
     .await;
-    let event = delivered_event(&uuid::Uuid::now_v7().to_string(), "elsewhere");
+    let event = made_up_event(&uuid::Uuid::now_v7().to_string(), "elsewhere");
     assert_eq!(
         deliver(&app, "task-updates", event, None).await,
         (200, json!({"status": "RETRY"}))

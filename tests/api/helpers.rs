@@ -8,10 +8,10 @@ use actix_web::http::Method;
 use actix_web::http::header::HeaderMap;
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use serde_json::{Value, json};
-use taskstream::auth::JwtKeys;
-use taskstream::domain::user::UserId;
 use taskstream::settings::Settings;
 use taskstream::startup::Application;
+
+use crate::support::dapr::Sidecar;
 
 pub const JWT_SECRET: &str = "test-secret-0123456789abcdef0123456789";
 
@@ -192,6 +192,10 @@ pub fn test_settings(database_url: String) -> Settings {
         database_timeout: 3.0,
         static_dir: std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("static"),
         instance_id: "test-instance".into(),
+        // Every test signs its users up from 127.0.0.1; the throttle's own
+        // tests set these low.
+        signup_per_address_per_hour: 100_000,
+        login_attempts_per_address: 100_000,
         ..Settings::default()
     }
 }
@@ -293,6 +297,52 @@ impl TestApp {
         }
     }
 
+    /// A request with extra headers (no token unless given in them).
+    pub async fn call_with(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> Resp {
+        let mut req = self.client.request(method, self.url(path));
+        for (name, value) in headers {
+            req = req.insert_header((*name, *value));
+        }
+        let res = match body {
+            Some(body) => req.send_json(&body).await,
+            None => req.send().await,
+        };
+        let mut res = res.unwrap_or_else(|e| panic!("request to {path} failed: {e}"));
+        let bytes = res.body().limit(16 * 1024 * 1024).await.expect("body");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        Resp {
+            status: res.status().as_u16(),
+            headers: res.headers().clone(),
+            body,
+        }
+    }
+
+    /// Logs in; `client` is the address the request claims to come from
+    /// (believed when the app trusts 127.0.0.1 as a proxy).
+    pub async fn login(&self, email: &str, password: &str, client: Option<&str>) -> Resp {
+        let headers: Vec<(&str, &str)> = client
+            .map(|ip| vec![("X-Forwarded-For", ip)])
+            .unwrap_or_default();
+        self.call_with(
+            Method::POST,
+            "/api/auth/login",
+            &headers,
+            Some(json!({"email": email, "password": password})),
+        )
+        .await
+    }
+
     pub async fn get(&self, path: &str, token: &str) -> Resp {
         self.call(Method::GET, path, Some(token), None).await
     }
@@ -356,12 +406,16 @@ impl TestApp {
     }
 }
 
-/// A token for any subject, signed with the test secret (what an external
-/// identity provider sharing the secret would issue).
+/// A token for any subject, signed with the test secret, as an external
+/// identity provider sharing the secret would issue it (no epoch claim).
 pub fn token_for(sub: &str) -> String {
-    JwtKeys::new(JWT_SECRET.as_bytes(), 60)
-        .issue(&UserId::parse(sub).expect("valid id"))
-        .expect("token")
+    let now = chrono::Utc::now().timestamp();
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &json!({ "sub": sub, "iat": now, "exp": now + 3600 }),
+        &jsonwebtoken::EncodingKey::from_secret(JWT_SECRET.as_bytes()),
+    )
+    .expect("token")
 }
 
 /// Unpadded base64url (to forge tokens the library would refuse to make).
@@ -399,4 +453,48 @@ pub async fn create_concurrently(apps: &[&TestApp], user: &TestUser, n: usize, p
     });
     let statuses = futures_util::future::join_all(creates).await;
     assert!(statuses.iter().all(|s| *s == 201), "{statuses:?}");
+}
+
+/// Dapr on, pointing at the stand-in, with short timeouts and retries.
+pub fn dapr_on(sidecar: &Sidecar) -> impl FnOnce(&mut Settings) + use<> {
+    let endpoint = sidecar.endpoint();
+    move |s| {
+        s.dapr_enabled = true;
+        s.dapr_http_endpoint = Some(endpoint);
+        s.dapr_publish_timeout = 0.5;
+        s.outbox_sweep_interval = 0.1;
+        s.outbox_retry_cap = 0.3;
+    }
+}
+
+/// Another replica on `app`'s database (instance `elsewhere`), publishing
+/// through `sidecar`: what it publishes is what Dapr delivers to `app`.
+pub async fn other_replica(app: &TestApp, sidecar: &Sidecar) -> TestApp {
+    let dapr = dapr_on(sidecar);
+    start_on(app.database_url.clone(), move |s| {
+        dapr(s);
+        s.instance_id = "elsewhere".into();
+    })
+    .await
+}
+
+/// A connection pool on the app's database, for looking behind the API.
+pub async fn database_of(app: &TestApp) -> taskstream::db::Db {
+    taskstream::db::Db::connect(&test_settings(app.database_url.clone()))
+        .await
+        .expect("database")
+}
+
+/// How many delivered CloudEvent ids the app remembers.
+pub async fn processed_ids(app: &TestApp) -> i64 {
+    use diesel::QueryDsl;
+    use diesel_async::RunQueryDsl;
+    use taskstream::db::schema::processed_events;
+    let db = database_of(app).await;
+    let mut pooled = db.get().await.expect("connection");
+    taskstream::db_run!(&mut pooled.conn(), |c| processed_events::table
+        .count()
+        .get_result::<i64>(c)
+        .await
+        .expect("count"))
 }

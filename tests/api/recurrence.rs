@@ -1,16 +1,20 @@
 //! Recurring tasks: successors on completion (exactly one, also when
 //! completions race or repeat), end of series, skipping an occurrence, and
-//! completions delivered by Dapr from another producer.
+//! completions delivered by Dapr from another replica (and forged ones).
+
+use std::time::Duration;
 
 use diesel::{ExpressionMethods, QueryDsl};
 use diesel_async::RunQueryDsl;
 use rstest_reuse::apply;
 use serde_json::{Value, json};
-use taskstream::db::Db;
 use taskstream::db::schema::tasks;
 
 use crate::backends;
-use crate::helpers::{Backend, TestApp, TestUser, spawn_app, test_settings};
+use crate::helpers::{Backend, TestApp, TestUser, database_of, other_replica, spawn_app};
+use crate::support::dapr::Sidecar;
+
+const WAIT: Duration = Duration::from_secs(30);
 
 async fn all_tasks(app: &TestApp, user: &TestUser) -> Vec<Value> {
     let list = app
@@ -242,22 +246,95 @@ async fn skipping_an_occurrence(#[case] backend: Backend) {
     .expect(404);
 }
 
+async fn deliver(app: &TestApp, topic: &str, event: &Value) -> Value {
+    let mut res = app
+        .client
+        .post(app.url(&format!("/api/events/{topic}")))
+        .insert_header(("Content-Type", "application/cloudevents+json"))
+        .send_body(event.to_string())
+        .await
+        .unwrap();
+    res.json::<Value>().await.unwrap()
+}
+
+/// Straight in the database: removes a task's successor and the record that
+/// it was made, as if the completing replica had not made one.
+async fn forget_successor(app: &TestApp, parent: &str) {
+    let db = database_of(app).await;
+    let mut pooled = db.get().await.unwrap();
+    taskstream::db_run!(&mut pooled.conn(), |c| {
+        diesel::delete(tasks::table.filter(tasks::parent_task_id.eq(parent)))
+            .execute(c)
+            .await
+            .unwrap();
+        diesel::update(tasks::table.filter(tasks::id.eq(parent)))
+            .set(tasks::successor_created.eq(false))
+            .execute(c)
+            .await
+            .unwrap();
+    });
+}
+
 #[apply(backends)]
 #[actix_web::test]
-async fn a_completion_delivered_from_another_producer_ensures_the_successor(
+async fn a_completion_delivered_from_another_replica_ensures_the_successor_once(
     #[case] backend: Backend,
 ) {
     let app = spawn_app(backend).await;
-    let user = app.signup().await;
-    let task = app.create_task(&user, json!({"title": "elsewhere", "due_at": "2026-05-01T08:00:00Z", "recurrence_pattern": "daily"})).await;
+    let sidecar = Sidecar::start().await;
+    let elsewhere = other_replica(&app, &sidecar).await;
+    let user = elsewhere.signup().await;
+    let task = elsewhere.create_task(&user, json!({"title": "elsewhere", "due_at": "2026-05-01T08:00:00Z", "recurrence_pattern": "daily"})).await;
     let id = task["id"].as_str().unwrap().to_owned();
-    // Another producer completed it (straight in the shared database).
-    let db = Db::connect(&test_settings(app.database_url.clone()))
+    elsewhere.complete(&user, &id).await;
+    let completed = sidecar
+        .wait_until(WAIT, "the completion", |d| {
+            d.iter().any(|m| m.body["type"] == "task.completed")
+        })
         .await
-        .unwrap();
+        .into_iter()
+        .find(|m| m.body["type"] == "task.completed")
+        .unwrap()
+        .body;
+    forget_successor(&app, &id).await;
+    assert!(successors_of(&all_tasks(&app, &user).await, &id).is_empty());
+    for _ in 0..2 {
+        assert_eq!(
+            deliver(&app, "task-events", &completed).await["status"],
+            "SUCCESS"
+        );
+    }
+    let tasks = all_tasks(&app, &user).await;
+    let next = successors_of(&tasks, &id);
+    assert_eq!(next.len(), 1, "created once");
+    assert_eq!(next[0]["due_at"], "2026-05-02T08:00:00Z");
+
+    // The user deletes the successor; the completion delivered again (after
+    // the deduplication window) does not bring it back.
+    let successor = next[0]["id"].as_str().unwrap().to_owned();
+    app.delete(&format!("/api/v1/tasks/{successor}"), &user.token)
+        .await
+        .expect(204);
+    let db = database_of(&app).await;
     let mut pooled = db.get().await.unwrap();
+    taskstream::db_run!(&mut pooled.conn(), |c| diesel::delete(
+        taskstream::db::schema::processed_events::table
+    )
+    .execute(c)
+    .await
+    .unwrap());
+    assert_eq!(
+        deliver(&app, "task-events", &completed).await["status"],
+        "SUCCESS"
+    );
+    assert!(successors_of(&all_tasks(&app, &user).await, &id).is_empty());
+
+    // A made-up completion of a task completed without an event: the log
+    // does not hold it, so nothing happens.
+    let quiet = app.create_task(&user, json!({"title": "quiet", "due_at": "2026-05-01T08:00:00Z", "recurrence_pattern": "daily"})).await;
+    let quiet_id = quiet["id"].as_str().unwrap().to_owned();
     taskstream::db_run!(&mut pooled.conn(), |c| diesel::update(
-        tasks::table.filter(tasks::id.eq(&id))
+        tasks::table.filter(tasks::id.eq(&quiet_id))
     )
     .set((
         tasks::completed.eq(true),
@@ -266,24 +343,12 @@ async fn a_completion_delivered_from_another_producer_ensures_the_successor(
     .execute(c)
     .await
     .unwrap());
-    let event = json!({
-        "specversion": "1.0", "id": uuid::Uuid::now_v7().to_string(), "source": "other/producer",
-        "type": "task.completed", "subject": id, "datacontenttype": "application/json",
-        "userid": user.id, "instanceid": "another-producer", "sequence": "2",
-        "data": {"event_type": "task.completed", "task_id": id, "user_id": user.id}
-    });
-    for _ in 0..2 {
-        let mut res = app
-            .client
-            .post(app.url("/api/events/task-events"))
-            .insert_header(("Content-Type", "application/cloudevents+json"))
-            .send_body(event.to_string())
-            .await
-            .unwrap();
-        assert_eq!(res.json::<Value>().await.unwrap()["status"], "SUCCESS");
-    }
-    let tasks = all_tasks(&app, &user).await;
-    let next = successors_of(&tasks, &id);
-    assert_eq!(next.len(), 1, "created once");
-    assert_eq!(next[0]["due_at"], "2026-05-02T08:00:00Z");
+    let mut forged = completed.clone();
+    forged["id"] = json!(uuid::Uuid::now_v7().to_string());
+    forged["subject"] = json!(quiet_id);
+    assert_eq!(
+        deliver(&app, "task-events", &forged).await["status"],
+        "DROP"
+    );
+    assert!(successors_of(&all_tasks(&app, &user).await, &quiet_id).is_empty());
 }

@@ -543,3 +543,51 @@ async fn skipping_an_occurrence_moves_its_reminder(#[case] backend: Backend) {
         Some("reminder.rescheduled")
     );
 }
+
+async fn job_call(app: &TestApp, name: &str) -> (u16, Value) {
+    let mut res = app
+        .client
+        .post(app.url(&format!("/job/{name}")))
+        .send_body("{}")
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.json::<Value>().await.unwrap())
+}
+
+#[apply(backends)]
+#[actix_web::test]
+async fn a_job_call_before_the_reminders_time_fires_nothing(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
+    let user = app.signup().await;
+    app.create_task(
+        &user,
+        json!({"title": "In a fortnight", "due_at": in_future(chrono::Duration::days(14)), "reminder_offset_minutes": 60}),
+    )
+    .await;
+    let pending = reminders(&app, &user, "pending").await;
+    assert_eq!(pending.len(), 1);
+    let name = format!("reminder-{}", pending[0]["id"].as_str().unwrap());
+    let (status, body) = job_call(&app, &name).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("not_due")),
+        "{body}"
+    );
+    let after = reminders(&app, &user, "pending").await;
+    assert_eq!(after, pending, "still pending, unchanged");
+    assert!(reminders(&app, &user, "sent").await.is_empty());
+    assert!(
+        !log_types(&app, &user)
+            .await
+            .contains(&"reminder.triggered".to_owned())
+    );
+    // Names that are no reminder of ours are done, never an error loop.
+    assert_eq!(
+        job_call(&app, &format!("reminder-{}", uuid::Uuid::now_v7())).await,
+        (200, json!({"status": "done"}))
+    );
+    assert_eq!(
+        job_call(&app, "something-else").await,
+        (200, json!({"status": "ignored"}))
+    );
+}

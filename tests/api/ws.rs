@@ -124,7 +124,7 @@ impl Ws {
     }
 
     /// Reads until the server closes; returns the close code.
-    async fn closed(&mut self, within: Duration) -> Option<u16> {
+    pub async fn closed(&mut self, within: Duration) -> Option<u16> {
         let deadline = tokio::time::Instant::now() + within;
         loop {
             match tokio::time::timeout_at(deadline, self.framed.next()).await {

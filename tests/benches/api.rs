@@ -671,6 +671,7 @@ async fn ws_benchmark() {
         .map(|u| {
             keys.issue(
                 &taskstream::domain::user::UserId::parse(&format!("ws-user-{u}")).expect("id"),
+                0,
             )
             .expect("token")
         })
