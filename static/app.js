@@ -146,9 +146,15 @@ function connectLive() {
     if (message.type === 'reminder') showMessage(`Reminder: ${message.title}`, 'info');
     if (message.type === 'resync_required') { lastSeq = message.last_seq; liveRefresh(); }
   };
-  socket.onclose = () => {
+  socket.onclose = (event) => {
     if (live !== socket) return;
     live = null;
+    // 4001: the token was revoked (logged out elsewhere) or has expired.
+    if (event.code === 4001) {
+      logout();
+      showMessage('Your session has ended: please log in again.', 'info');
+      return;
+    }
     if (state.token) setTimeout(connectLive, LIVE_RETRY_MS);
   };
 }
@@ -158,6 +164,19 @@ function disconnectLive() {
   live = null;
   lastSeq = null;
   if (socket) socket.close(1000);
+}
+
+// Ends the session on the server too (the token stops working on every
+// device and socket), then locally. Locally it ends whatever the server says.
+async function endSession() {
+  if (state.token) {
+    try {
+      await api('POST', '/api/auth/logout');
+    } catch {
+      // Already revoked or unreachable: the local session ends regardless.
+    }
+  }
+  logout();
 }
 
 function logout() {
@@ -317,7 +336,7 @@ function wire() {
 
   $('#logout').addEventListener('click', () => {
     clearMessage();
-    logout();
+    endSession();
   });
 
   $('#task-form').addEventListener('submit', (e) => {

@@ -13,6 +13,48 @@ use std::collections::BTreeMap;
 
 use crate::error::{AppError, FieldErrors};
 
+/// A JSON integer, as JSON Schema counts them: `5` and also `5.0` (a number
+/// with no fractional part), which serde would refuse for an `i64`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Integer(pub i64);
+
+impl<'de> serde::Deserialize<'de> for Integer {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Integer;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an integer")
+            }
+
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Integer, E> {
+                Ok(Integer(v))
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Integer, E> {
+                i64::try_from(v)
+                    .map(Integer)
+                    .map_err(|_| E::custom("integer out of range"))
+            }
+
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Integer, E> {
+                // Exactly representable and whole: 2^53 bounds both.
+                const EXACT: f64 = 9_007_199_254_740_992.0;
+                if v.fract() == 0.0 && v.abs() <= EXACT {
+                    #[expect(clippy::cast_possible_truncation, reason = "whole and within 2^53")]
+                    Ok(Integer(v as i64))
+                } else {
+                    Err(E::invalid_type(serde::de::Unexpected::Float(v), &self))
+                }
+            }
+        }
+
+        d.deserialize_any(Visitor)
+    }
+}
+
 /// Collects field errors so a request learns about every bad field at once.
 #[derive(Debug, Default)]
 pub struct Problems(FieldErrors);
@@ -47,6 +89,25 @@ impl Problems {
     }
 }
 
+/// The rules below are also published as JSON Schema patterns in the
+/// OpenAPI document, so clients (and the schemathesis run in CI) know exactly
+/// what is accepted. The patterns use only character classes that mean the
+/// same in ECMA-262, Python and Rust; "white space" is what `str::trim`
+/// removes (Unicode `White_Space`), spelled out rather than `\s`, whose
+/// meaning differs between them.
+///
+/// A one-line value: no control characters (Unicode `Cc`).
+pub const NO_CONTROL_PATTERN: &str = r"^[^\x00-\x1F\x7F-\x9F]*$";
+/// Multi-line text: no control characters but tab, line feed and carriage
+/// return.
+pub const TEXT_PATTERN: &str = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$";
+/// A one-line value with something besides white space in it.
+pub const LINE_PATTERN: &str = concat!(
+    r"^[^\x00-\x1F\x7F-\x9F]*",
+    r"[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]",
+    r"[^\x00-\x1F\x7F-\x9F]*$"
+);
+
 /// Refuses control characters (NUL, escape, …), which have no place in a
 /// one-line field and which PostgreSQL cannot even store (NUL).
 pub fn no_control_chars(s: &str) -> Result<(), String> {
@@ -67,8 +128,34 @@ pub fn no_control_chars_in_text(s: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Refuses values longer than `max` characters, as sent (before trimming).
+pub fn at_most(s: &str, max: usize) -> Result<(), String> {
+    if s.chars().count() > max {
+        return Err(format!("must be at most {max} characters"));
+    }
+    Ok(())
+}
+
 /// Lower-cases for case-insensitive comparison, sorting and search (Unicode
 /// aware, unlike SQLite's `lower()`).
 pub fn fold_case(s: &str) -> String {
     s.to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers_may_be_written_as_whole_floats() {
+        let parse = |s: &str| serde_json::from_str::<Integer>(s).map(|i| i.0);
+        assert_eq!(parse("5").ok(), Some(5));
+        assert_eq!(parse("-5").ok(), Some(-5));
+        assert_eq!(parse("516.0").ok(), Some(516));
+        assert_eq!(parse("1e3").ok(), Some(1000));
+        assert!(parse("516.5").is_err());
+        assert!(parse("1e300").is_err());
+        assert!(parse("\"5\"").is_err());
+        assert!(parse("18446744073709551615").is_err());
+    }
 }

@@ -76,27 +76,40 @@ impl Default for TaskQuery {
     }
 }
 
+/// What `priority` may be: a comma-separated list of priorities (empty: any).
+pub const PRIORITY_LIST_PATTERN: &str =
+    "^((none|low|medium|high|urgent)(,(none|low|medium|high|urgent))*)?$";
+/// What `tags` may be: a comma-separated list of tag names of 1–50
+/// characters (surrounding white space is ignored; empty: any).
+pub const TAG_LIST_PATTERN: &str = concat!(
+    r"^([^\x00-\x1F\x7F-\x9F,|]{1,50}",
+    r"(,[^\x00-\x1F\x7F-\x9F,|]{1,50})*)?$"
+);
+/// Longest search text, in characters.
+pub const MAX_SEARCH: usize = 200;
+
 impl TaskQuery {
     /// Parses decoded `(name, value)` pairs; dates without a time are read in
-    /// `tz`.
+    /// `tz`. Every value must be exactly what the OpenAPI document allows:
+    /// nothing is trimmed or guessed. A due range whose start is after its
+    /// end matches nothing.
     pub fn parse(pairs: &[(String, String)], tz: Tz) -> Result<Self, AppError> {
         let mut q = Self::default();
         let mut p = Problems::new();
         for (name, value) in pairs {
-            let value = value.trim();
+            let value = value.as_str();
             match name.as_str() {
-                "search" | "q" => {
-                    if let Err(why) = super::no_control_chars(value) {
-                        p.add(name, why);
-                    } else if value.chars().count() > 200 {
-                        p.add(name, "must be at most 200 characters");
-                    } else if !value.is_empty() {
-                        q.search = Some(fold_case(value));
+                "search" => {
+                    let checked = super::no_control_chars(value)
+                        .and_then(|()| super::at_most(value, MAX_SEARCH));
+                    if let Some(()) = p.check(name, checked) {
+                        let trimmed = value.trim();
+                        q.search = (!trimmed.is_empty()).then(|| fold_case(trimmed));
                     }
                 }
                 "status" => {
                     q.status = match value {
-                        "all" | "" => Status::All,
+                        "all" => Status::All,
                         "pending" => Status::Pending,
                         "completed" => Status::Completed,
                         _ => {
@@ -112,24 +125,33 @@ impl TaskQuery {
                         }
                     }
                 }
-                "tags" | "tag" => {
+                "tags" => {
                     for item in list(value) {
-                        if let Some(tag) = p.check(name, TagName::parse(item)) {
+                        // A filter item of white space only matches nothing
+                        // in particular: it is ignored.
+                        let parsed = TagName::parse(item).map(Some).or_else(|why| {
+                            let blank = !item.is_empty()
+                                && item.chars().count() <= 50
+                                && item.trim().is_empty()
+                                && !item.chars().any(char::is_control);
+                            if blank { Ok(None) } else { Err(why) }
+                        });
+                        if let Some(Some(tag)) = p.check(name, parsed) {
                             q.tags.push(tag.key().to_owned());
                         }
                     }
                 }
-                "due_date_start" | "due_after" => {
+                "due_date_start" => {
                     q.due_start = p.check(name, parse_instant_or_date(value, tz, DayEdge::Start));
                 }
-                "due_date_end" | "due_before" => {
+                "due_date_end" => {
                     q.due_end = p.check(name, parse_instant_or_date(value, tz, DayEdge::End));
                 }
                 "sort_by" => {
                     q.sort_by = match value {
                         "created_at" => SortBy::CreatedAt,
                         "updated_at" => SortBy::UpdatedAt,
-                        "due_at" | "due_date" => SortBy::DueAt,
+                        "due_at" => SortBy::DueAt,
                         "priority" => SortBy::Priority,
                         "title" => SortBy::Title,
                         _ => {
@@ -151,21 +173,16 @@ impl TaskQuery {
                         }
                     }
                 }
-                "limit" => match value.parse::<i64>() {
-                    Ok(n) if (1..=MAX_LIMIT).contains(&n) => q.limit = n,
+                "limit" => match parse_integer(value) {
+                    Some(n) if (1..=MAX_LIMIT).contains(&n) => q.limit = n,
                     _ => p.add(name, format!("must be an integer from 1 to {MAX_LIMIT}")),
                 },
-                "offset" => match value.parse::<i64>() {
-                    Ok(n) if n >= 0 => q.offset = n,
+                "offset" => match parse_integer(value) {
+                    Some(n) if n >= 0 => q.offset = n,
                     _ => p.add(name, "must be a non-negative integer"),
                 },
                 other => p.add(other, "unknown query parameter"),
             }
-        }
-        if let (Some(start), Some(end)) = (q.due_start, q.due_end)
-            && start > end
-        {
-            p.add("due_date_end", "must not be before due_date_start");
         }
         p.finish()?;
         q.priorities.sort();
@@ -176,8 +193,20 @@ impl TaskQuery {
     }
 }
 
+/// An integer as JSON Schema's `integer` writes it in a query string: an
+/// optional minus and digits, nothing else (no `+`, no spaces, no `5.0`).
+pub fn parse_integer(value: &str) -> Option<i64> {
+    let digits = value.strip_prefix('-').unwrap_or(value);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    value.parse().ok()
+}
+
+/// The items of a comma-separated list; an empty value is an empty list,
+/// an empty item is refused by the item's own parser.
 fn list(value: &str) -> impl Iterator<Item = &str> {
-    value.split(',').map(str::trim).filter(|s| !s.is_empty())
+    value.split(',').filter(move |_| !value.is_empty())
 }
 
 #[cfg(test)]
@@ -222,6 +251,39 @@ mod tests {
             };
             assert!(fields.contains_key(field), "{q}: {fields:?}");
         }
+    }
+
+    #[test]
+    fn values_must_be_exact() {
+        for (q, field) in [
+            ("status=", "status"),
+            ("status= pending", "status"),
+            ("limit=+5", "limit"),
+            ("limit=5.0", "limit"),
+            ("limit= 5", "limit"),
+            ("priority=high,,low", "priority"),
+            ("priority=high, low", "priority"),
+            ("tags=a,,b", "tags"),
+            ("due_date_start=2026-3-1", "due_date_start"),
+            ("due_date_start=2026-03-01 10:00:00Z", "due_date_start"),
+            ("q=milk", "q"),
+        ] {
+            let Err(AppError::Validation(fields)) = parse(q) else {
+                panic!("{q} should be refused")
+            };
+            assert!(fields.contains_key(field), "{q}: {fields:?}");
+        }
+        let q = parse("priority=&tags=&search=").unwrap();
+        assert_eq!(q, TaskQuery::default());
+        let q = parse("tags= work ,   ,home").unwrap();
+        assert_eq!(q.tags, ["home", "work"]);
+    }
+
+    #[test]
+    fn a_reversed_due_range_is_not_an_error() {
+        // It simply matches nothing (start <= due_at <= end).
+        let q = parse("due_date_start=2026-03-02&due_date_end=2026-03-01").unwrap();
+        assert!(q.due_start > q.due_end);
     }
 
     #[test]

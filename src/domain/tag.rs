@@ -8,7 +8,19 @@ use super::fold_case;
 /// Most tags one task may carry.
 pub const MAX_TAGS_PER_TASK: usize = 20;
 
-/// A tag name: trimmed, 1–50 characters, no control characters.
+/// Longest tag name, in characters.
+pub const MAX_TAG_NAME: usize = 50;
+
+/// What a tag name may be: no control characters, commas or `|` (list and
+/// filter delimiters), something besides white space.
+pub const TAG_NAME_PATTERN: &str = concat!(
+    r"^[^\x00-\x1F\x7F-\x9F,|]*",
+    r"[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000,|]",
+    r"[^\x00-\x1F\x7F-\x9F,|]*$"
+);
+
+/// A tag name: at most 50 characters, no control characters, commas or `|`,
+/// not only white space (which is trimmed).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TagName {
     name: String,
@@ -17,16 +29,15 @@ pub struct TagName {
 
 impl TagName {
     pub fn parse(s: &str) -> Result<Self, String> {
-        let name = s.trim();
-        let len = name.chars().count();
-        if !(1..=50).contains(&len) {
-            return Err("tag names are 1-50 characters".into());
-        }
-        if name.chars().any(char::is_control) {
+        if s.chars().any(char::is_control) {
             return Err("tag names must not contain control characters".into());
         }
-        if name.contains([',', '|']) {
+        if s.contains([',', '|']) {
             return Err("tag names must not contain commas or |".into());
+        }
+        let name = s.trim();
+        if name.is_empty() || s.chars().count() > MAX_TAG_NAME {
+            return Err(format!("tag names are 1-{MAX_TAG_NAME} characters"));
         }
         Ok(Self {
             name: name.to_owned(),
@@ -45,8 +56,12 @@ impl TagName {
     }
 }
 
-/// Parses a list of tag names, dropping case-insensitive duplicates.
+/// Parses a list of at most 20 tag names, dropping case-insensitive
+/// duplicates.
 pub fn parse_tag_list(names: &[String]) -> Result<Vec<TagName>, String> {
+    if names.len() > MAX_TAGS_PER_TASK {
+        return Err(format!("a task has at most {MAX_TAGS_PER_TASK} tags"));
+    }
     let mut out: Vec<TagName> = Vec::with_capacity(names.len());
     for name in names {
         let tag = TagName::parse(name)?;
@@ -54,15 +69,14 @@ pub fn parse_tag_list(names: &[String]) -> Result<Vec<TagName>, String> {
             out.push(tag);
         }
     }
-    if out.len() > MAX_TAGS_PER_TASK {
-        return Err(format!("a task has at most {MAX_TAGS_PER_TASK} tags"));
-    }
     Ok(out)
 }
 
+/// What a colour may be.
+pub const COLOR_PATTERN: &str = "^#[0-9A-Fa-f]{6}$";
+
 /// A colour as `#rrggbb`.
 pub fn parse_color(s: &str) -> Result<String, String> {
-    let s = s.trim();
     let ok = s.len() == 7 && s.starts_with('#') && s[1..].bytes().all(|b| b.is_ascii_hexdigit());
     if ok {
         Ok(s.to_ascii_lowercase())

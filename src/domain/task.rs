@@ -84,7 +84,7 @@ impl FromStr for Priority {
     fn from_str(s: &str) -> Result<Self, String> {
         Self::ALL
             .into_iter()
-            .find(|p| p.as_str() == s.trim())
+            .find(|p| p.as_str() == s)
             .ok_or_else(|| format!("unknown priority {s:?}: use none, low, medium, high or urgent"))
     }
 }
@@ -113,7 +113,7 @@ impl FromStr for RecurrenceMode {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        match s.trim() {
+        match s {
             "due" => Ok(Self::Due),
             "completion" => Ok(Self::Completion),
             other => Err(format!(
@@ -192,24 +192,27 @@ impl Recurrence {
 /// Largest reminder offset: one year, in minutes.
 pub const MAX_REMINDER_OFFSET: i32 = 525_600;
 
-/// A task title: 1–500 characters after trimming, no control characters.
+/// A task title: at most 500 characters, no control characters, not only
+/// white space (which is trimmed).
 pub fn parse_title(s: &str) -> Result<String, String> {
     super::no_control_chars(s)?;
-    let t = s.trim();
-    match t.chars().count() {
-        0 => Err("must not be empty".into()),
-        1..=500 => Ok(t.to_owned()),
-        _ => Err("must be at most 500 characters".into()),
+    super::at_most(s, MAX_TITLE)?;
+    match s.trim() {
+        "" => Err("must not be empty".into()),
+        t => Ok(t.to_owned()),
     }
 }
+
+/// Longest title, in characters.
+pub const MAX_TITLE: usize = 500;
+/// Longest description, in characters.
+pub const MAX_DESCRIPTION: usize = 10_000;
 
 /// A description: at most 10 000 characters, no control characters but tabs
 /// and line breaks; empty means none.
 pub fn parse_description(s: &str) -> Result<Option<String>, String> {
     super::no_control_chars_in_text(s)?;
-    if s.chars().count() > 10_000 {
-        return Err("must be at most 10000 characters".into());
-    }
+    super::at_most(s, MAX_DESCRIPTION)?;
     Ok((!s.trim().is_empty()).then(|| s.to_owned()))
 }
 
@@ -258,34 +261,36 @@ impl TaskFields {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TaskInput {
-    pub title: Option<String>,
+    #[schema(value_type = crate::routes::docs::schemas::Title)]
+    pub title: String,
+    #[schema(value_type = Option<crate::routes::docs::schemas::Description>)]
     pub description: Option<String>,
     pub completed: Option<bool>,
     #[schema(value_type = Option<Priority>)]
     pub priority: Option<String>,
-    /// RFC 3339 date-time.
+    #[schema(value_type = Option<crate::routes::docs::schemas::Timestamp>)]
     pub due_at: Option<String>,
+    /// At most 20 tag names (created as needed; duplicates ignored).
+    #[schema(value_type = Option<Vec<crate::routes::docs::schemas::TagName>>, max_items = 20)]
     pub tags: Option<Vec<String>>,
-    /// `daily`, `weekly`, `monthly`, `yearly`, `weekdays` or an RRULE.
+    #[schema(value_type = Option<crate::routes::docs::schemas::RecurrenceRule>)]
     pub recurrence_pattern: Option<String>,
     #[schema(value_type = Option<RecurrenceMode>)]
     pub recurrence_mode: Option<String>,
-    /// RFC 3339 date-time or `YYYY-MM-DD` (the end of that day, user's time zone).
+    /// The series ends after this instant (a date: the end of that day in the
+    /// user's time zone).
+    #[schema(value_type = Option<crate::routes::docs::schemas::DateOrDateTime>)]
     pub recurrence_end_date: Option<String>,
-    pub reminder_offset_minutes: Option<i64>,
+    /// Minutes before `due_at` to remind (0 to 525 600).
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 525600)]
+    pub reminder_offset_minutes: Option<super::Integer>,
 }
 
 impl TaskInput {
     /// Validates every field, reporting all problems at once.
     pub fn validate(self, tz: Tz) -> Result<TaskFields, AppError> {
         let mut p = Problems::new();
-        let title = match &self.title {
-            Some(t) => p.check("title", parse_title(t)),
-            None => {
-                p.add("title", "is required");
-                None
-            }
-        };
+        let title = p.check("title", parse_title(&self.title));
         let description = self
             .description
             .as_deref()
@@ -321,7 +326,7 @@ impl TaskInput {
         );
         let reminder = self
             .reminder_offset_minutes
-            .map(|m| p.check("reminder_offset_minutes", parse_reminder_offset(m)));
+            .map(|m| p.check("reminder_offset_minutes", parse_reminder_offset(m.0)));
         p.finish()?;
         Ok(TaskFields {
             title: title.unwrap_or_default(),
@@ -415,35 +420,35 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Patch<T> {
 #[serde(deny_unknown_fields)]
 pub struct TaskPatch {
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = crate::routes::docs::schemas::Title)]
     pub title: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<crate::routes::docs::schemas::Description>)]
     pub description: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<bool>)]
+    #[schema(value_type = bool)]
     pub completed: Patch<bool>,
     #[serde(default)]
-    #[schema(value_type = Option<Priority>)]
+    #[schema(value_type = Priority)]
     pub priority: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<crate::routes::docs::schemas::Timestamp>)]
     pub due_at: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(value_type = Option<Vec<crate::routes::docs::schemas::TagName>>, max_items = 20)]
     pub tags: Patch<Vec<String>>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<crate::routes::docs::schemas::RecurrenceRule>)]
     pub recurrence_pattern: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<RecurrenceMode>)]
+    #[schema(value_type = RecurrenceMode)]
     pub recurrence_mode: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<crate::routes::docs::schemas::DateOrDateTime>)]
     pub recurrence_end_date: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<i64>)]
-    pub reminder_offset_minutes: Patch<i64>,
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 525600)]
+    pub reminder_offset_minutes: Patch<super::Integer>,
 }
 
 impl TaskPatch {
@@ -498,7 +503,7 @@ impl TaskPatch {
             &mut p,
             "reminder_offset_minutes",
             &mut f.reminder_offset_minutes,
-            parse_reminder_offset,
+            |m| parse_reminder_offset(m.0),
         );
         p.finish()?;
         Ok(f)
@@ -599,10 +604,10 @@ mod tests {
     #[test]
     fn input_reports_every_bad_field() {
         let input = TaskInput {
-            title: Some("  ".into()),
+            title: "  ".into(),
             priority: Some("critical".into()),
             due_at: Some("tomorrow".into()),
-            reminder_offset_minutes: Some(-5),
+            reminder_offset_minutes: Some(crate::domain::Integer(-5)),
             ..Default::default()
         };
         let AppError::Validation(fields) = input.validate(Tz::UTC).unwrap_err() else {
@@ -618,7 +623,7 @@ mod tests {
     #[test]
     fn patch_distinguishes_null_from_absent() {
         let base = TaskInput {
-            title: Some("Buy milk".into()),
+            title: "Buy milk".into(),
             description: Some("2 litres".into()),
             due_at: Some("2026-01-01T10:00:00Z".into()),
             ..Default::default()

@@ -9,13 +9,55 @@ use chrono_tz::Tz;
 /// A point in time as stored: naive UTC with microsecond precision.
 pub type Instant = NaiveDateTime;
 
-/// Parses an RFC 3339 date-time into stored UTC.
+/// The years a date or date-time may be written with: far enough to plan
+/// anything, near enough that every instant, in any offset, is a valid RFC
+/// 3339 time in UTC on both databases.
+pub const YEARS: std::ops::RangeInclusive<i32> = 1000..=9998;
+
+/// The same, as a pattern on the start of a written date or date-time.
+pub const YEARS_PATTERN: &str = "^([1-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-";
+
+fn year_in_range(s: &str) -> bool {
+    s.get(..4)
+        .and_then(|y| y.parse::<i32>().ok())
+        .is_some_and(|y| YEARS.contains(&y))
+}
+
+/// Parses an RFC 3339 date-time (`date-time` in JSON Schema: `T` between
+/// date and time, an offset or `Z`), written with a year in [`YEARS`], into
+/// stored UTC.
 pub fn parse_instant(s: &str) -> Result<Instant, String> {
-    DateTime::parse_from_rfc3339(s.trim())
+    let refused =
+        || format!("must be an RFC 3339 date-time such as 2026-05-01T09:00:00Z, got {s:?}");
+    // chrono also takes a space for the `T`; RFC 3339 (and JSON Schema) do not.
+    if !matches!(s.as_bytes().get(10), Some(b'T' | b't')) {
+        return Err(refused());
+    }
+    if !year_in_range(s) {
+        return Err(format!(
+            "must be in the years {} to {}",
+            YEARS.start(),
+            YEARS.end()
+        ));
+    }
+    DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc).naive_utc().trunc_subsecs(6))
-        .map_err(|_| {
-            format!("must be an RFC 3339 date-time such as 2026-05-01T09:00:00Z, got {s:?}")
-        })
+        .map_err(|_| refused())
+}
+
+/// Parses a `YYYY-MM-DD` calendar date (`date` in JSON Schema) in
+/// [`YEARS`].
+pub fn parse_date(s: &str) -> Option<NaiveDate> {
+    let b = s.as_bytes();
+    let shape = b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && [0, 1, 2, 3, 5, 6, 8, 9]
+            .iter()
+            .all(|&i| b[i].is_ascii_digit());
+    (shape && year_in_range(s))
+        .then(|| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+        .flatten()
 }
 
 /// Which end of a calendar day a bare date stands for.
@@ -30,8 +72,7 @@ pub enum DayEdge {
 /// Parses an RFC 3339 date-time, or a `YYYY-MM-DD` date taken in `tz` at the
 /// given edge of the day.
 pub fn parse_instant_or_date(s: &str, tz: Tz, edge: DayEdge) -> Result<Instant, String> {
-    let s = s.trim();
-    if let Ok(date) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+    if let Some(date) = parse_date(s) {
         return Ok(day_edge(date, tz, edge));
     }
     parse_instant(s)
@@ -88,5 +129,20 @@ mod tests {
         assert_eq!(t.to_string(), "2026-03-01 08:00:00");
         assert!(parse_instant("yesterday").is_err());
         assert!(parse_instant("2026-03-01").is_err());
+        assert!(
+            parse_instant("2026-03-01 10:00:00Z").is_err(),
+            "a space for the T"
+        );
+        assert!(parse_instant(" 2026-03-01T10:00:00Z").is_err());
+        assert!(parse_date("2026-3-1").is_none());
+        assert!(parse_date("9999-12-31").is_none());
+        assert!(parse_instant("9999-12-31T23:00:00-05:00").is_err());
+        assert!(parse_instant("0001-01-01T00:00:00Z").is_err());
+        assert!(parse_instant("9998-12-31T23:59:59-23:59").is_ok());
+        assert!(parse_date("2026-02-30").is_none());
+        assert_eq!(
+            parse_date("2026-02-28").map(|d| d.to_string()).as_deref(),
+            Some("2026-02-28")
+        );
     }
 }

@@ -39,15 +39,17 @@ impl std::fmt::Display for UserId {
     }
 }
 
-/// A syntactically valid e-mail address, lower-cased (addresses are unique
-/// case-insensitively).
+/// Longest e-mail address, in bytes.
+pub const MAX_EMAIL: usize = 254;
+
+/// A syntactically valid e-mail address (with a dot in its domain),
+/// lower-cased (addresses are unique case-insensitively).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email(String);
 
 impl Email {
     pub fn parse(s: &str) -> Result<Self, String> {
-        let s = s.trim();
-        let valid = s.len() <= 254
+        let valid = s.len() <= MAX_EMAIL
             && !s.chars().any(char::is_control)
             && email_address::EmailAddress::from_str(s).is_ok_and(|e| e.domain().contains('.'));
         if valid {
@@ -86,21 +88,21 @@ impl std::fmt::Debug for Password {
     }
 }
 
-/// A display name: trimmed, at most 100 characters, no control characters;
-/// empty means none.
+/// A display name: at most 100 characters, no control characters; trimmed,
+/// and empty means none.
 pub fn parse_name(s: &str) -> Result<Option<String>, String> {
     super::no_control_chars(s)?;
+    super::at_most(s, MAX_NAME)?;
     let s = s.trim();
-    if s.chars().count() > 100 {
-        return Err("must be at most 100 characters".into());
-    }
     Ok((!s.is_empty()).then(|| s.to_owned()))
 }
 
+/// Longest display name, in characters.
+pub const MAX_NAME: usize = 100;
+
 /// An IANA time zone name such as `Europe/Berlin`.
 pub fn parse_timezone(s: &str) -> Result<Tz, String> {
-    super::no_control_chars(s)?;
-    Tz::from_str(s.trim()).map_err(|_| format!("unknown IANA time zone {s:?}"))
+    Tz::from_str(s).map_err(|_| format!("unknown IANA time zone {s:?}"))
 }
 
 /// A user as the API shows it.
@@ -129,7 +131,7 @@ mod tests {
     #[test]
     fn emails_are_normalised() {
         assert_eq!(
-            Email::parse(" Ann@Example.COM ").unwrap().as_str(),
+            Email::parse("Ann@Example.COM").unwrap().as_str(),
             "ann@example.com"
         );
         for bad in [
@@ -138,6 +140,7 @@ mod tests {
             "@example.com",
             "ann@localhost",
             "a b@example.com",
+            " ann@example.com",
         ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }

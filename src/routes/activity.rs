@@ -6,13 +6,16 @@ use super::extract::query_pairs;
 use crate::auth::AuthUser;
 use crate::db;
 use crate::error::AppError;
+use crate::routes::docs::schemas::UserIdPath;
 use crate::service::activity::{self, ActivityPage};
 use crate::state::AppState;
 
 #[utoipa::path(get, path = "/api/{user_id}/activity-logs", tag = "activity", security(("bearer" = [])),
-    params(("user_id" = String, Path), ("limit" = Option<i64>, Query), ("offset" = Option<i64>, Query),
-        ("since_seq" = Option<i64>, Query, description = "only events after this sequence number")),
-    responses((status = 200, body = ActivityPage), (status = 422)))]
+    params(("user_id" = UserIdPath, Path),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 500, description = "default 50"),
+        ("offset" = Option<i64>, Query, minimum = 0),
+        ("since_seq" = Option<i64>, Query, minimum = 0, description = "only events after this sequence number")),
+    responses((status = 200, body = ActivityPage)))]
 pub async fn list(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -22,7 +25,8 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(activity::list(&state, user.id(), &pairs).await?))
 }
 
-#[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, description = "Prometheus text format")))]
+#[utoipa::path(get, path = "/metrics", tag = "ops",
+    responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain", body = String)))]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     if let Ok(mut pooled) = state.db.get().await
         && let Ok(pending) = db::events::pending_count(&mut pooled.conn()).await

@@ -8,6 +8,7 @@ use super::extract::ApiJson;
 use crate::auth::{AuthUser, ClientIp};
 use crate::domain::user::User;
 use crate::error::AppError;
+use crate::routes::docs::ErrorBody;
 use crate::service::sessions;
 use crate::service::users::{self, LoginInput, ProfilePatch, SignupInput};
 use crate::state::AppState;
@@ -30,7 +31,11 @@ fn session(user: User, token: String) -> Session {
 }
 
 #[utoipa::path(post, path = "/api/auth/signup", tag = "auth", request_body = SignupInput,
-    responses((status = 201, body = Session), (status = 409, description = "e-mail taken"), (status = 422, description = "invalid fields")))]
+    responses((status = 201, body = Session),
+        (status = 409, body = ErrorBody, description = "an account with this e-mail address exists (`email_taken`)"),
+        (status = 429, body = ErrorBody, description = "too many sign-ups from this address (`Retry-After`)",
+            headers(("Retry-After" = u64, description = "seconds to wait"))),
+        (status = 503, body = ErrorBody, description = "the database cannot be reached, or too many logins and sign-ups are being hashed (`server_busy`, `Retry-After`)")))]
 pub async fn signup(
     state: web::Data<AppState>,
     client: ClientIp,
@@ -41,7 +46,11 @@ pub async fn signup(
 }
 
 #[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginInput,
-    responses((status = 200, body = Session), (status = 401, description = "wrong e-mail or password")))]
+    responses((status = 200, body = Session),
+        (status = 401, body = ErrorBody, description = "wrong e-mail address or password (alike)"),
+        (status = 429, body = ErrorBody, description = "too many failed logins for this account or from this address (`Retry-After`)",
+            headers(("Retry-After" = u64, description = "seconds to wait"))),
+        (status = 503, body = ErrorBody, description = "the database cannot be reached, or too many logins and sign-ups are being hashed (`server_busy`, `Retry-After`)")))]
 pub async fn login(
     state: web::Data<AppState>,
     client: ClientIp,
@@ -52,14 +61,14 @@ pub async fn login(
 }
 
 #[utoipa::path(post, path = "/api/auth/logout", tag = "auth", security(("bearer" = [])),
-    responses((status = 204, description = "the presented token no longer works anywhere"), (status = 401)))]
+    responses((status = 204, description = "the presented token no longer works anywhere (open WebSockets with it are closed)")))]
 pub async fn logout(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, AppError> {
     sessions::logout(&state, user.credential()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 #[utoipa::path(post, path = "/api/auth/logout-all", tag = "auth", security(("bearer" = [])),
-    responses((status = 204, description = "every token of the user, this one included, no longer works"), (status = 401)))]
+    responses((status = 204, description = "every token of the user, this one included, no longer works")))]
 pub async fn logout_all(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -69,13 +78,13 @@ pub async fn logout_all(
 }
 
 #[utoipa::path(get, path = "/api/auth/me", tag = "auth", security(("bearer" = [])),
-    responses((status = 200, body = User), (status = 401)))]
+    responses((status = 200, body = User)))]
 pub async fn me(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, AppError> {
     Ok(HttpResponse::Ok().json(users::me(&state, user.id()).await?))
 }
 
 #[utoipa::path(patch, path = "/api/auth/me", tag = "auth", security(("bearer" = [])), request_body = ProfilePatch,
-    responses((status = 200, body = User), (status = 401), (status = 422)))]
+    responses((status = 200, body = User)))]
 pub async fn update_me(
     state: web::Data<AppState>,
     user: AuthUser,

@@ -10,14 +10,58 @@ use std::future::{Ready, ready};
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
-use serde_json::json;
 use slog::warn;
 use subtle::ConstantTimeEq;
 
 use crate::error::AppError;
 use crate::events::inbound::{self, Outcome};
+use crate::routes::docs::ErrorBody;
 use crate::service::reminders::JobOutcome;
 use crate::state::AppState;
+
+/// One subscription, as Dapr's programmatic subscription API expects it.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Subscription {
+    pub pubsubname: String,
+    pub topic: String,
+    pub route: String,
+}
+
+/// How a delivery was taken, in Dapr's terms.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct DeliveryAck {
+    /// `SUCCESS` (consumed, or consumed before), `DROP` (malformed, not an
+    /// event of ours, or a topic not subscribed), `RETRY` (the database is
+    /// away).
+    #[schema(value_type = DeliveryStatus)]
+    pub status: &'static str,
+}
+
+/// Dapr's delivery statuses.
+#[derive(Debug, utoipa::ToSchema)]
+pub enum DeliveryStatus {
+    SUCCESS,
+    DROP,
+    RETRY,
+}
+
+/// What a job callback did.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct JobAck {
+    /// `fired`, `done` (fired or cancelled before, or no such reminder) or
+    /// `ignored` (not a reminder job).
+    #[schema(value_type = JobStatus)]
+    pub status: &'static str,
+}
+
+/// What a job callback did.
+#[derive(Debug, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum JobStatus {
+    Fired,
+    Done,
+    Ignored,
+}
 
 /// Largest CloudEvent accepted from Dapr.
 pub const MAX_DELIVERY_BYTES: usize = 1024 * 1024;
@@ -67,21 +111,29 @@ fn admit(
 }
 
 #[utoipa::path(get, path = "/dapr/subscribe", tag = "dapr",
-    responses((status = 200, description = "the topics this app subscribes to, with their routes")))]
+    responses((status = 200, body = Vec<Subscription>, description = "the topics this app subscribes to, with their routes")))]
 pub async fn subscribe(state: web::Data<AppState>) -> HttpResponse {
     let topics = state.events.topics();
     let pubsub = &state.settings.dapr_pubsub_name;
-    let list: Vec<_> = [&topics.task_events, &topics.reminders, &topics.task_updates]
+    let list: Vec<Subscription> = [&topics.task_events, &topics.reminders, &topics.task_updates]
         .into_iter()
-        .map(|topic| json!({"pubsubname": pubsub, "topic": topic, "route": format!("/api/events/{topic}")}))
+        .map(|topic| Subscription {
+            pubsubname: pubsub.clone(),
+            topic: topic.clone(),
+            route: format!("/api/events/{topic}"),
+        })
         .collect();
     HttpResponse::Ok().json(list)
 }
 
 #[utoipa::path(post, path = "/api/events/{topic}", tag = "dapr",
-    params(("topic" = String, Path)),
-    request_body(content = Object, content_type = "application/cloudevents+json", description = "a CloudEvent, as Dapr delivers it"),
-    responses((status = 200, description = "{\"status\": \"SUCCESS\" | \"DROP\" | \"RETRY\"}"), (status = 401, description = "APP_API_TOKEN set and not given")))]
+    params(("topic" = String, Path, description = "a subscribed topic; any other is answered DROP")),
+    request_body(content = Option<serde_json::Value>, content_type = "application/cloudevents+json",
+        description = "a CloudEvent, as Dapr delivers it; anything else is answered DROP"),
+    responses((status = 200, body = DeliveryAck),
+        (status = 401, body = ErrorBody, description = "APP_API_TOKEN is set and `dapr-api-token` does not match"),
+        (status = 403, body = ErrorBody, description = "APP_API_TOKEN is not set and the caller is not on loopback"),
+        (status = 413, body = ErrorBody, description = "the body is over 1 MiB")))]
 pub async fn deliver(
     _caller: DaprCaller,
     state: web::Data<AppState>,
@@ -105,13 +157,16 @@ pub async fn deliver(
         .events_received
         .with_label_values(&[topic.as_str(), outcome.label()])
         .inc();
-    Ok(HttpResponse::Ok().json(json!({ "status": status })))
+    Ok(HttpResponse::Ok().json(DeliveryAck { status }))
 }
 
 #[utoipa::path(post, path = "/job/{name}", tag = "dapr",
-    params(("name" = String, Path, description = "reminder-{id}")),
-    responses((status = 200, description = "fired now, or already fired or cancelled (done either way)"),
-        (status = 503, description = "could not fire: Dapr retries by the job's failure policy")))]
+    params(("name" = String, Path, description = "`reminder-{id}`")),
+    responses((status = 200, body = JobAck),
+        (status = 401, body = ErrorBody, description = "APP_API_TOKEN is set and `dapr-api-token` does not match"),
+        (status = 403, body = ErrorBody, description = "APP_API_TOKEN is not set and the caller is not on loopback"),
+        (status = 409, body = ErrorBody, description = "the reminder is not due yet (`not_due`): not fired, Dapr retries"),
+        (status = 503, body = ErrorBody, description = "the database cannot be reached: Dapr retries by the job's failure policy")))]
 pub async fn job(
     _caller: DaprCaller,
     state: web::Data<AppState>,
@@ -120,7 +175,7 @@ pub async fn job(
     // Dapr counts any 2xx and a 404 as done; anything else is retried by the
     // job's failure policy.
     let Some(id) = name.strip_prefix("reminder-") else {
-        return Ok(HttpResponse::Ok().json(json!({ "status": "ignored" })));
+        return Ok(HttpResponse::Ok().json(JobAck { status: "ignored" }));
     };
     let status = match crate::service::reminders::fire_one(&state, id).await? {
         JobOutcome::Fired => "fired",
@@ -135,7 +190,7 @@ pub async fn job(
             ));
         }
     };
-    Ok(HttpResponse::Ok().json(json!({ "status": status })))
+    Ok(HttpResponse::Ok().json(JobAck { status }))
 }
 
 #[cfg(test)]

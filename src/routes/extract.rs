@@ -63,9 +63,17 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
     }
 }
 
-/// Deserialises JSON, telling malformed input (400) from input of the wrong
-/// shape (422, naming the field by its path).
+/// Deserialises a JSON object, telling malformed input (400) from input of
+/// the wrong shape (422, naming the field by its path).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    // serde would also fill a struct from an array (`[null, null]`); every
+    // body of this API is an object.
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|b| *b != b'{')
+        && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok()
+    {
+        return Err(AppError::invalid("body", "must be a JSON object"));
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|err| {
         let path = err.path().to_string();
@@ -110,6 +118,32 @@ fn missing_field(message: &str) -> Option<String> {
 #[derive(Debug, Clone, Copy)]
 pub struct IfMatch(pub Option<i32>);
 
+/// What `If-Match` may be: `*`, an entity tag `"3"` (weak `W/"3"` too), or a
+/// bare version `3`.
+pub const IF_MATCH_PATTERN: &str = r#"^(\*|(W/)?"[0-9]{1,9}"|[0-9]{1,9})$"#;
+
+impl IfMatch {
+    fn parse(value: &str) -> Option<Self> {
+        if value == "*" {
+            return Some(Self(None));
+        }
+        let tag = value.strip_prefix("W/").unwrap_or(value);
+        let digits = match tag.strip_prefix('"') {
+            Some(quoted) => quoted.strip_suffix('"')?,
+            None if tag.len() == value.len() => tag,
+            None => return None,
+        };
+        let ok = (1..=9).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit());
+        ok.then(|| digits.parse().ok().map(|v| Self(Some(v))))
+            .flatten()
+    }
+}
+
+/// Whether an `If-Match` value is one this service reads.
+pub fn if_match_accepts(value: &str) -> bool {
+    IfMatch::parse(value).is_some()
+}
+
 impl FromRequest for IfMatch {
     type Error = AppError;
     type Future = Ready<Result<Self, AppError>>;
@@ -118,14 +152,8 @@ impl FromRequest for IfMatch {
         let Some(value) = req.headers().get(header::IF_MATCH) else {
             return ready(Ok(Self(None)));
         };
-        let parsed = value.to_str().ok().map(str::trim).and_then(|v| {
-            if v == "*" {
-                return Some(None);
-            }
-            let v = v.strip_prefix("W/").unwrap_or(v);
-            v.trim_matches('"').parse::<i32>().ok().map(Some)
-        });
-        ready(parsed.map(Self).ok_or_else(|| {
+        let parsed = value.to_str().ok().and_then(Self::parse);
+        ready(parsed.ok_or_else(|| {
             AppError::BadRequest("If-Match must be an entity tag such as \"3\"".into())
         }))
     }
@@ -193,5 +221,35 @@ impl FromRequest for Trace {
             .get("traceparent")
             .and_then(|v| v.to_str().ok());
         ready(Ok(Trace::for_request(&request_id, traceparent)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn if_match_takes_entity_tags_and_bare_versions_only() {
+        for (value, version) in [
+            ("*", None),
+            ("\"3\"", Some(3)),
+            ("W/\"12\"", Some(12)),
+            ("7", Some(7)),
+        ] {
+            assert_eq!(IfMatch::parse(value).map(|m| m.0), Some(version), "{value}");
+        }
+        for bad in [
+            "",
+            " 3",
+            "\"3",
+            "3\"",
+            "W/3",
+            "\"-1\"",
+            "null",
+            "\"1234567890\"",
+            "3,4",
+        ] {
+            assert!(IfMatch::parse(bad).is_none(), "{bad}");
+        }
     }
 }

@@ -33,6 +33,12 @@ pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 const PAGE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
     img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; \
     base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+/// The policy for the API docs: the same, but for the one inline style the
+/// vendored Swagger UI applies, allowed by its hash (not `unsafe-inline`).
+const DOCS_CSP: &str = "default-src 'self'; script-src 'self'; \
+    style-src 'self' 'sha256-RL3ie0nH+Lzz2YNqQN83mnU0J1ot4QL7b99vMdIX99w='; \
+    img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; \
+    base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 /// The policy for everything else (JSON, text): nothing may load from it.
 const DATA_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
 
@@ -75,6 +81,11 @@ fn secure<B>(res: &mut ServiceResponse<B>) {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/html"));
+    let policy = match (is_page, res.request().path().starts_with("/docs")) {
+        (true, true) => DOCS_CSP,
+        (true, false) => PAGE_CSP,
+        (false, _) => DATA_CSP,
+    };
     let headers = res.headers_mut();
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -87,7 +98,7 @@ fn secure<B>(res: &mut ServiceResponse<B>) {
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(if is_page { PAGE_CSP } else { DATA_CSP }),
+        HeaderValue::from_static(policy),
     );
 }
 
@@ -248,6 +259,14 @@ pub fn json_error_body<B: MessageBody + 'static>(
     };
     let (req, old) = res.into_parts();
     let mut new = HttpResponse::build(status);
+    if status == actix_web::http::StatusCode::METHOD_NOT_ALLOWED {
+        // RFC 9110: a 405 says which methods the resource does answer.
+        let allowed = req
+            .match_pattern()
+            .and_then(|pattern| super::docs::allowed_methods(&pattern))
+            .unwrap_or("GET");
+        new.insert_header((header::ALLOW, allowed));
+    }
     for (name, value) in old.headers() {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
             new.insert_header((name.clone(), value.clone()));

@@ -12,41 +12,43 @@ pub mod tags;
 pub mod tasks;
 
 use actix_web::{HttpResponse, web};
-use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 /// Registers every route. Order matters: actix does not fall through from a
 /// matching scope, so fixed prefixes come before `/api/{user_id}`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(ops::healthz))
-        .route("/readyz", web::get().to(ops::readyz))
-        .route("/metrics", web::get().to(activity::metrics))
-        .route("/dapr/subscribe", web::get().to(dapr::subscribe))
-        .route("/job/{name}", web::post().to(dapr::job))
-        .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", docs::ApiDoc::openapi()))
-        .route(
-            "/docs",
-            web::get().to(|| async {
-                HttpResponse::PermanentRedirect()
-                    .insert_header(("Location", "/docs/"))
-                    .finish()
-            }),
+    // Resources rather than bare routes throughout: a resource answers a
+    // method it does not serve with 405 (and `Allow`), a bare route with 404.
+    cfg.service(web::resource("/healthz").get(ops::healthz))
+        .service(web::resource("/readyz").get(ops::readyz))
+        .service(web::resource("/metrics").get(activity::metrics))
+        .service(web::resource("/dapr/subscribe").get(dapr::subscribe))
+        .service(web::resource("/job/{name}").post(dapr::job))
+        .service(web::resource("/openapi.json").get(docs::openapi_json))
+        .service(
+            SwaggerUi::new("/docs/{_:.*}")
+                .config(utoipa_swagger_ui::Config::new(["/openapi.json"])),
         )
+        .service(web::resource("/docs").get(|| async {
+            HttpResponse::PermanentRedirect()
+                .insert_header(("Location", "/docs/"))
+                .finish()
+        }))
         .service(
             web::scope("/api/auth")
-                .route("/signup", web::post().to(auth::signup))
-                .route("/login", web::post().to(auth::login))
-                .route("/logout", web::post().to(auth::logout))
-                .route("/logout-all", web::post().to(auth::logout_all))
+                .service(web::resource("/signup").post(auth::signup))
+                .service(web::resource("/login").post(auth::login))
+                .service(web::resource("/logout").post(auth::logout))
+                .service(web::resource("/logout-all").post(auth::logout_all))
                 .service(web::resource("/me").get(auth::me).patch(auth::update_me)),
         )
-        .route("/api/ws/{user_id}", web::get().to(crate::ws::connect))
+        .service(web::resource("/api/ws/{user_id}").get(crate::ws::connect))
         .service(
             web::scope("/api/events")
                 // A CloudEvent carries a whole task and its changes: more
                 // than an API request body may be.
                 .app_data(web::PayloadConfig::new(dapr::MAX_DELIVERY_BYTES))
-                .route("/{topic}", web::post().to(dapr::deliver)),
+                .service(web::resource("/{topic}").post(dapr::deliver)),
         )
         .service(user_scope("/api/v1"))
         .service(user_scope("/api/{user_id}"));
@@ -70,7 +72,7 @@ fn user_scope(prefix: &str) -> actix_web::Scope {
         .service(
             web::resource("/tasks/{task_id}/reminder")
                 .post(tasks::set_reminder)
-                .put(tasks::set_reminder)
+                .put(tasks::replace_reminder)
                 .delete(tasks::remove_reminder),
         )
         .service(web::resource("/reminders").get(tasks::list_reminders))

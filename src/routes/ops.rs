@@ -6,16 +6,33 @@ use serde_json::json;
 use crate::error::error_body;
 use crate::state::AppState;
 
-#[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, description = "the process is alive")))]
+/// `{"status": "ok"}`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Health {
+    pub status: &'static str,
+}
+
+/// `{"status": "ready", "database": "ok"}`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Ready {
+    pub status: &'static str,
+    pub database: &'static str,
+}
+
+#[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, body = Health, description = "the process is alive")))]
 pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "status": "ok" }))
+    HttpResponse::Ok().json(Health { status: "ok" })
 }
 
 #[utoipa::path(get, path = "/readyz", tag = "ops",
-    responses((status = 200, description = "the database answers"), (status = 503, description = "it does not")))]
+    responses((status = 200, body = Ready, description = "the database answers"),
+        (status = 503, body = crate::routes::docs::ErrorBody, description = "it does not")))]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     if state.db.ping().await {
-        HttpResponse::Ok().json(json!({ "status": "ready", "database": "ok" }))
+        HttpResponse::Ok().json(Ready {
+            status: "ready",
+            database: "ok",
+        })
     } else {
         HttpResponse::ServiceUnavailable().json(error_body(
             "service_unavailable",

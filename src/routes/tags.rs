@@ -7,18 +7,20 @@ use crate::auth::AuthUser;
 use crate::domain::tag::Tag;
 use crate::error::AppError;
 use crate::events::Trace;
+use crate::routes::docs::ErrorBody;
+use crate::routes::docs::schemas::UserIdPath;
 use crate::service::tags::{self, TagInput};
 use crate::state::AppState;
 
 #[utoipa::path(get, path = "/api/{user_id}/tags", tag = "tags", security(("bearer" = [])),
-    params(("user_id" = String, Path)), responses((status = 200, body = Vec<Tag>)))]
+    params(("user_id" = UserIdPath, Path)), responses((status = 200, body = Vec<Tag>)))]
 pub async fn list(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, AppError> {
     Ok(HttpResponse::Ok().json(tags::list(&state, user.id()).await?))
 }
 
 #[utoipa::path(post, path = "/api/{user_id}/tags", tag = "tags", security(("bearer" = [])),
-    params(("user_id" = String, Path)), request_body = TagInput,
-    responses((status = 201, body = Tag), (status = 409, description = "name taken"), (status = 422)))]
+    params(("user_id" = UserIdPath, Path)), request_body = TagInput,
+    responses((status = 201, body = Tag), (status = 409, body = ErrorBody, description = "a tag of that name exists (`tag_exists`)")))]
 pub async fn create(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -28,8 +30,9 @@ pub async fn create(
 }
 
 #[utoipa::path(put, path = "/api/{user_id}/tags/{tag_id}", tag = "tags", security(("bearer" = [])),
-    params(("user_id" = String, Path), ("tag_id" = uuid::Uuid, Path)), request_body = TagInput,
-    responses((status = 200, body = Tag), (status = 404), (status = 409), (status = 422)))]
+    params(("user_id" = UserIdPath, Path), ("tag_id" = uuid::Uuid, Path)), request_body = TagInput,
+    responses((status = 200, body = Tag, description = "renamed and/or recoloured (every task carrying it gets a new version)"),
+        (status = 409, body = ErrorBody, description = "another tag has that name (`tag_exists`)")))]
 pub async fn update(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -41,7 +44,7 @@ pub async fn update(
 }
 
 #[utoipa::path(delete, path = "/api/{user_id}/tags/{tag_id}", tag = "tags", security(("bearer" = [])),
-    params(("user_id" = String, Path), ("tag_id" = uuid::Uuid, Path)), responses((status = 204), (status = 404)))]
+    params(("user_id" = UserIdPath, Path), ("tag_id" = uuid::Uuid, Path)), responses((status = 204, description = "deleted and detached from every task")))]
 pub async fn delete(
     state: web::Data<AppState>,
     user: AuthUser,

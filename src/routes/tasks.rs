@@ -10,6 +10,11 @@ use crate::auth::AuthUser;
 use crate::domain::task::{Task, TaskInput, TaskPatch};
 use crate::error::AppError;
 use crate::events::Trace;
+use crate::routes::docs::ErrorBody;
+use crate::routes::docs::schemas::{
+    DateOrDateTime, EntityTag, PriorityList, ReminderState, SearchText, SortDirection, SortField,
+    StatusFilter, TagList, UserIdPath,
+};
 use crate::service::reminders::{self, Reminder, ReminderInput};
 use crate::service::tasks::{self, TaskPage};
 use crate::state::AppState;
@@ -22,9 +27,9 @@ fn task_response(status: StatusCode, task: &Task) -> HttpResponse {
 }
 
 #[utoipa::path(post, path = "/api/{user_id}/tasks", tag = "tasks", security(("bearer" = [])),
-    params(("user_id" = String, Path)), request_body = TaskInput,
-    responses((status = 201, body = Task, headers(("Location"), ("ETag")))
-        , (status = 401), (status = 403), (status = 422)))]
+    params(("user_id" = UserIdPath, Path)), request_body = TaskInput,
+    responses((status = 201, body = Task, description = "created",
+        headers(("Location" = String, description = "the task's URL"), ("ETag" = String, description = "its version")))))]
 pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -42,18 +47,18 @@ pub async fn create(
 }
 
 #[utoipa::path(get, path = "/api/{user_id}/tasks", tag = "tasks", security(("bearer" = [])),
-    params(("user_id" = String, Path),
-        ("search" = Option<String>, Query, description = "case-insensitive substring of title or description"),
-        ("status" = Option<String>, Query, description = "all | pending | completed"),
-        ("priority" = Option<String>, Query, description = "comma list of priorities"),
-        ("tags" = Option<String>, Query, description = "comma list; a task must carry all"),
-        ("due_date_start" = Option<String>, Query, description = "RFC 3339 or YYYY-MM-DD (user's zone), inclusive"),
-        ("due_date_end" = Option<String>, Query, description = "RFC 3339 or YYYY-MM-DD (user's zone), inclusive"),
-        ("sort_by" = Option<String>, Query, description = "created_at | updated_at | due_at | priority | title"),
-        ("sort_order" = Option<String>, Query, description = "asc | desc (default)"),
-        ("limit" = Option<i64>, Query, description = "1-500, default 50"),
-        ("offset" = Option<i64>, Query)),
-    responses((status = 200, body = TaskPage), (status = 422)))]
+    params(("user_id" = UserIdPath, Path),
+        ("search" = Option<SearchText>, Query, description = "case-insensitive substring of title or description"),
+        ("status" = Option<StatusFilter>, Query),
+        ("priority" = Option<PriorityList>, Query, description = "comma list of priorities: any of them"),
+        ("tags" = Option<TagList>, Query, description = "comma list of tag names: a task must carry all"),
+        ("due_date_start" = Option<DateOrDateTime>, Query, description = "inclusive; a date starts at 00:00 in the user's zone"),
+        ("due_date_end" = Option<DateOrDateTime>, Query, description = "inclusive; a date ends at 24:00 in the user's zone (a range that ends before it starts matches nothing)"),
+        ("sort_by" = Option<SortField>, Query, description = "default created_at; due dates sort tasks without one last"),
+        ("sort_order" = Option<SortDirection>, Query, description = "default desc"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 500, description = "default 50"),
+        ("offset" = Option<i64>, Query, minimum = 0)),
+    responses((status = 200, body = TaskPage)))]
 pub async fn list(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -64,8 +69,8 @@ pub async fn list(
 }
 
 #[utoipa::path(get, path = "/api/{user_id}/tasks/{task_id}", tag = "tasks", security(("bearer" = [])),
-    params(("user_id" = String, Path), ("task_id" = uuid::Uuid, Path)),
-    responses((status = 200, body = Task), (status = 404)))]
+    params(("user_id" = UserIdPath, Path), ("task_id" = uuid::Uuid, Path)),
+    responses((status = 200, body = Task, headers(("ETag" = String, description = "its version")))))]
 pub async fn get(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -78,9 +83,9 @@ pub async fn get(
 }
 
 #[utoipa::path(put, path = "/api/{user_id}/tasks/{task_id}", tag = "tasks", security(("bearer" = [])),
-    params(("user_id" = String, Path), ("task_id" = uuid::Uuid, Path), ("If-Match" = Option<String>, Header)),
+    params(("user_id" = UserIdPath, Path), ("task_id" = uuid::Uuid, Path), ("If-Match" = Option<EntityTag>, Header, description = "the version the change expects: `\"3\"`")),
     request_body = TaskInput,
-    responses((status = 200, body = Task), (status = 404), (status = 412), (status = 422)))]
+    responses((status = 200, body = Task, headers(("ETag" = String, description = "its version")))))]
 pub async fn replace(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -94,9 +99,9 @@ pub async fn replace(
 }
 
 #[utoipa::path(patch, path = "/api/{user_id}/tasks/{task_id}", tag = "tasks", security(("bearer" = [])),
-    params(("user_id" = String, Path), ("task_id" = uuid::Uuid, Path), ("If-Match" = Option<String>, Header)),
+    params(("user_id" = UserIdPath, Path), ("task_id" = uuid::Uuid, Path), ("If-Match" = Option<EntityTag>, Header, description = "the version the change expects: `\"3\"`")),
     request_body = TaskPatch,
-    responses((status = 200, body = Task), (status = 404), (status = 412), (status = 422)))]
+    responses((status = 200, body = Task, headers(("ETag" = String, description = "its version")))))]
 pub async fn patch(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -110,8 +115,8 @@ pub async fn patch(
 }
 
 #[utoipa::path(delete, path = "/api/{user_id}/tasks/{task_id}", tag = "tasks", security(("bearer" = [])),
-    params(("user_id" = String, Path), ("task_id" = uuid::Uuid, Path), ("If-Match" = Option<String>, Header)),
-    responses((status = 204), (status = 404), (status = 412)))]
+    params(("user_id" = UserIdPath, Path), ("task_id" = uuid::Uuid, Path), ("If-Match" = Option<EntityTag>, Header, description = "the version the change expects: `\"3\"`")),
+    responses((status = 204, description = "deleted")))]
 pub async fn delete(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -124,8 +129,9 @@ pub async fn delete(
 }
 
 #[utoipa::path(post, path = "/api/{user_id}/tasks/{task_id}/complete", tag = "tasks", security(("bearer" = [])),
-    params(("user_id" = String, Path), ("task_id" = uuid::Uuid, Path)),
-    responses((status = 200, body = Task), (status = 404)))]
+    params(("user_id" = UserIdPath, Path), ("task_id" = uuid::Uuid, Path)),
+    responses((status = 200, body = Task, description = "completed (a recurring task's next occurrence is created too)",
+        headers(("ETag" = String, description = "its version")))))]
 pub async fn complete(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -139,8 +145,8 @@ pub async fn complete(
 }
 
 #[utoipa::path(post, path = "/api/{user_id}/tasks/{task_id}/uncomplete", tag = "tasks", security(("bearer" = [])),
-    params(("user_id" = String, Path), ("task_id" = uuid::Uuid, Path)),
-    responses((status = 200, body = Task), (status = 404)))]
+    params(("user_id" = UserIdPath, Path), ("task_id" = uuid::Uuid, Path)),
+    responses((status = 200, body = Task, headers(("ETag" = String, description = "its version")))))]
 pub async fn uncomplete(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -160,7 +166,7 @@ pub struct Deleted {
 }
 
 #[utoipa::path(post, path = "/api/{user_id}/tasks/clear-completed", tag = "tasks", security(("bearer" = [])),
-    params(("user_id" = String, Path)), responses((status = 200, body = Deleted)))]
+    params(("user_id" = UserIdPath, Path)), responses((status = 200, body = Deleted)))]
 pub async fn clear_completed(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -175,12 +181,14 @@ pub async fn clear_completed(
 #[serde(deny_unknown_fields)]
 pub struct TagRef {
     /// Tag name; created if the user has no tag of that name.
+    #[schema(value_type = crate::routes::docs::schemas::TagName)]
     pub tag: String,
 }
 
 #[utoipa::path(post, path = "/api/{user_id}/tasks/{task_id}/tags", tag = "tasks", security(("bearer" = [])),
-    params(("user_id" = String, Path), ("task_id" = uuid::Uuid, Path)), request_body = TagRef,
-    responses((status = 200, body = Task), (status = 404), (status = 409, description = "20 tags already"), (status = 422)))]
+    params(("user_id" = UserIdPath, Path), ("task_id" = uuid::Uuid, Path)), request_body = TagRef,
+    responses((status = 200, body = Task, headers(("ETag" = String, description = "its version"))),
+        (status = 409, body = ErrorBody, description = "the task has 20 tags already (`too_many_tags`)")))]
 pub async fn add_tag(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -193,8 +201,8 @@ pub async fn add_tag(
 }
 
 #[utoipa::path(delete, path = "/api/{user_id}/tasks/{task_id}/tags/{tag_id}", tag = "tasks", security(("bearer" = [])),
-    params(("user_id" = String, Path), ("task_id" = uuid::Uuid, Path), ("tag_id" = uuid::Uuid, Path)),
-    responses((status = 200, body = Task), (status = 404)))]
+    params(("user_id" = UserIdPath, Path), ("task_id" = uuid::Uuid, Path), ("tag_id" = uuid::Uuid, Path)),
+    responses((status = 200, body = Task, headers(("ETag" = String, description = "its version")))))]
 pub async fn remove_tag(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -207,9 +215,10 @@ pub async fn remove_tag(
 }
 
 #[utoipa::path(post, path = "/api/{user_id}/tasks/{task_id}/skip-occurrence", tag = "tasks", security(("bearer" = [])),
-    params(("user_id" = String, Path), ("task_id" = uuid::Uuid, Path)),
-    responses((status = 200, body = Task, description = "due date moved to the following occurrence"),
-        (status = 404), (status = 409, description = "not recurring, or the last occurrence")))]
+    params(("user_id" = UserIdPath, Path), ("task_id" = uuid::Uuid, Path)),
+    responses((status = 200, body = Task, description = "due date moved to the following occurrence",
+            headers(("ETag" = String, description = "its version"))),
+        (status = 409, body = ErrorBody, description = "the task does not recur (`not_recurring`), or this is its last occurrence (`series_ended`)")))]
 pub async fn skip_occurrence(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -221,9 +230,10 @@ pub async fn skip_occurrence(
 }
 
 #[utoipa::path(post, path = "/api/{user_id}/tasks/{task_id}/reminder", tag = "reminders", security(("bearer" = [])),
-    params(("user_id" = String, Path), ("task_id" = uuid::Uuid, Path)), request_body = ReminderInput,
-    responses((status = 200, body = Reminder), (status = 404), (status = 409, description = "task completed"),
-        (status = 422, description = "in the past, no due date for an offset, or not exactly one of the fields")))]
+    params(("user_id" = UserIdPath, Path), ("task_id" = uuid::Uuid, Path)), request_body = ReminderInput,
+    responses((status = 200, body = Reminder, description = "the task's reminder, scheduled or moved"),
+        (status = 409, body = ErrorBody, description = "the task is completed (`task_completed`), or an offset was given for a task without a due date (`no_due_date`)"),
+        (status = 422, body = ErrorBody, description = "the time is in the past, or not exactly one of the fields was given")))]
 pub async fn set_reminder(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -234,9 +244,24 @@ pub async fn set_reminder(
     Ok(HttpResponse::Ok().json(reminders::set(&state, &trace, user.id(), id.0, body.0).await?))
 }
 
+#[utoipa::path(put, path = "/api/{user_id}/tasks/{task_id}/reminder", tag = "reminders", security(("bearer" = [])),
+    params(("user_id" = UserIdPath, Path), ("task_id" = uuid::Uuid, Path)), request_body = ReminderInput,
+    responses((status = 200, body = Reminder, description = "the task's reminder, scheduled or moved (the same as POST)"),
+        (status = 409, body = ErrorBody, description = "the task is completed (`task_completed`), or an offset was given for a task without a due date (`no_due_date`)"),
+        (status = 422, body = ErrorBody, description = "the time is in the past, or not exactly one of the fields was given")))]
+pub async fn replace_reminder(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    trace: Trace,
+    id: TaskPath,
+    body: ApiJson<ReminderInput>,
+) -> Result<HttpResponse, AppError> {
+    set_reminder(state, user, trace, id, body).await
+}
+
 #[utoipa::path(delete, path = "/api/{user_id}/tasks/{task_id}/reminder", tag = "reminders", security(("bearer" = [])),
-    params(("user_id" = String, Path), ("task_id" = uuid::Uuid, Path)),
-    responses((status = 204), (status = 404, description = "no such task, or no pending reminder")))]
+    params(("user_id" = UserIdPath, Path), ("task_id" = uuid::Uuid, Path)),
+    responses((status = 204, description = "cancelled"), (status = 404, body = ErrorBody, description = "no such task, or it has no pending reminder")))]
 pub async fn remove_reminder(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -248,8 +273,8 @@ pub async fn remove_reminder(
 }
 
 #[utoipa::path(get, path = "/api/{user_id}/reminders", tag = "reminders", security(("bearer" = [])),
-    params(("user_id" = String, Path), ("state" = Option<String>, Query, description = "pending | sent | cancelled")),
-    responses((status = 200, body = Vec<Reminder>), (status = 422)))]
+    params(("user_id" = UserIdPath, Path), ("state" = Option<ReminderState>, Query)),
+    responses((status = 200, body = Vec<Reminder>)))]
 pub async fn list_reminders(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::db;
 use crate::domain::Problems;
-use crate::domain::query::{DEFAULT_LIMIT, MAX_LIMIT};
+use crate::domain::query::{DEFAULT_LIMIT, MAX_LIMIT, parse_integer};
 use crate::domain::time::to_utc;
 use crate::domain::user::UserId;
 use crate::error::AppError;
@@ -58,12 +58,12 @@ pub async fn list(
     let (mut limit, mut offset, mut since) = (DEFAULT_LIMIT, 0, 0);
     let mut p = Problems::new();
     for (name, value) in pairs {
-        let n = value.trim().parse::<i64>();
+        let n = parse_integer(value);
         match (name.as_str(), n) {
-            ("limit", Ok(n)) if (1..=MAX_LIMIT).contains(&n) => limit = n,
+            ("limit", Some(n)) if (1..=MAX_LIMIT).contains(&n) => limit = n,
             ("limit", _) => p.add(name, format!("must be an integer from 1 to {MAX_LIMIT}")),
-            ("offset", Ok(n)) if n >= 0 => offset = n,
-            ("since_seq", Ok(n)) if n >= 0 => since = n,
+            ("offset", Some(n)) if n >= 0 => offset = n,
+            ("since_seq", Some(n)) if n >= 0 => since = n,
             ("offset" | "since_seq", _) => p.add(name, "must be a non-negative integer"),
             _ => p.add(name, "unknown query parameter"),
         }

@@ -44,14 +44,15 @@ impl Reminder {
     }
 }
 
-/// Body of `POST|PUT …/tasks/{id}/reminder`: one of the two.
-#[derive(Debug, Deserialize, ToSchema)]
+/// Body of `POST|PUT …/tasks/{id}/reminder`: exactly one of the two (its
+/// OpenAPI schema is written out in `routes::docs`).
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReminderInput {
     /// An RFC 3339 time, in the future.
     pub remind_at: Option<String>,
     /// Minutes before the task's due date (0–525600).
-    pub offset_minutes: Option<i64>,
+    pub offset_minutes: Option<crate::domain::Integer>,
 }
 
 fn info(
@@ -160,7 +161,7 @@ pub async fn set(
             Target::At(parse_instant(at).map_err(|why| AppError::invalid("remind_at", why))?)
         }
         (None, Some(m)) => Target::Offset(
-            parse_reminder_offset(m).map_err(|why| AppError::invalid("offset_minutes", why))?,
+            parse_reminder_offset(m.0).map_err(|why| AppError::invalid("offset_minutes", why))?,
         ),
         _ => {
             return Err(AppError::invalid(
@@ -184,16 +185,23 @@ pub async fn set(
             Target::At(at) => at,
             Target::Offset(m) => {
                 let due = task.due_at.ok_or_else(|| {
-                    AppError::invalid("offset_minutes", "the task has no due date")
+                    AppError::conflict(
+                        "no_due_date",
+                        "the task has no due date to count the offset from",
+                    )
                 })?;
                 due.naive_utc() - chrono::Duration::minutes(i64::from(m))
             }
         };
         if at <= now() {
-            return Err(AppError::invalid(
-                target.field(),
-                "the reminder would be in the past",
-            ));
+            return Err(match target {
+                Target::At(_) => AppError::invalid("remind_at", "must be in the future"),
+                // The offset is fine; the task's due date makes it past.
+                Target::Offset(_) => AppError::conflict(
+                    "reminder_in_past",
+                    "the task's due date less the offset is already past",
+                ),
+            });
         }
         let mut events = Vec::new();
         let offset = match target {
@@ -247,16 +255,7 @@ enum Target {
     Offset(i32),
 }
 
-impl Target {
-    fn field(self) -> &'static str {
-        match self {
-            Self::At(_) => "remind_at",
-            Self::Offset(_) => "offset_minutes",
-        }
-    }
-}
-
-/// Cancels the task's reminder (and its offset).
+/// Cancels the task's reminder (and its offset); nothing to cancel is fine.
 pub async fn remove(
     state: &AppState,
     trace: &Trace,
@@ -268,24 +267,24 @@ pub async fn remove(
             .await?
             .ok_or(AppError::NotFound("task"))?;
         let task = db::tasks::load(conn, row.clone()).await?;
-        let pending = db::reminders::pending_of(conn, &row.id)
-            .await?
-            .ok_or(AppError::NotFound("reminder"))?;
         let mut events = Vec::new();
-        db::reminders::cancel(conn, &pending.id).await?;
-        let info = info(&pending, &task, None)?;
-        events.push(
-            state
-                .events
-                .record_reminder(
-                    conn,
-                    trace,
-                    user.as_str(),
-                    EventType::ReminderCancelled,
-                    info,
-                )
-                .await?,
-        );
+        // Idempotent: with no pending reminder there is nothing to cancel.
+        if let Some(pending) = db::reminders::pending_of(conn, &row.id).await? {
+            db::reminders::cancel(conn, &pending.id).await?;
+            let info = info(&pending, &task, None)?;
+            events.push(
+                state
+                    .events
+                    .record_reminder(
+                        conn,
+                        trace,
+                        user.as_str(),
+                        EventType::ReminderCancelled,
+                        info,
+                    )
+                    .await?,
+            );
+        }
         if task.reminder_offset_minutes.is_some() {
             let mut fields = task.fields();
             fields.reminder_offset_minutes = None;

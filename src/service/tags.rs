@@ -19,8 +19,9 @@ use crate::transaction;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TagInput {
+    #[schema(value_type = crate::routes::docs::schemas::TagName)]
     pub name: String,
-    /// `#rrggbb`.
+    #[schema(value_type = Option<crate::routes::docs::schemas::Color>)]
     pub color: Option<String>,
 }
 

@@ -18,10 +18,14 @@ use crate::{db, transaction};
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignupInput {
+    #[schema(value_type = crate::routes::docs::schemas::EmailAddress)]
     pub email: String,
+    #[schema(value_type = crate::routes::docs::schemas::NewPassword)]
     pub password: String,
+    #[schema(value_type = Option<crate::routes::docs::schemas::DisplayName>)]
     pub name: Option<String>,
     /// IANA time zone, default UTC.
+    #[schema(value_type = Option<crate::routes::docs::schemas::TimeZone>)]
     pub timezone: Option<String>,
 }
 
@@ -37,7 +41,10 @@ pub struct LoginInput {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfilePatch {
+    /// Empty clears it; absent or `null` leaves it.
+    #[schema(value_type = Option<crate::routes::docs::schemas::DisplayName>)]
     pub name: Option<String>,
+    #[schema(value_type = Option<crate::routes::docs::schemas::TimeZone>)]
     pub timezone: Option<String>,
 }
 

@@ -40,12 +40,12 @@ fn subprotocol_token(req: &HttpRequest) -> Option<String> {
     }
 }
 
-#[utoipa::path(get, path = "/api/ws/{user_id}", tag = "realtime",
-    params(("user_id" = String, Path),
-        ("token" = Option<String>, Query, description = "bearer token, for clients that cannot set headers"),
-        ("since" = Option<i64>, Query, description = "replay every event after this sequence number first")),
+#[utoipa::path(get, path = "/api/ws/{user_id}", tag = "realtime", security(("bearer" = [])),
+    params(("user_id" = crate::routes::docs::schemas::UserIdPath, Path),
+        ("token" = Option<String>, Query, description = "the bearer token, for clients that cannot set headers"),
+        ("since" = Option<i64>, Query, minimum = 0, description = "replay every event after this sequence number first")),
     responses((status = 101, description = "WebSocket; see the README for the message protocol"),
-        (status = 401), (status = 403), (status = 422)))]
+        (status = 400, body = crate::routes::docs::ErrorBody, description = "not a WebSocket handshake, or a query string that cannot be read")))]
 pub async fn connect(
     req: HttpRequest,
     stream: web::Payload,

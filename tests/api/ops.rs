@@ -70,9 +70,13 @@ async fn openapi_document_and_offline_docs(#[case] backend: Backend) {
     assert!(spec["openapi"].as_str().unwrap().starts_with("3.1"));
     for path in [
         "/api/auth/signup",
+        "/api/auth/logout",
+        "/api/auth/logout-all",
         "/api/{user_id}/tasks",
         "/api/{user_id}/tasks/{task_id}",
         "/api/{user_id}/tags/{tag_id}",
+        "/api/v1/tasks",
+        "/api/v1/tasks/{task_id}/reminder",
         "/readyz",
     ] {
         assert!(
@@ -80,6 +84,40 @@ async fn openapi_document_and_offline_docs(#[case] backend: Backend) {
             "{path} missing from the OpenAPI document"
         );
     }
+    // Every status an operation can answer is declared, with the error body.
+    let put_reminder = &spec["paths"]["/api/v1/tasks/{task_id}/reminder"]["put"];
+    for status in [
+        "200", "400", "401", "404", "409", "413", "415", "422", "503",
+    ] {
+        assert!(
+            put_reminder["responses"].get(status).is_some(),
+            "PUT reminder does not declare {status}"
+        );
+    }
+    assert_eq!(
+        put_reminder["responses"]["422"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/ErrorBody"
+    );
+    let limit = spec["paths"]["/api/{user_id}/tasks"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "limit")
+        .unwrap();
+    assert_eq!(
+        (
+            limit["schema"]["minimum"].as_i64(),
+            limit["schema"]["maximum"].as_i64()
+        ),
+        (Some(1), Some(500))
+    );
+    // A method a route does not serve: 405, saying which it does.
+    let res = app
+        .call(Method::DELETE, "/api/v1/tasks", None, None)
+        .await
+        .expect(405);
+    assert_eq!(res.header("allow"), Some("GET, POST"));
+    assert_eq!(res.code(), "method_not_allowed");
     assert!(spec["components"]["schemas"].get("Task").is_some());
     assert!(
         spec["components"]["securitySchemes"]

@@ -118,6 +118,36 @@ fn production_refuses_to_start_without_a_jwt_secret() {
 }
 
 #[test]
+fn production_with_dapr_refuses_to_start_without_an_app_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |extra: &[(&str, &str)]| {
+        let mut cmd = Command::new(BIN);
+        cmd.current_dir(dir.path())
+            .env_clear()
+            .env("TASKSTREAM_ENV", "production")
+            .env("JWT_SECRET", "a-secret-of-sufficient-length")
+            .env("DAPR_ENABLED", "true")
+            .env("PORT", "0");
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        cmd.output().expect("binary runs")
+    };
+    let out = run(&[]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("APP_API_TOKEN"), "stderr: {stderr}");
+    assert!(
+        stderr.contains("dapr.io/app-token-secret"),
+        "says where the token comes from: {stderr}"
+    );
+    assert!(
+        !dir.path().join("taskstream.db").exists(),
+        "nothing was created"
+    );
+}
+
+#[test]
 fn config_files_and_environment_are_read_from_the_working_directory() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("config")).unwrap();

@@ -101,6 +101,9 @@ fn main() {
         if only.is_empty() || only == "reminders" {
             reminders_benchmark().await;
         }
+        if only.is_empty() || only == "logins" {
+            logins_benchmark().await;
+        }
     });
 }
 
@@ -629,7 +632,10 @@ fn rss_mib(pid: u32) -> f64 {
 /// Starts the release binary on a scratch SQLite file; returns it and its base URL.
 fn start_binary(dir: &std::path::Path) -> (std::process::Child, String) {
     use std::io::BufRead;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_taskstream"))
+    // BENCH_BINARY runs another build (e.g. of an earlier commit) instead.
+    let binary =
+        std::env::var("BENCH_BINARY").unwrap_or_else(|_| env!("CARGO_BIN_EXE_taskstream").into());
+    let mut child = std::process::Command::new(binary)
         .current_dir(dir)
         .env("PORT", "0")
         .env("JWT_SECRET", WS_BENCH_SECRET)
@@ -885,4 +891,86 @@ fn percentiles(times: &mut [Duration]) -> (Duration, Duration) {
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
+}
+
+/// Logins under load against the release binary: 1 000 logins of one
+/// account, 64 at a time; resident memory at its peak and once idle again,
+/// throughput and latency. Every login hashes a password (argon2id, 19 MiB).
+async fn logins_benchmark() {
+    use futures_util::StreamExt;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    const LOGINS: usize = 1_000;
+    const CONCURRENCY: usize = 64;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (mut child, base) = start_binary(dir.path());
+    actix_rt::time::sleep(Duration::from_millis(500)).await;
+    let idle = rss_mib(child.id());
+    let client = awc::Client::builder()
+        .timeout(Duration::from_secs(120))
+        .finish();
+    let email = "logins-bench@example.com";
+    let password = "benchmark password";
+    client
+        .post(format!("{base}/api/auth/signup"))
+        .send_json(&json!({"email": email, "password": password}))
+        .await
+        .expect("signup");
+    // Sample the resident set every 10 ms while the logins run.
+    let pid = child.id();
+    let peak = Arc::new(AtomicU64::new(0));
+    let running = Arc::new(AtomicBool::new(true));
+    let sampler = {
+        let (peak, running) = (peak.clone(), running.clone());
+        std::thread::spawn(move || {
+            while AtomicBool::load(&running, Ordering::Relaxed) {
+                let kib = (rss_mib(pid) * 1024.0) as u64;
+                peak.fetch_max(kib, Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        })
+    };
+    let started = Instant::now();
+    let results: Vec<(u16, Duration)> = futures_util::stream::iter(0..LOGINS)
+        .map(|_| {
+            let client = &client;
+            let base = &base;
+            async move {
+                let t = Instant::now();
+                let status = client
+                    .post(format!("{base}/api/auth/login"))
+                    .send_json(&json!({"email": email, "password": password}))
+                    .await
+                    .map_or(0, |r| r.status().as_u16());
+                (status, t.elapsed())
+            }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    let elapsed = started.elapsed();
+    running.store(false, Ordering::Relaxed);
+    let _ = sampler.join();
+    actix_rt::time::sleep(Duration::from_secs(2)).await;
+    let settled = rss_mib(child.id());
+    let _ = child.kill();
+    let _ = child.wait();
+    let ok = results.iter().filter(|(s, _)| *s == 200).count();
+    let busy = results.iter().filter(|(s, _)| *s == 503).count();
+    let mut times: Vec<Duration> = results.iter().map(|(_, t)| *t).collect();
+    times.sort();
+    let p99 = times[(times.len() * 99 / 100).min(times.len() - 1)];
+    println!("### Logins: {LOGINS} logins, {CONCURRENCY} at a time (release binary, SQLite)\n");
+    println!(
+        "| ok | 503 busy | other | throughput | p50 ms | p99 ms | RSS idle | RSS peak | RSS 2 s after |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| {ok} | {busy} | {} | {:.0}/s | {:.0} | {:.0} | {idle:.0} MiB | {:.0} MiB | {settled:.0} MiB |\n",
+        LOGINS - ok - busy,
+        ok as f64 / elapsed.as_secs_f64(),
+        ms(times[times.len() / 2]),
+        ms(p99),
+        AtomicU64::load(&peak, Ordering::Relaxed) as f64 / 1024.0,
+    );
 }
