@@ -34,7 +34,7 @@ use schemas::{
         auth::signup, auth::login, auth::logout, auth::logout_all, auth::me, auth::update_me,
         tasks::create, tasks::list, tasks::get, tasks::replace, tasks::patch, tasks::delete,
         tasks::complete, tasks::uncomplete, tasks::skip_occurrence, tasks::set_reminder,
-        tasks::replace_reminder, tasks::remove_reminder, tasks::list_reminders,
+        tasks::remove_reminder, tasks::list_reminders,
         tasks::clear_completed, tasks::add_tag, tasks::remove_tag,
         tags::list, tags::create, tags::update, tags::delete,
         activity::list, activity::metrics, dapr::subscribe, dapr::deliver, dapr::job,
@@ -156,6 +156,22 @@ fn complete(doc: &mut Value) {
             let tag = op["tags"][0].as_str().unwrap_or("api").to_owned();
             if let Some(id) = op.get("operationId").and_then(Value::as_str) {
                 op["operationId"] = json!(format!("{tag}_{id}"));
+            }
+        }
+        // One handler may serve several methods of a path (POST and PUT of
+        // a reminder): tell them apart by method.
+        let ids: Vec<String> = item
+            .as_object()
+            .into_iter()
+            .flat_map(|o| o.values())
+            .filter_map(|op| op["operationId"].as_str().map(str::to_owned))
+            .collect();
+        for (method, op) in item.as_object_mut().into_iter().flatten() {
+            let Some(id) = op["operationId"].as_str().map(str::to_owned) else {
+                continue;
+            };
+            if ids.iter().filter(|i| **i == id).count() > 1 {
+                op["operationId"] = json!(format!("{id}_{method}"));
             }
         }
     }

@@ -72,7 +72,7 @@ fn user_scope(prefix: &str) -> actix_web::Scope {
         .service(
             web::resource("/tasks/{task_id}/reminder")
                 .post(tasks::set_reminder)
-                .put(tasks::replace_reminder)
+                .put(tasks::set_reminder)
                 .delete(tasks::remove_reminder),
         )
         .service(web::resource("/reminders").get(tasks::list_reminders))

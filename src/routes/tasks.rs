@@ -229,7 +229,7 @@ pub async fn skip_occurrence(
     Ok(task_response(StatusCode::OK, &task))
 }
 
-#[utoipa::path(post, path = "/api/{user_id}/tasks/{task_id}/reminder", tag = "reminders", security(("bearer" = [])),
+#[utoipa::path(method(post, put), path = "/api/{user_id}/tasks/{task_id}/reminder", tag = "reminders", security(("bearer" = [])),
     params(("user_id" = UserIdPath, Path), ("task_id" = uuid::Uuid, Path)), request_body = ReminderInput,
     responses((status = 200, body = Reminder, description = "the task's reminder, scheduled or moved"),
         (status = 409, body = ErrorBody, description = "the task is completed (`task_completed`), or an offset was given for a task without a due date (`no_due_date`)"),
@@ -242,21 +242,6 @@ pub async fn set_reminder(
     body: ApiJson<ReminderInput>,
 ) -> Result<HttpResponse, AppError> {
     Ok(HttpResponse::Ok().json(reminders::set(&state, &trace, user.id(), id.0, body.0).await?))
-}
-
-#[utoipa::path(put, path = "/api/{user_id}/tasks/{task_id}/reminder", tag = "reminders", security(("bearer" = [])),
-    params(("user_id" = UserIdPath, Path), ("task_id" = uuid::Uuid, Path)), request_body = ReminderInput,
-    responses((status = 200, body = Reminder, description = "the task's reminder, scheduled or moved (the same as POST)"),
-        (status = 409, body = ErrorBody, description = "the task is completed (`task_completed`), or an offset was given for a task without a due date (`no_due_date`)"),
-        (status = 422, body = ErrorBody, description = "the time is in the past, or not exactly one of the fields was given")))]
-pub async fn replace_reminder(
-    state: web::Data<AppState>,
-    user: AuthUser,
-    trace: Trace,
-    id: TaskPath,
-    body: ApiJson<ReminderInput>,
-) -> Result<HttpResponse, AppError> {
-    set_reminder(state, user, trace, id, body).await
 }
 
 #[utoipa::path(delete, path = "/api/{user_id}/tasks/{task_id}/reminder", tag = "reminders", security(("bearer" = [])),

@@ -270,31 +270,12 @@ impl TestApp {
         token: Option<&str>,
         body: Option<Value>,
     ) -> Resp {
-        let mut req = self.client.request(method, self.url(path));
-        if let Some(token) = token {
-            req = req.insert_header(("Authorization", format!("Bearer {token}")));
-        }
-        let res = match body {
-            Some(body) => req.send_json(&body).await,
-            None => req.send().await,
-        };
-        let mut res = res.unwrap_or_else(|e| panic!("request to {path} failed: {e}"));
-        let bytes = res
-            .body()
-            .limit(16 * 1024 * 1024)
-            .await
-            .expect("response body");
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes)
-                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
-        };
-        Resp {
-            status: res.status().as_u16(),
-            headers: res.headers().clone(),
-            body,
-        }
+        let authorization = token.map(|t| format!("Bearer {t}"));
+        let headers: Vec<(&str, &str)> = authorization
+            .iter()
+            .map(|a| ("Authorization", a.as_str()))
+            .collect();
+        self.call_with(method, path, &headers, body).await
     }
 
     /// A request with extra headers (no token unless given in them).
@@ -314,7 +295,11 @@ impl TestApp {
             None => req.send().await,
         };
         let mut res = res.unwrap_or_else(|e| panic!("request to {path} failed: {e}"));
-        let bytes = res.body().limit(16 * 1024 * 1024).await.expect("body");
+        let bytes = res
+            .body()
+            .limit(16 * 1024 * 1024)
+            .await
+            .expect("response body");
         let body = if bytes.is_empty() {
             Value::Null
         } else {

@@ -394,24 +394,12 @@ async fn with_dapr_jobs_reminders_are_scheduled_there_and_fired_by_its_callback(
     // Dapr calls back: fired once; a repeated call is done, not fired again.
     let mut ws = Ws::connect(&app, &user, "").await;
     ws.next().await;
-    let callback = |name: String| {
-        let app = &app;
-        async move {
-            let mut res = app
-                .client
-                .post(app.url(&format!("/job/{name}")))
-                .send_body("{}")
-                .await
-                .unwrap();
-            (res.status().as_u16(), res.json::<Value>().await.unwrap())
-        }
-    };
     assert_eq!(
-        callback(name.clone()).await,
+        job_call(&app, &name).await,
         (200, json!({"status": "fired"}))
     );
     assert_eq!(
-        callback(name.clone()).await,
+        job_call(&app, &name).await,
         (200, json!({"status": "done"}))
     );
     assert_eq!(ws.next_of("reminder").await["title"], "Stand up");
