@@ -116,6 +116,7 @@ impl Application {
             jwt: JwtKeys::new(&secret, settings.jwt_ttl_minutes),
             passwords,
             throttle: Arc::new(Throttle::new(&settings)),
+            verified: Arc::default(),
             trusted_proxies,
             events,
             fanout,

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::auth::{JwtKeys, PasswordHasher, Throttle};
+use crate::auth::{JwtKeys, PasswordHasher, Throttle, VerifiedTokens};
 use crate::db::Db;
 use crate::events::bus::EventBus;
 use crate::events::dispatcher::FanOut;
@@ -22,6 +22,8 @@ pub struct AppState {
     pub passwords: PasswordHasher,
     /// Login and sign-up throttling (per replica).
     pub throttle: Arc<Throttle>,
+    /// Tokens the database recently found good (per replica).
+    pub verified: Arc<VerifiedTokens>,
     /// Reverse proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Arc<[ipnet::IpNet]>,
     /// Records events in transactions and hands them to the dispatcher.

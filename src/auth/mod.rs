@@ -7,8 +7,10 @@ mod extractor;
 mod password;
 pub mod throttle;
 mod token;
+mod verified;
 
 pub use extractor::{AuthUser, ClientIp};
 pub use password::PasswordHasher;
 pub use throttle::Throttle;
 pub use token::{Claims, Credential, JwtKeys, Revocation, token_hash};
+pub use verified::VerifiedTokens;

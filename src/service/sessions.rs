@@ -1,7 +1,8 @@
 //! Sessions: whether a presented token is still good, logging out (the
 //! presented token, or every token of the user), and ending the WebSocket
-//! sessions of an ended token — on this replica at once, on the others
-//! within a second (they watch the revocations in the shared database).
+//! sessions and cached verifications of an ended token — on this replica at
+//! once, on the others within a second (they watch the revocations in the
+//! shared database).
 
 use std::time::Duration;
 
@@ -17,8 +18,12 @@ use crate::transaction;
 use crate::ws::hub::Revoke;
 
 /// Refuses a token that was logged out, or issued before its user logged
-/// out everywhere.
+/// out everywhere. A token found good recently is taken from the replica's
+/// cache (see [`crate::auth::VerifiedTokens`]).
 pub async fn check(state: &AppState, credential: &Credential) -> Result<(), AppError> {
+    if state.verified.is_known_good(credential) {
+        return Ok(());
+    }
     let mut pooled = state.db.get().await?;
     let (epoch, revoked) = db::users::token_state(
         &mut pooled.conn(),
@@ -30,7 +35,18 @@ pub async fn check(state: &AppState, credential: &Credential) -> Result<(), AppE
     if ended {
         return Err(AppError::Unauthorized("token has been revoked"));
     }
+    state.verified.remember(credential);
     Ok(())
+}
+
+/// Acts on a revocation in this replica: forgets the verifications it ends
+/// and closes the WebSocket sessions of the tokens it ends.
+fn revoked(state: &AppState, user_id: String, revocation: Revocation) {
+    state.verified.forget(&user_id, &revocation);
+    state.hub.do_send(Revoke {
+        user_id,
+        revocation,
+    });
 }
 
 fn everywhere(epoch: TokenEpoch) -> Option<Revocation> {
@@ -59,10 +75,11 @@ pub async fn logout(state: &AppState, credential: &Credential) -> Result<(), App
         .await?;
         Ok(())
     })?;
-    state.hub.do_send(Revoke {
-        user_id: credential.user.as_str().to_owned(),
-        revocation: Revocation::Token(credential.token_hash.clone()),
-    });
+    revoked(
+        state,
+        credential.user.as_str().to_owned(),
+        Revocation::Token(credential.token_hash.clone()),
+    );
     Ok(())
 }
 
@@ -73,10 +90,7 @@ pub async fn logout_everywhere(state: &AppState, user: &UserId) -> Result<(), Ap
         Ok(db::users::next_token_epoch(conn, user.as_str(), now()).await?)
     })?;
     if let Some(revocation) = everywhere(epoch) {
-        state.hub.do_send(Revoke {
-            user_id: user.as_str().to_owned(),
-            revocation,
-        });
+        revoked(state, user.as_str().to_owned(), revocation);
     }
     Ok(())
 }
@@ -88,8 +102,7 @@ const WATCH_EVERY: Duration = Duration::from_secs(1);
 /// is still seen (seeing one twice is harmless).
 const WATCH_OVERLAP: chrono::Duration = chrono::Duration::seconds(3);
 
-/// Closes this replica's WebSocket sessions whose token another replica
-/// revoked.
+/// Acts in this replica on the revocations other replicas made.
 pub async fn watch_revocations(state: AppState) {
     let mut since: NaiveDateTime = now() - WATCH_OVERLAP;
     loop {
@@ -98,10 +111,7 @@ pub async fn watch_revocations(state: AppState) {
         match revocations_since(&state, since).await {
             Ok(found) => {
                 for (user_id, revocation) in found {
-                    state.hub.do_send(Revoke {
-                        user_id,
-                        revocation,
-                    });
+                    revoked(&state, user_id, revocation);
                 }
                 since = started - WATCH_OVERLAP;
             }
