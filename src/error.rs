@@ -50,8 +50,11 @@ pub enum AppError {
     },
     /// The service is saturated (e.g. every password-hashing slot is taken
     /// and the queue is full): try again after `retry_after` seconds.
-    #[error("{0}")]
-    Busy(&'static str, u64),
+    #[error("{message}")]
+    Busy {
+        retry_after: u64,
+        message: &'static str,
+    },
     /// The database (or another dependency) cannot be reached right now.
     #[error("service temporarily unavailable")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -90,7 +93,7 @@ impl AppError {
             Self::Conflict { code, .. } => code,
             Self::PreconditionFailed { .. } => "precondition_failed",
             Self::TooManyRequests { .. } => "too_many_requests",
-            Self::Busy(..) => "server_busy",
+            Self::Busy { .. } => "server_busy",
             Self::Unavailable(_) => "service_unavailable",
             Self::Internal(_) => "internal_error",
         }
@@ -102,7 +105,7 @@ impl AppError {
             Self::PreconditionFailed { current } => {
                 serde_json::json!({ "current_version": current })
             }
-            Self::TooManyRequests { retry_after, .. } | Self::Busy(_, retry_after) => {
+            Self::TooManyRequests { retry_after, .. } | Self::Busy { retry_after, .. } => {
                 serde_json::json!({ "retry_after": retry_after })
             }
             _ => Value::Null,
@@ -152,7 +155,7 @@ impl ResponseError for AppError {
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Busy(..) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -168,7 +171,7 @@ impl ResponseError for AppError {
             Self::Unauthorized(_) => {
                 res.insert_header(("WWW-Authenticate", "Bearer"));
             }
-            Self::TooManyRequests { retry_after, .. } | Self::Busy(_, retry_after) => {
+            Self::TooManyRequests { retry_after, .. } | Self::Busy { retry_after, .. } => {
                 res.insert_header(("Retry-After", retry_after.to_string()));
             }
             _ => {}

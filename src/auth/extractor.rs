@@ -50,14 +50,17 @@ impl AuthUser {
         {
             return Err(AppError::Forbidden("this token may not act for that user"));
         }
-        // Spawned rather than awaited in place: actix drops the extractors
+        // A token verified recently needs no query. Otherwise the check is
+        // spawned rather than awaited in place: actix drops the extractors
         // of a request that another extractor refused, and a SQLite query
         // must not be dropped half-way (its blocking task would be waited
         // for on this single-threaded runtime).
-        let checked = credential.clone();
-        actix_rt::spawn(async move { crate::service::sessions::check(&state, &checked).await })
-            .await
-            .map_err(AppError::internal)??;
+        if !state.verified.is_known_good(&credential) {
+            let checked = credential.clone();
+            actix_rt::spawn(async move { crate::service::sessions::check(&state, &checked).await })
+                .await
+                .map_err(AppError::internal)??;
+        }
         Ok(Self(credential))
     }
 }

@@ -90,10 +90,10 @@ impl PasswordHasher {
 
     fn submit(&self, job: Job) -> Result<(), AppError> {
         self.jobs.try_send(job).map_err(|e| match e {
-            mpsc::TrySendError::Full(_) => AppError::Busy(
-                "too many logins and sign-ups in progress: try again shortly",
-                RETRY_AFTER_SECS,
-            ),
+            mpsc::TrySendError::Full(_) => AppError::Busy {
+                retry_after: RETRY_AFTER_SECS,
+                message: "too many logins and sign-ups in progress: try again shortly",
+            },
             mpsc::TrySendError::Disconnected(_) => {
                 AppError::internal("the password hashing threads have stopped")
             }
@@ -238,7 +238,7 @@ mod tests {
         let results = futures_util::future::join_all((0..6).map(|_| hasher.hash(password()))).await;
         let busy = results
             .iter()
-            .filter(|r| matches!(r, Err(AppError::Busy(..))))
+            .filter(|r| matches!(r, Err(AppError::Busy { .. })))
             .count();
         assert!(busy >= 3, "{busy} of 6 refused");
         assert!(results.iter().any(Result::is_ok));
