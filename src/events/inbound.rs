@@ -161,7 +161,12 @@ async fn logged_event(
             "the event log holds no event {seq} of that user"
         )));
     };
-    let logged: DomainEvent = serde_json::from_str(&row.payload).map_err(AppError::internal)?;
+    // An unreadable row is no reason to hold up the partition with retries.
+    let Ok(logged) = serde_json::from_str::<DomainEvent>(&row.payload) else {
+        return Ok(Err(format!(
+            "event {seq} of that user cannot be read from the log"
+        )));
+    };
     let consistent = projection.id(&logged).to_string() == event.id()
         && projection.event_type(&logged) == event.ty()
         && event.subject() == logged.task_id.map(|id| id.to_string()).as_deref();
