@@ -1,16 +1,15 @@
-//! One error type for the whole service and its single JSON shape:
-//! `{"error": {"code", "message", "details"}}`.
+//! One error type for every use case, free of any protocol: a stable
+//! machine-readable `code`, a message, and field details. Its single JSON
+//! shape is `{"error": {"code", "message", "details"}}`; REST maps it to a
+//! status code (`routes::errors`), MCP to a tool error.
 //!
 //! Database and pool failures are classified here, in one place, so that no
-//! handler decides on its own what a missing row or an unreachable database
-//! means over HTTP.
+//! use case decides on its own what a missing row or an unreachable database
+//! means.
 
 use std::collections::BTreeMap;
 
-use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, ResponseError};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use serde::Serialize;
 use serde_json::Value;
 
 /// Field name → why it was refused.
@@ -99,7 +98,9 @@ impl AppError {
         }
     }
 
-    fn details(&self) -> Value {
+    /// Facts a client can act on: the refused fields, the current version,
+    /// how long to wait.
+    pub fn details(&self) -> Value {
         match self {
             Self::Validation(fields) => serde_json::json!(fields),
             Self::PreconditionFailed { current } => {
@@ -123,67 +124,24 @@ impl AppError {
         }
         out
     }
-}
 
-#[derive(Serialize)]
-struct Body<'a> {
-    error: Inner<'a>,
-}
+    /// The message shown to clients (never the cause of an internal error).
+    pub fn public_message(&self) -> String {
+        match self {
+            Self::Validation(_) => "the request has invalid fields".to_owned(),
+            other => other.to_string(),
+        }
+    }
 
-#[derive(Serialize)]
-struct Inner<'a> {
-    code: &'a str,
-    message: String,
-    details: Value,
+    /// The JSON body of this error.
+    pub fn body(&self) -> Value {
+        error_body(self.code(), self.public_message(), self.details())
+    }
 }
 
 /// The JSON body every error response carries.
 pub fn error_body(code: &str, message: impl Into<String>, details: Value) -> Value {
     serde_json::json!({ "error": { "code": code, "message": message.into(), "details": details } })
-}
-
-impl ResponseError for AppError {
-    fn status_code(&self) -> StatusCode {
-        match self {
-            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
-            Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::Conflict { .. } => StatusCode::CONFLICT,
-            Self::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
-            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        let message = match self {
-            Self::Validation(_) => "the request has invalid fields".to_owned(),
-            other => other.to_string(),
-        };
-        let mut res = HttpResponse::build(self.status_code());
-        match self {
-            Self::Unauthorized(_) => {
-                res.insert_header(("WWW-Authenticate", "Bearer"));
-            }
-            Self::TooManyRequests { retry_after, .. } | Self::Busy { retry_after, .. } => {
-                res.insert_header(("Retry-After", retry_after.to_string()));
-            }
-            _ => {}
-        }
-        res.json(Body {
-            error: Inner {
-                code: self.code(),
-                message,
-                details: self.details(),
-            },
-        })
-    }
 }
 
 impl From<DieselError> for AppError {

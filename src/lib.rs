@@ -6,6 +6,7 @@
 //! flow between them; [`startup`] wires everything into a running server.
 
 pub mod auth;
+pub mod clock;
 pub mod db;
 pub mod domain;
 pub mod error;

@@ -12,13 +12,11 @@ use actix_web::{App, HttpServer, web};
 use rand::Rng;
 use slog::{Logger, info, warn};
 
-use crate::auth::{JwtKeys, PasswordHasher, Throttle};
+use crate::clock::Clock;
 use crate::db::{Db, DbError};
-use crate::events::bus::EventBus;
 use crate::events::dispatcher::{self, DispatcherHandle, FanOut};
-use crate::events::inbound::InboundFanOut;
-use crate::metrics::Metrics;
 use crate::routes::{self, middleware};
+use crate::service::Context;
 use crate::settings::Settings;
 use crate::state::AppState;
 use crate::ws::hub::{CloseAll, Hub};
@@ -28,10 +26,8 @@ use crate::ws::hub::{CloseAll, Hub};
 pub enum StartupError {
     #[error(transparent)]
     Database(#[from] DbError),
-    #[error("could not set up metrics: {0}")]
-    Metrics(String),
-    #[error("could not start the password hashing threads: {0}")]
-    Threads(std::io::Error),
+    #[error(transparent)]
+    Context(#[from] crate::service::ContextError),
     #[error("invalid configuration: {0}")]
     Settings(String),
     #[error("could not listen on {address}: {source}")]
@@ -81,57 +77,46 @@ impl Application {
                 rand::rng().random::<[u8; 32]>().to_vec()
             }
         };
-        let metrics = Arc::new(Metrics::new().map_err(|e| StartupError::Metrics(e.to_string()))?);
         let settings = Arc::new(settings);
-        let (events, receiver) = EventBus::new(&settings, metrics.clone());
+        let (service, receiver) =
+            Context::new(settings.clone(), db, &secret, Clock::system(), log.clone())?;
         let fanout = FanOut::new(FANOUT_CAPACITY);
         let dispatcher = dispatcher::spawn(
             settings.clone(),
-            db.clone(),
-            events.topics().clone(),
+            service.db.clone(),
+            service.events.topics().clone(),
             receiver,
             fanout.clone(),
-            metrics.clone(),
+            service.metrics.clone(),
             log.clone(),
         );
-        let inbound = InboundFanOut::new(FANOUT_CAPACITY);
         let hub = Hub::start_fed(
             &fanout,
-            &inbound,
+            &service.inbound,
+            &service.revocations,
             settings.instance_id.clone(),
             vec![
                 settings.topic_task_updates.clone(),
                 settings.topic_reminders.clone(),
             ],
         );
-        let passwords =
-            PasswordHasher::start(settings.password_hash_workers, settings.password_hash_queue)
-                .map_err(StartupError::Threads)?;
         let trusted_proxies = settings
             .trusted_proxies()
             .map_err(StartupError::Settings)?
             .into();
-        let state = AppState {
-            db,
-            jwt: JwtKeys::new(&secret, settings.jwt_ttl_minutes),
-            passwords,
-            throttle: Arc::new(Throttle::new(&settings)),
-            verified: Arc::default(),
-            trusted_proxies,
-            events,
-            fanout,
-            inbound,
-            hub,
-            metrics,
-            settings,
-            log,
-        };
         let background = vec![
-            actix_rt::spawn(crate::service::reminders::run_scheduler(state.clone())),
-            actix_rt::spawn(crate::service::sessions::watch_revocations(state.clone())),
-            actix_rt::spawn(crate::service::retention::run(state.clone())),
+            actix_rt::spawn(crate::service::reminders::run_scheduler(service.clone())),
+            actix_rt::spawn(crate::service::sessions::watch_revocations(service.clone())),
+            actix_rt::spawn(crate::service::retention::run(service.clone())),
         ];
-        let address = format!("{}:{}", state.settings.host, state.settings.port);
+        let state = AppState {
+            service,
+            fanout,
+            hub,
+            trusted_proxies,
+        };
+        let settings = &state.service.settings;
+        let address = format!("{}:{}", settings.host, settings.port);
         let bind_error = |source| StartupError::Bind {
             address: address.clone(),
             source,
@@ -163,10 +148,10 @@ impl Application {
 
     /// Logs where the service is reachable.
     pub fn announce(&self) {
-        let settings = &self.state.settings;
-        info!(self.state.log, "listening";
+        let settings = &self.state.service.settings;
+        info!(self.state.service.log, "listening";
             "address" => format!("http://{}:{}", settings.host, self.port),
-            "database" => format!("{:?}", self.state.db.backend()),
+            "database" => format!("{:?}", self.state.service.db.backend()),
             "env" => settings.taskstream_env.as_str());
     }
 
@@ -201,7 +186,7 @@ impl Application {
                     _ = signals.term.recv() => "SIGTERM",
                     _ = signals.int.recv() => "SIGINT",
                 };
-                info!(state.log, "stopping gracefully"; "signal" => signal);
+                info!(state.service.log, "stopping gracefully"; "signal" => signal);
                 // WebSockets never finish by themselves: close them (1001)
                 // so the server's graceful stop does not wait on them.
                 let _ = state.hub.send(CloseAll).await;
@@ -262,11 +247,12 @@ fn cors(origins: &[String]) -> actix_cors::Cors {
 }
 
 fn serve(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
-    let workers = match state.settings.workers {
+    let workers = match state.service.settings.workers {
         0 => std::thread::available_parallelism().map_or(2, usize::from),
         n => n,
     };
     let origins: Vec<String> = state
+        .service
         .settings
         .cors_allowed_origins()
         .into_iter()
@@ -274,7 +260,7 @@ fn serve(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
         .collect();
     let data = web::Data::new(state);
     let server = HttpServer::new(move || {
-        let static_dir = data.settings.static_dir.clone();
+        let static_dir = data.service.settings.static_dir.clone();
         let mut app = App::new()
             .app_data(data.clone())
             // Every body extractor stops reading at the limit, whatever the

@@ -42,7 +42,7 @@ impl AuthUser {
         let token = bearer(req)
             .or(fallback_token)
             .ok_or(AppError::Unauthorized("missing bearer token"))?;
-        let credential = state.jwt.verify(token)?;
+        let credential = state.service.jwt.verify(token)?;
         // Record who this is for the request log before any 403.
         req.extensions_mut().insert(credential.user.clone());
         if let Some(path_user) = req.match_info().get("user_id")
@@ -55,11 +55,13 @@ impl AuthUser {
         // of a request that another extractor refused, and a SQLite query
         // must not be dropped half-way (its blocking task would be waited
         // for on this single-threaded runtime).
-        if !state.verified.is_known_good(&credential) {
+        if !state.service.verified.is_known_good(&credential) {
             let checked = credential.clone();
-            actix_rt::spawn(async move { crate::service::sessions::check(&state, &checked).await })
-                .await
-                .map_err(AppError::internal)??;
+            actix_rt::spawn(async move {
+                crate::service::sessions::check(&state.service, &checked).await
+            })
+            .await
+            .map_err(AppError::internal)??;
         }
         Ok(Self(credential))
     }

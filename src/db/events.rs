@@ -251,12 +251,17 @@ pub async fn mark_topic_failed(
 }
 
 /// Records a consumed CloudEvent id; `false` if it was consumed before.
-pub async fn mark_processed(conn: &mut Conn<'_>, id: &str, topic: &str) -> QueryResult<bool> {
+pub async fn mark_processed(
+    conn: &mut Conn<'_>,
+    id: &str,
+    topic: &str,
+    at: NaiveDateTime,
+) -> QueryResult<bool> {
     db_run!(conn, |c| diesel::insert_into(processed_events::table)
         .values((
             processed_events::id.eq(id),
             processed_events::topic.eq(topic),
-            processed_events::received_at.eq(now()),
+            processed_events::received_at.eq(at),
         ))
         .on_conflict_do_nothing()
         .execute(c)

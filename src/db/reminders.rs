@@ -4,8 +4,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
+use super::Conn;
 use super::schema::reminders;
-use super::{Conn, now};
 use crate::db_run;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -27,8 +27,8 @@ pub const SENT: &str = "sent";
 pub const CANCELLED: &str = "cancelled";
 
 impl ReminderRow {
-    pub fn new(task_id: &str, user_id: &str, remind_at: NaiveDateTime) -> Self {
-        let t = now();
+    pub fn new(task_id: &str, user_id: &str, remind_at: NaiveDateTime, at: NaiveDateTime) -> Self {
+        let t = at;
         Self {
             id: uuid::Uuid::now_v7().to_string(),
             task_id: task_id.to_owned(),
@@ -65,27 +65,25 @@ pub async fn reschedule(
     conn: &mut Conn<'_>,
     id: &str,
     remind_at: NaiveDateTime,
+    at: NaiveDateTime,
 ) -> QueryResult<()> {
     db_run!(conn, |c| diesel::update(reminders::table.find(id))
         .set((
             reminders::remind_at.eq(remind_at),
-            reminders::updated_at.eq(now())
+            reminders::updated_at.eq(at)
         ))
         .execute(c)
         .await
         .map(drop))
 }
 
-pub async fn cancel(conn: &mut Conn<'_>, id: &str) -> QueryResult<()> {
+pub async fn cancel(conn: &mut Conn<'_>, id: &str, at: NaiveDateTime) -> QueryResult<()> {
     db_run!(conn, |c| diesel::update(
         reminders::table
             .find(id)
             .filter(reminders::state.eq(PENDING))
     )
-    .set((
-        reminders::state.eq(CANCELLED),
-        reminders::updated_at.eq(now())
-    ))
+    .set((reminders::state.eq(CANCELLED), reminders::updated_at.eq(at)))
     .execute(c)
     .await
     .map(drop))

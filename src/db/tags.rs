@@ -2,11 +2,12 @@
 
 use std::collections::HashMap;
 
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
+use super::Conn;
 use super::schema::{tags, task_tags};
-use super::{Conn, now};
 use crate::db_run;
 use crate::domain::tag::{Tag, TagName};
 use crate::error::AppError;
@@ -24,14 +25,14 @@ pub struct TagRow {
 }
 
 impl TagRow {
-    pub fn new(user_id: &str, name: &TagName, color: Option<String>) -> Self {
+    pub fn new(user_id: &str, name: &TagName, color: Option<String>, at: NaiveDateTime) -> Self {
         Self {
             id: uuid::Uuid::now_v7().to_string(),
             user_id: user_id.to_owned(),
             name: name.as_str().to_owned(),
             name_key: name.key().to_owned(),
             color,
-            created_at: now(),
+            created_at: at,
         }
     }
 
@@ -142,12 +143,13 @@ pub async fn ensure(
     conn: &mut Conn<'_>,
     user_id: &str,
     names: &[TagName],
+    at: NaiveDateTime,
 ) -> QueryResult<Vec<TagRow>> {
     if names.is_empty() {
         return Ok(Vec::new());
     }
     for name in names {
-        insert(conn, &TagRow::new(user_id, name, None)).await?;
+        insert(conn, &TagRow::new(user_id, name, None, at)).await?;
     }
     let keys: Vec<&str> = names.iter().map(TagName::key).collect();
     find_by_keys(conn, user_id, &keys).await

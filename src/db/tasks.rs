@@ -6,8 +6,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
+use super::Conn;
 use super::schema::{tags, task_tags, tasks};
-use super::{Conn, now};
 use crate::db_run;
 use crate::domain::fold_case;
 use crate::domain::query::{SortBy, SortOrder, Status, TaskQuery};
@@ -49,8 +49,14 @@ pub struct TaskRow {
 
 impl TaskRow {
     /// A new task's row: version 1, created now.
-    pub fn new(id: TaskId, user_id: &str, fields: &TaskFields, parent: Option<TaskId>) -> Self {
-        let t = now();
+    pub fn new(
+        id: TaskId,
+        user_id: &str,
+        fields: &TaskFields,
+        parent: Option<TaskId>,
+        at: NaiveDateTime,
+    ) -> Self {
+        let t = at;
         let mut row = Self {
             id: id.to_string(),
             user_id: user_id.to_owned(),
@@ -376,9 +382,9 @@ fn tag_pattern(key: &str) -> String {
 
 /// Re-reads the tags of the given tasks into their `tag_keys` and gives each
 /// a new version (a tag of theirs was renamed or deleted).
-pub async fn touch(conn: &mut Conn<'_>, ids: &[String]) -> QueryResult<()> {
+pub async fn touch(conn: &mut Conn<'_>, ids: &[String], at: NaiveDateTime) -> QueryResult<()> {
     let names = tag_names(conn, ids).await?;
-    let t = now();
+    let t = at;
     for id in ids {
         let folded: Vec<String> = names
             .get(id)

@@ -3,8 +3,8 @@
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
+use super::Conn;
 use super::schema::users;
-use super::{Conn, now};
 use crate::db_run;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -34,8 +34,9 @@ impl UserRow {
         name: Option<String>,
         password_hash: Option<String>,
         timezone: &str,
+        at: chrono::NaiveDateTime,
     ) -> Self {
-        let t = now();
+        let t = at;
         Self {
             id: id.to_owned(),
             email: email.map(str::to_owned),
@@ -60,8 +61,8 @@ pub async fn insert(conn: &mut Conn<'_>, row: &UserRow) -> QueryResult<()> {
 }
 
 /// Creates the row of an externally authenticated user unless it exists.
-pub async fn ensure(conn: &mut Conn<'_>, id: &str) -> QueryResult<()> {
-    let row = UserRow::new(id, None, None, None, "UTC");
+pub async fn ensure(conn: &mut Conn<'_>, id: &str, at: chrono::NaiveDateTime) -> QueryResult<()> {
+    let row = UserRow::new(id, None, None, None, "UTC", at);
     db_run!(conn, |c| diesel::insert_into(users::table)
         .values(&row)
         .on_conflict(users::id)
@@ -105,13 +106,14 @@ pub async fn update_profile(
     id: &str,
     name: Option<Option<String>>,
     timezone: Option<String>,
+    at: chrono::NaiveDateTime,
 ) -> QueryResult<UserRow> {
     let current = find(conn, id)
         .await?
         .ok_or(diesel::result::Error::NotFound)?;
     let name = name.unwrap_or(current.name);
     let timezone = timezone.unwrap_or(current.timezone);
-    let t = now();
+    let t = at;
     db_run!(conn, |c| diesel::update(users::table.find(id))
         .set((
             users::name.eq(&name),

@@ -4,6 +4,7 @@
 
 pub mod query;
 pub mod recurrence;
+pub mod schema;
 pub mod tag;
 pub mod task;
 pub mod time;

@@ -189,6 +189,10 @@ impl Recurrence {
     }
 }
 
+/// What a version may be asked for with (`If-Match`): `*`, an entity tag
+/// `"3"` (weak `W/"3"` too), or a bare version `3`.
+pub const VERSION_TAG_PATTERN: &str = r#"^(\*|(W/)?"[0-9]{1,9}"|[0-9]{1,9})$"#;
+
 /// Largest reminder offset: one year, in minutes.
 pub const MAX_REMINDER_OFFSET: i32 = 525_600;
 
@@ -261,25 +265,25 @@ impl TaskFields {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TaskInput {
-    #[schema(value_type = crate::routes::docs::schemas::Title)]
+    #[schema(value_type = crate::domain::schema::Title)]
     pub title: String,
-    #[schema(value_type = Option<crate::routes::docs::schemas::Description>)]
+    #[schema(value_type = Option<crate::domain::schema::Description>)]
     pub description: Option<String>,
     pub completed: Option<bool>,
     #[schema(value_type = Option<Priority>)]
     pub priority: Option<String>,
-    #[schema(value_type = Option<crate::routes::docs::schemas::Timestamp>)]
+    #[schema(value_type = Option<crate::domain::schema::Timestamp>)]
     pub due_at: Option<String>,
     /// At most 20 tag names (created as needed; duplicates ignored).
-    #[schema(value_type = Option<Vec<crate::routes::docs::schemas::TagName>>, max_items = 20)]
+    #[schema(value_type = Option<Vec<crate::domain::schema::TagName>>, max_items = 20)]
     pub tags: Option<Vec<String>>,
-    #[schema(value_type = Option<crate::routes::docs::schemas::RecurrenceRule>)]
+    #[schema(value_type = Option<crate::domain::schema::RecurrenceRule>)]
     pub recurrence_pattern: Option<String>,
     #[schema(value_type = Option<RecurrenceMode>)]
     pub recurrence_mode: Option<String>,
     /// The series ends after this instant (a date: the end of that day in the
     /// user's time zone).
-    #[schema(value_type = Option<crate::routes::docs::schemas::DateOrDateTime>)]
+    #[schema(value_type = Option<crate::domain::schema::DateOrDateTime>)]
     pub recurrence_end_date: Option<String>,
     /// Minutes before `due_at` to remind (0 to 525 600).
     #[schema(value_type = Option<i64>, minimum = 0, maximum = 525600)]
@@ -420,10 +424,10 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Patch<T> {
 #[serde(deny_unknown_fields)]
 pub struct TaskPatch {
     #[serde(default)]
-    #[schema(value_type = crate::routes::docs::schemas::Title)]
+    #[schema(value_type = crate::domain::schema::Title)]
     pub title: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<crate::routes::docs::schemas::Description>)]
+    #[schema(value_type = Option<crate::domain::schema::Description>)]
     pub description: Patch<String>,
     #[serde(default)]
     #[schema(value_type = bool)]
@@ -432,19 +436,19 @@ pub struct TaskPatch {
     #[schema(value_type = Priority)]
     pub priority: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<crate::routes::docs::schemas::Timestamp>)]
+    #[schema(value_type = Option<crate::domain::schema::Timestamp>)]
     pub due_at: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<Vec<crate::routes::docs::schemas::TagName>>, max_items = 20)]
+    #[schema(value_type = Option<Vec<crate::domain::schema::TagName>>, max_items = 20)]
     pub tags: Patch<Vec<String>>,
     #[serde(default)]
-    #[schema(value_type = Option<crate::routes::docs::schemas::RecurrenceRule>)]
+    #[schema(value_type = Option<crate::domain::schema::RecurrenceRule>)]
     pub recurrence_pattern: Patch<String>,
     #[serde(default)]
     #[schema(value_type = RecurrenceMode)]
     pub recurrence_mode: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<crate::routes::docs::schemas::DateOrDateTime>)]
+    #[schema(value_type = Option<crate::domain::schema::DateOrDateTime>)]
     pub recurrence_end_date: Patch<String>,
     #[serde(default)]
     #[schema(value_type = Option<i64>, minimum = 0, maximum = 525600)]

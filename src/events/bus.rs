@@ -12,8 +12,9 @@ use uuid::Uuid;
 
 use super::cloudevent::Projection;
 use super::{DomainEvent, EventType, ReminderInfo, Trace, describe};
+use crate::clock::Clock;
 use crate::db::events::EventRow;
-use crate::db::{self, Conn, now};
+use crate::db::{self, Conn};
 use crate::domain::task::Task;
 use crate::domain::time::to_utc;
 use crate::error::AppError;
@@ -81,11 +82,17 @@ pub struct EventBus {
     metrics: Arc<Metrics>,
     /// Wakes the reminder scheduler when a reminder is (re)scheduled.
     reminder_wake: Arc<tokio::sync::Notify>,
+    /// When events happen.
+    clock: Clock,
 }
 
 impl EventBus {
     /// A bus and the receiving end the dispatcher consumes.
-    pub fn new(settings: &Settings, metrics: Arc<Metrics>) -> (Self, mpsc::Receiver<Batch>) {
+    pub fn new(
+        settings: &Settings,
+        metrics: Arc<Metrics>,
+        clock: Clock,
+    ) -> (Self, mpsc::Receiver<Batch>) {
         let (sender, receiver) = mpsc::channel(settings.event_channel_capacity.max(1));
         let bus = Self {
             sender,
@@ -94,6 +101,7 @@ impl EventBus {
             publish: settings.dapr_enabled,
             metrics,
             reminder_wake: Arc::new(tokio::sync::Notify::new()),
+            clock,
         };
         (bus, receiver)
     }
@@ -177,7 +185,7 @@ impl EventBus {
         reminder: Option<ReminderInfo>,
     ) -> Result<DomainEvent, AppError> {
         let seq = db::events::next_seq(conn, user_id).await?;
-        let created_at = now();
+        let created_at = self.clock.now();
         let task_id = task
             .as_ref()
             .map(|t| t.id)

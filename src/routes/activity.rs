@@ -5,8 +5,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use super::extract::query_pairs;
 use crate::auth::AuthUser;
 use crate::db;
+use crate::domain::schema::UserIdPath;
 use crate::error::AppError;
-use crate::routes::docs::schemas::UserIdPath;
 use crate::service::activity::{self, ActivityPage};
 use crate::state::AppState;
 
@@ -22,18 +22,18 @@ pub async fn list(
     user: AuthUser,
 ) -> Result<HttpResponse, AppError> {
     let pairs = query_pairs(&req)?;
-    Ok(HttpResponse::Ok().json(activity::list(&state, user.id(), &pairs).await?))
+    Ok(HttpResponse::Ok().json(activity::list(&state.service, user.id(), &pairs).await?))
 }
 
 #[utoipa::path(get, path = "/metrics", tag = "ops",
     responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain", body = String)))]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    if let Ok(mut pooled) = state.db.get().await
+    if let Ok(mut pooled) = state.service.db.get().await
         && let Ok(pending) = db::events::pending_count(&mut pooled.conn()).await
     {
-        state.metrics.outbox_pending.set(pending);
+        state.service.metrics.outbox_pending.set(pending);
     }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(state.metrics.render())
+        .body(state.service.metrics.render())
 }

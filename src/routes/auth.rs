@@ -41,7 +41,7 @@ pub async fn signup(
     client: ClientIp,
     body: ApiJson<SignupInput>,
 ) -> Result<HttpResponse, AppError> {
-    let (user, token) = users::signup(&state, body.0, client.0).await?;
+    let (user, token) = users::signup(&state.service, body.0, client.0).await?;
     Ok(HttpResponse::Created().json(session(user, token)))
 }
 
@@ -56,14 +56,14 @@ pub async fn login(
     client: ClientIp,
     body: ApiJson<LoginInput>,
 ) -> Result<HttpResponse, AppError> {
-    let (user, token) = users::login(&state, body.0, client.0).await?;
+    let (user, token) = users::login(&state.service, body.0, client.0).await?;
     Ok(HttpResponse::Ok().json(session(user, token)))
 }
 
 #[utoipa::path(post, path = "/api/auth/logout", tag = "auth", security(("bearer" = [])),
     responses((status = 204, description = "the presented token no longer works anywhere (open WebSockets with it are closed)")))]
 pub async fn logout(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, AppError> {
-    sessions::logout(&state, user.credential()).await?;
+    sessions::logout(&state.service, user.credential()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -73,14 +73,14 @@ pub async fn logout_all(
     state: web::Data<AppState>,
     user: AuthUser,
 ) -> Result<HttpResponse, AppError> {
-    sessions::logout_everywhere(&state, user.id()).await?;
+    sessions::logout_everywhere(&state.service, user.id()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 #[utoipa::path(get, path = "/api/auth/me", tag = "auth", security(("bearer" = [])),
     responses((status = 200, body = User)))]
 pub async fn me(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, AppError> {
-    Ok(HttpResponse::Ok().json(users::me(&state, user.id()).await?))
+    Ok(HttpResponse::Ok().json(users::me(&state.service, user.id()).await?))
 }
 
 #[utoipa::path(patch, path = "/api/auth/me", tag = "auth", security(("bearer" = [])), request_body = ProfilePatch,
@@ -90,5 +90,5 @@ pub async fn update_me(
     user: AuthUser,
     body: ApiJson<ProfilePatch>,
 ) -> Result<HttpResponse, AppError> {
-    Ok(HttpResponse::Ok().json(users::update_me(&state, user.id(), body.0).await?))
+    Ok(HttpResponse::Ok().json(users::update_me(&state.service, user.id(), body.0).await?))
 }

@@ -14,8 +14,8 @@ use slog::warn;
 use subtle::ConstantTimeEq;
 
 use crate::error::AppError;
-use crate::events::inbound::{self, Outcome};
 use crate::routes::docs::ErrorBody;
+use crate::service::deliveries::{self, Outcome};
 use crate::service::reminders::JobOutcome;
 use crate::state::AppState;
 
@@ -82,7 +82,7 @@ impl FromRequest for DaprCaller {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let expected = req
             .app_data::<web::Data<AppState>>()
-            .and_then(|state| state.settings.app_api_token.clone());
+            .and_then(|state| state.service.settings.app_api_token.clone());
         let given = req.headers().get("dapr-api-token").map(|v| v.as_bytes());
         let peer = req.peer_addr().map(|a| a.ip());
         ready(admit(expected.as_deref(), given, peer).map(|()| Self))
@@ -113,8 +113,8 @@ fn admit(
 #[utoipa::path(get, path = "/dapr/subscribe", tag = "dapr",
     responses((status = 200, body = Vec<Subscription>, description = "the topics this app subscribes to, with their routes")))]
 pub async fn subscribe(state: web::Data<AppState>) -> HttpResponse {
-    let topics = state.events.topics();
-    let pubsub = &state.settings.dapr_pubsub_name;
+    let topics = state.service.events.topics();
+    let pubsub = &state.service.settings.dapr_pubsub_name;
     let list: Vec<Subscription> = [&topics.task_events, &topics.reminders, &topics.task_updates]
         .into_iter()
         .map(|topic| Subscription {
@@ -140,19 +140,20 @@ pub async fn deliver(
     topic: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    let outcome = inbound::consume(&state, &topic, &body).await;
+    let outcome = deliveries::consume(&state.service, &topic, &body).await;
     let status = match &outcome {
         Outcome::Consumed | Outcome::Duplicate | Outcome::Own => "SUCCESS",
         Outcome::Dropped(why) => {
-            warn!(state.log, "dropping a delivered event"; "topic" => topic.as_str(), "reason" => why.as_str());
+            warn!(state.service.log, "dropping a delivered event"; "topic" => topic.as_str(), "reason" => why.as_str());
             "DROP"
         }
         Outcome::Retry(why) => {
-            warn!(state.log, "cannot consume a delivered event now; asking Dapr to retry"; "topic" => topic.as_str(), "reason" => why.as_str());
+            warn!(state.service.log, "cannot consume a delivered event now; asking Dapr to retry"; "topic" => topic.as_str(), "reason" => why.as_str());
             "RETRY"
         }
     };
     state
+        .service
         .metrics
         .events_received
         .with_label_values(&[topic.as_str(), outcome.label()])
@@ -177,7 +178,7 @@ pub async fn job(
     let Some(id) = name.strip_prefix("reminder-") else {
         return Ok(HttpResponse::Ok().json(JobAck { status: "ignored" }));
     };
-    let status = match crate::service::reminders::fire_one(&state, id).await? {
+    let status = match crate::service::reminders::fire_one(&state.service, id).await? {
         JobOutcome::Fired => "fired",
         JobOutcome::Done => "done",
         JobOutcome::NotDue(at) => {

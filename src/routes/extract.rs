@@ -118,10 +118,6 @@ fn missing_field(message: &str) -> Option<String> {
 #[derive(Debug, Clone, Copy)]
 pub struct IfMatch(pub Option<i32>);
 
-/// What `If-Match` may be: `*`, an entity tag `"3"` (weak `W/"3"` too), or a
-/// bare version `3`.
-pub const IF_MATCH_PATTERN: &str = r#"^(\*|(W/)?"[0-9]{1,9}"|[0-9]{1,9})$"#;
-
 impl IfMatch {
     fn parse(value: &str) -> Option<Self> {
         if value == "*" {

@@ -150,7 +150,7 @@ pub async fn request_context(
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let log = state
         .as_ref()
-        .map(|s| s.log.clone())
+        .map(|s| s.service.log.clone())
         .unwrap_or_else(|| slog::Logger::root(slog::Discard, slog::o!()));
     let method = req.method().to_string();
     let path: String = req.path().chars().take(256).collect();
@@ -203,11 +203,13 @@ pub async fn request_context(
             .unwrap_or_else(|| "unmatched".into());
         let status_label = status.to_string();
         state
+            .service
             .metrics
             .http_requests
             .with_label_values(&[method.as_str(), route.as_str(), status_label.as_str()])
             .inc();
         state
+            .service
             .metrics
             .http_latency
             .with_label_values(&[method.as_str(), route.as_str()])

@@ -5,6 +5,7 @@ pub mod activity;
 pub mod auth;
 pub mod dapr;
 pub mod docs;
+pub mod errors;
 pub mod extract;
 pub mod middleware;
 pub mod ops;

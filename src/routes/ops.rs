@@ -28,7 +28,7 @@ pub async fn healthz() -> HttpResponse {
     responses((status = 200, body = Ready, description = "the database answers"),
         (status = 503, body = crate::routes::docs::ErrorBody, description = "it does not")))]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    if state.db.ping().await {
+    if state.service.db.ping().await {
         HttpResponse::Ok().json(Ready {
             status: "ready",
             database: "ok",

@@ -4,18 +4,18 @@ use actix_web::{HttpResponse, web};
 
 use super::extract::{ApiJson, TagPath};
 use crate::auth::AuthUser;
+use crate::domain::schema::UserIdPath;
 use crate::domain::tag::Tag;
 use crate::error::AppError;
 use crate::events::Trace;
 use crate::routes::docs::ErrorBody;
-use crate::routes::docs::schemas::UserIdPath;
 use crate::service::tags::{self, TagInput};
 use crate::state::AppState;
 
 #[utoipa::path(get, path = "/api/{user_id}/tags", tag = "tags", security(("bearer" = [])),
     params(("user_id" = UserIdPath, Path)), responses((status = 200, body = Vec<Tag>)))]
 pub async fn list(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, AppError> {
-    Ok(HttpResponse::Ok().json(tags::list(&state, user.id()).await?))
+    Ok(HttpResponse::Ok().json(tags::list(&state.service, user.id()).await?))
 }
 
 #[utoipa::path(post, path = "/api/{user_id}/tags", tag = "tags", security(("bearer" = [])),
@@ -26,7 +26,7 @@ pub async fn create(
     user: AuthUser,
     body: ApiJson<TagInput>,
 ) -> Result<HttpResponse, AppError> {
-    Ok(HttpResponse::Created().json(tags::create(&state, user.id(), body.0).await?))
+    Ok(HttpResponse::Created().json(tags::create(&state.service, user.id(), body.0).await?))
 }
 
 #[utoipa::path(put, path = "/api/{user_id}/tags/{tag_id}", tag = "tags", security(("bearer" = [])),
@@ -40,7 +40,8 @@ pub async fn update(
     tag: TagPath,
     body: ApiJson<TagInput>,
 ) -> Result<HttpResponse, AppError> {
-    Ok(HttpResponse::Ok().json(tags::update(&state, &trace, user.id(), &tag.0, body.0).await?))
+    Ok(HttpResponse::Ok()
+        .json(tags::update(&state.service, &trace, user.id(), &tag.0, body.0).await?))
 }
 
 #[utoipa::path(delete, path = "/api/{user_id}/tags/{tag_id}", tag = "tags", security(("bearer" = [])),
@@ -51,6 +52,6 @@ pub async fn delete(
     trace: Trace,
     tag: TagPath,
 ) -> Result<HttpResponse, AppError> {
-    tags::delete(&state, &trace, user.id(), &tag.0).await?;
+    tags::delete(&state.service, &trace, user.id(), &tag.0).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -7,14 +7,14 @@ use utoipa::ToSchema;
 
 use super::extract::{ApiJson, IfMatch, TagPath, TaskPath, etag, query_pairs};
 use crate::auth::AuthUser;
+use crate::domain::schema::{
+    DateOrDateTime, EntityTag, PriorityList, ReminderState, SearchText, SortDirection, SortField,
+    StatusFilter, TagList, UserIdPath,
+};
 use crate::domain::task::{Task, TaskInput, TaskPatch};
 use crate::error::AppError;
 use crate::events::Trace;
 use crate::routes::docs::ErrorBody;
-use crate::routes::docs::schemas::{
-    DateOrDateTime, EntityTag, PriorityList, ReminderState, SearchText, SortDirection, SortField,
-    StatusFilter, TagList, UserIdPath,
-};
 use crate::service::reminders::{self, Reminder, ReminderInput};
 use crate::service::tasks::{self, TaskPage};
 use crate::state::AppState;
@@ -37,7 +37,7 @@ pub async fn create(
     trace: Trace,
     body: ApiJson<TaskInput>,
 ) -> Result<HttpResponse, AppError> {
-    let task = tasks::create(&state, &trace, user.id(), body.0).await?;
+    let task = tasks::create(&state.service, &trace, user.id(), body.0).await?;
     let location = format!("{}/{}", req.path().trim_end_matches('/'), task.id);
     let mut res = task_response(StatusCode::CREATED, &task);
     if let Ok(v) = header::HeaderValue::from_str(&location) {
@@ -65,7 +65,7 @@ pub async fn list(
     user: AuthUser,
 ) -> Result<HttpResponse, AppError> {
     let pairs = query_pairs(&req)?;
-    Ok(HttpResponse::Ok().json(tasks::list(&state, user.id(), &pairs).await?))
+    Ok(HttpResponse::Ok().json(tasks::list(&state.service, user.id(), &pairs).await?))
 }
 
 #[utoipa::path(get, path = "/api/{user_id}/tasks/{task_id}", tag = "tasks", security(("bearer" = [])),
@@ -78,7 +78,7 @@ pub async fn get(
 ) -> Result<HttpResponse, AppError> {
     Ok(task_response(
         StatusCode::OK,
-        &tasks::get(&state, user.id(), id.0).await?,
+        &tasks::get(&state.service, user.id(), id.0).await?,
     ))
 }
 
@@ -94,7 +94,7 @@ pub async fn replace(
     if_match: IfMatch,
     body: ApiJson<TaskInput>,
 ) -> Result<HttpResponse, AppError> {
-    let task = tasks::replace(&state, &trace, user.id(), id.0, body.0, if_match.0).await?;
+    let task = tasks::replace(&state.service, &trace, user.id(), id.0, body.0, if_match.0).await?;
     Ok(task_response(StatusCode::OK, &task))
 }
 
@@ -110,7 +110,7 @@ pub async fn patch(
     if_match: IfMatch,
     body: ApiJson<TaskPatch>,
 ) -> Result<HttpResponse, AppError> {
-    let task = tasks::patch(&state, &trace, user.id(), id.0, body.0, if_match.0).await?;
+    let task = tasks::patch(&state.service, &trace, user.id(), id.0, body.0, if_match.0).await?;
     Ok(task_response(StatusCode::OK, &task))
 }
 
@@ -124,7 +124,7 @@ pub async fn delete(
     id: TaskPath,
     if_match: IfMatch,
 ) -> Result<HttpResponse, AppError> {
-    tasks::delete(&state, &trace, user.id(), id.0, if_match.0).await?;
+    tasks::delete(&state.service, &trace, user.id(), id.0, if_match.0).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -140,7 +140,7 @@ pub async fn complete(
 ) -> Result<HttpResponse, AppError> {
     Ok(task_response(
         StatusCode::OK,
-        &tasks::complete(&state, &trace, user.id(), id.0).await?,
+        &tasks::complete(&state.service, &trace, user.id(), id.0).await?,
     ))
 }
 
@@ -155,7 +155,7 @@ pub async fn uncomplete(
 ) -> Result<HttpResponse, AppError> {
     Ok(task_response(
         StatusCode::OK,
-        &tasks::uncomplete(&state, &trace, user.id(), id.0).await?,
+        &tasks::uncomplete(&state.service, &trace, user.id(), id.0).await?,
     ))
 }
 
@@ -172,7 +172,7 @@ pub async fn clear_completed(
     user: AuthUser,
     trace: Trace,
 ) -> Result<HttpResponse, AppError> {
-    let deleted = tasks::clear_completed(&state, &trace, user.id()).await?;
+    let deleted = tasks::clear_completed(&state.service, &trace, user.id()).await?;
     Ok(HttpResponse::Ok().json(Deleted { deleted }))
 }
 
@@ -181,7 +181,7 @@ pub async fn clear_completed(
 #[serde(deny_unknown_fields)]
 pub struct TagRef {
     /// Tag name; created if the user has no tag of that name.
-    #[schema(value_type = crate::routes::docs::schemas::TagName)]
+    #[schema(value_type = crate::domain::schema::TagName)]
     pub tag: String,
 }
 
@@ -196,7 +196,7 @@ pub async fn add_tag(
     id: TaskPath,
     body: ApiJson<TagRef>,
 ) -> Result<HttpResponse, AppError> {
-    let task = tasks::add_tag(&state, &trace, user.id(), id.0, &body.0.tag).await?;
+    let task = tasks::add_tag(&state.service, &trace, user.id(), id.0, &body.0.tag).await?;
     Ok(task_response(StatusCode::OK, &task))
 }
 
@@ -210,7 +210,7 @@ pub async fn remove_tag(
     id: TaskPath,
     tag: TagPath,
 ) -> Result<HttpResponse, AppError> {
-    let task = tasks::remove_tag(&state, &trace, user.id(), id.0, &tag.0).await?;
+    let task = tasks::remove_tag(&state.service, &trace, user.id(), id.0, &tag.0).await?;
     Ok(task_response(StatusCode::OK, &task))
 }
 
@@ -225,7 +225,7 @@ pub async fn skip_occurrence(
     trace: Trace,
     id: TaskPath,
 ) -> Result<HttpResponse, AppError> {
-    let task = tasks::skip_occurrence(&state, &trace, user.id(), id.0).await?;
+    let task = tasks::skip_occurrence(&state.service, &trace, user.id(), id.0).await?;
     Ok(task_response(StatusCode::OK, &task))
 }
 
@@ -241,7 +241,8 @@ pub async fn set_reminder(
     id: TaskPath,
     body: ApiJson<ReminderInput>,
 ) -> Result<HttpResponse, AppError> {
-    Ok(HttpResponse::Ok().json(reminders::set(&state, &trace, user.id(), id.0, body.0).await?))
+    Ok(HttpResponse::Ok()
+        .json(reminders::set(&state.service, &trace, user.id(), id.0, body.0).await?))
 }
 
 #[utoipa::path(delete, path = "/api/{user_id}/tasks/{task_id}/reminder", tag = "reminders", security(("bearer" = [])),
@@ -253,7 +254,7 @@ pub async fn remove_reminder(
     trace: Trace,
     id: TaskPath,
 ) -> Result<HttpResponse, AppError> {
-    reminders::remove(&state, &trace, user.id(), id.0).await?;
+    reminders::remove(&state.service, &trace, user.id(), id.0).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -266,5 +267,5 @@ pub async fn list_reminders(
     user: AuthUser,
 ) -> Result<HttpResponse, AppError> {
     let pairs = query_pairs(&req)?;
-    Ok(HttpResponse::Ok().json(reminders::list(&state, user.id(), &pairs).await?))
+    Ok(HttpResponse::Ok().json(reminders::list(&state.service, user.id(), &pairs).await?))
 }

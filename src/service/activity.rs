@@ -7,6 +7,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::Context;
 use crate::db;
 use crate::domain::Problems;
 use crate::domain::query::{DEFAULT_LIMIT, MAX_LIMIT, parse_integer};
@@ -14,7 +15,6 @@ use crate::domain::time::to_utc;
 use crate::domain::user::UserId;
 use crate::error::AppError;
 use crate::events::DomainEvent;
-use crate::state::AppState;
 
 /// One line of the activity log.
 #[derive(Debug, Serialize, ToSchema)]
@@ -51,7 +51,7 @@ pub struct ActivityPage {
 
 /// `limit` (1–500, default 50), `offset`, `since_seq` (only newer events).
 pub async fn list(
-    state: &AppState,
+    ctx: &Context,
     user: &UserId,
     pairs: &[(String, String)],
 ) -> Result<ActivityPage, AppError> {
@@ -69,7 +69,7 @@ pub async fn list(
         }
     }
     p.finish()?;
-    let mut pooled = state.db.get().await?;
+    let mut pooled = ctx.db.get().await?;
     let conn = &mut pooled.conn();
     let (rows, total) = db::events::page(conn, user.as_str(), since, limit, offset).await?;
     let oldest_seq = db::events::oldest_seq(conn, user.as_str()).await?;
@@ -94,7 +94,7 @@ pub async fn list(
         total,
         limit,
         offset,
-        kept_since: to_utc(super::retention::events_kept_since(state)),
+        kept_since: to_utc(super::retention::events_kept_since(ctx)),
         oldest_seq,
     })
 }

@@ -10,14 +10,14 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::Context;
 use crate::db::reminders::{CANCELLED, PENDING, ReminderRow, SENT};
-use crate::db::{self, Conn, now};
+use crate::db::{self, Conn};
 use crate::domain::task::{Task, TaskId, parse_reminder_offset};
 use crate::domain::time::{parse_instant, to_utc};
 use crate::domain::user::UserId;
 use crate::error::AppError;
 use crate::events::{DomainEvent, EventType, ReminderInfo, Trace};
-use crate::state::AppState;
 use crate::transaction;
 
 /// A reminder as the API shows it.
@@ -79,14 +79,14 @@ enum Wanted {
     Keep,
 }
 
-fn wanted(task: Option<&Task>) -> Wanted {
+fn wanted(task: Option<&Task>, now: NaiveDateTime) -> Wanted {
     let Some(task) = task.filter(|t| !t.completed) else {
         return Wanted::Nothing;
     };
     match (task.reminder_offset_minutes, task.due_at) {
         (Some(offset), Some(due)) => {
             let at = due.naive_utc() - chrono::Duration::minutes(i64::from(offset));
-            if at > now() {
+            if at > now {
                 Wanted::At(at)
             } else {
                 Wanted::Nothing
@@ -101,7 +101,7 @@ fn wanted(task: Option<&Task>) -> Wanted {
 /// `None`: deleted);
 /// runs inside the caller's transaction and returns the events written.
 pub(crate) async fn sync(
-    state: &AppState,
+    ctx: &Context,
     conn: &mut Conn<'_>,
     trace: &Trace,
     user: &UserId,
@@ -111,14 +111,14 @@ pub(crate) async fn sync(
     let task_id = &last.id.to_string();
     let pending = db::reminders::pending_of(conn, task_id).await?;
     let shown = task.unwrap_or(last);
-    let event = match (wanted(task), pending) {
+    let event = match (wanted(task, ctx.now()), pending) {
         (Wanted::Keep, _) | (Wanted::Nothing, None) => None,
         (Wanted::Nothing, Some(r)) => {
-            db::reminders::cancel(conn, &r.id).await?;
+            db::reminders::cancel(conn, &r.id, ctx.now()).await?;
             Some((EventType::ReminderCancelled, r))
         }
         (Wanted::At(at), None) => {
-            let r = ReminderRow::new(task_id, user.as_str(), at);
+            let r = ReminderRow::new(task_id, user.as_str(), at, ctx.now());
             db::reminders::insert(conn, &r).await?;
             Some((EventType::ReminderScheduled, r))
         }
@@ -127,7 +127,7 @@ pub(crate) async fn sync(
             None
         }
         (Wanted::At(at), Some(r)) => {
-            db::reminders::reschedule(conn, &r.id, at).await?;
+            db::reminders::reschedule(conn, &r.id, at, ctx.now()).await?;
             Some((
                 EventType::ReminderRescheduled,
                 ReminderRow { remind_at: at, ..r },
@@ -138,8 +138,7 @@ pub(crate) async fn sync(
     if let Some((event_type, row)) = event {
         let info = info(&row, shown, None)?;
         events.push(
-            state
-                .events
+            ctx.events
                 .record_reminder(conn, trace, user.as_str(), event_type, info)
                 .await?,
         );
@@ -150,7 +149,7 @@ pub(crate) async fn sync(
 /// Sets the task's reminder: an offset before its due date (kept in step
 /// with it) or an explicit time.
 pub async fn set(
-    state: &AppState,
+    ctx: &Context,
     trace: &Trace,
     user: &UserId,
     id: TaskId,
@@ -170,7 +169,7 @@ pub async fn set(
             ));
         }
     };
-    let (reminder, events) = transaction!(state.db, |conn| {
+    let (reminder, events) = transaction!(ctx.db, |conn| {
         let row = db::tasks::find_for_update(conn, user.as_str(), id)
             .await?
             .ok_or(AppError::NotFound("task"))?;
@@ -193,7 +192,7 @@ pub async fn set(
                 due.naive_utc() - chrono::Duration::minutes(i64::from(m))
             }
         };
-        if at <= now() {
+        if at <= ctx.now() {
             return Err(match target {
                 Target::At(_) => AppError::invalid("remind_at", "must be in the future"),
                 // The offset is fine; the task's due date makes it past.
@@ -214,7 +213,7 @@ pub async fn set(
             let mut fields = task.fields();
             fields.reminder_offset_minutes = offset;
             let (saved, mut saved_events) =
-                super::tasks::save_fields(state, conn, trace, user, row, &task, &fields).await?;
+                super::tasks::save_fields(ctx, conn, trace, user, row, &task, &fields).await?;
             events.append(&mut saved_events);
             current = saved;
         }
@@ -222,14 +221,14 @@ pub async fn set(
         let (event_type, reminder) = match pending {
             Some(r) if r.remind_at == at => (None, r),
             Some(r) => {
-                db::reminders::reschedule(conn, &r.id, at).await?;
+                db::reminders::reschedule(conn, &r.id, at, ctx.now()).await?;
                 (
                     Some(EventType::ReminderRescheduled),
                     ReminderRow { remind_at: at, ..r },
                 )
             }
             None => {
-                let r = ReminderRow::new(&current.id.to_string(), user.as_str(), at);
+                let r = ReminderRow::new(&current.id.to_string(), user.as_str(), at, ctx.now());
                 db::reminders::insert(conn, &r).await?;
                 (Some(EventType::ReminderScheduled), r)
             }
@@ -237,15 +236,14 @@ pub async fn set(
         if let Some(event_type) = event_type {
             let info = info(&reminder, &current, None)?;
             events.push(
-                state
-                    .events
+                ctx.events
                     .record_reminder(conn, trace, user.as_str(), event_type, info)
                     .await?,
             );
         }
         Ok((reminder, events))
     })?;
-    state.events.committed(events);
+    ctx.events.committed(events);
     Reminder::from_row(reminder)
 }
 
@@ -257,12 +255,12 @@ enum Target {
 
 /// Cancels the task's reminder (and its offset); nothing to cancel is fine.
 pub async fn remove(
-    state: &AppState,
+    ctx: &Context,
     trace: &Trace,
     user: &UserId,
     id: TaskId,
 ) -> Result<(), AppError> {
-    let events = transaction!(state.db, |conn| {
+    let events = transaction!(ctx.db, |conn| {
         let row = db::tasks::find_for_update(conn, user.as_str(), id)
             .await?
             .ok_or(AppError::NotFound("task"))?;
@@ -270,11 +268,10 @@ pub async fn remove(
         let mut events = Vec::new();
         // Idempotent: with no pending reminder there is nothing to cancel.
         if let Some(pending) = db::reminders::pending_of(conn, &row.id).await? {
-            db::reminders::cancel(conn, &pending.id).await?;
+            db::reminders::cancel(conn, &pending.id, ctx.now()).await?;
             let info = info(&pending, &task, None)?;
             events.push(
-                state
-                    .events
+                ctx.events
                     .record_reminder(
                         conn,
                         trace,
@@ -289,18 +286,18 @@ pub async fn remove(
             let mut fields = task.fields();
             fields.reminder_offset_minutes = None;
             let (_, mut saved) =
-                super::tasks::save_fields(state, conn, trace, user, row, &task, &fields).await?;
+                super::tasks::save_fields(ctx, conn, trace, user, row, &task, &fields).await?;
             events.append(&mut saved);
         }
         Ok(events)
     })?;
-    state.events.committed(events);
+    ctx.events.committed(events);
     Ok(())
 }
 
-/// The user's reminders, optionally in one state.
+/// The user's reminders, optionally in one ctx.
 pub async fn list(
-    state: &AppState,
+    ctx: &Context,
     user: &UserId,
     pairs: &[(String, String)],
 ) -> Result<Vec<Reminder>, AppError> {
@@ -317,7 +314,7 @@ pub async fn list(
             (other, _) => return Err(AppError::invalid(other, "unknown query parameter")),
         }
     }
-    let mut pooled = state.db.get().await?;
+    let mut pooled = ctx.db.get().await?;
     db::reminders::list(&mut pooled.conn(), user.as_str(), wanted_state.as_deref())
         .await?
         .into_iter()
@@ -328,8 +325,8 @@ pub async fn list(
 /// Fires every reminder due by now, each once: the claim is a conditional
 /// update, so of several instances exactly one fires a given reminder.
 /// Returns how many this call fired.
-pub async fn fire_due(state: &AppState) -> Result<usize, AppError> {
-    fire(state, None).await
+pub async fn fire_due(ctx: &Context) -> Result<usize, AppError> {
+    fire(ctx, None).await
 }
 
 /// What a Dapr Jobs callback achieved.
@@ -350,27 +347,27 @@ const JOB_EARLY_TOLERANCE: chrono::Duration = chrono::Duration::seconds(1);
 
 /// Fires one reminder for the Dapr Jobs callback, but only once it is due:
 /// an early or forged call cannot fire a reminder ahead of its time.
-pub async fn fire_one(state: &AppState, id: &str) -> Result<JobOutcome, AppError> {
+pub async fn fire_one(ctx: &Context, id: &str) -> Result<JobOutcome, AppError> {
     let pending = {
-        let mut pooled = state.db.get().await?;
+        let mut pooled = ctx.db.get().await?;
         db::reminders::pending_by_id(&mut pooled.conn(), id).await?
     };
     let Some(reminder) = pending else {
         return Ok(JobOutcome::Done);
     };
-    if reminder.remind_at > now() + JOB_EARLY_TOLERANCE {
+    if reminder.remind_at > ctx.now() + JOB_EARLY_TOLERANCE {
         return Ok(JobOutcome::NotDue(reminder.remind_at));
     }
-    Ok(match fire(state, Some(id)).await? {
+    Ok(match fire(ctx, Some(id)).await? {
         0 => JobOutcome::Done,
         _ => JobOutcome::Fired,
     })
 }
 
-async fn fire(state: &AppState, only: Option<&str>) -> Result<usize, AppError> {
+async fn fire(ctx: &Context, only: Option<&str>) -> Result<usize, AppError> {
     let trace = Trace::for_request(&format!("scheduler-{}", Uuid::now_v7()), None);
-    let events = transaction!(state.db, |conn| {
-        let fired_at = now();
+    let events = transaction!(ctx.db, |conn| {
+        let fired_at = ctx.now();
         let due = match only {
             // Checked again inside the transaction: the reminder may have
             // moved since the caller looked.
@@ -382,7 +379,7 @@ async fn fire(state: &AppState, only: Option<&str>) -> Result<usize, AppError> {
             // With Dapr Jobs firing reminders, sweep only what is overdue:
             // the safety net for a job that was never scheduled.
             None => {
-                let grace = if state.settings.dapr_jobs() {
+                let grace = if ctx.settings.dapr_jobs() {
                     chrono::Duration::seconds(5)
                 } else {
                     chrono::Duration::zero()
@@ -407,8 +404,7 @@ async fn fire(state: &AppState, only: Option<&str>) -> Result<usize, AppError> {
             let task = db::tasks::load(conn, task).await?;
             let info = info(&reminder, &task, Some(fired_at))?;
             events.push(
-                state
-                    .events
+                ctx.events
                     .record_reminder(
                         conn,
                         &trace,
@@ -422,7 +418,7 @@ async fn fire(state: &AppState, only: Option<&str>) -> Result<usize, AppError> {
         Ok(events)
     })?;
     let fired = events.len();
-    state.events.committed(events);
+    ctx.events.committed(events);
     Ok(fired)
 }
 
@@ -430,17 +426,17 @@ async fn fire(state: &AppState, only: Option<&str>) -> Result<usize, AppError> {
 /// early when a sooner one is scheduled), fires what is due, repeats. Runs
 /// at start too, so reminders that came due while the service was down fire
 /// then (marked late).
-pub async fn run_scheduler(state: AppState) {
-    let wake = state.events.reminder_wake();
+pub async fn run_scheduler(ctx: Context) {
+    let wake = ctx.events.reminder_wake();
     loop {
-        match fire_due(&state).await {
+        match fire_due(&ctx).await {
             Ok(n) if n > 0 => continue,
             Ok(_) => {}
             Err(e) => {
-                slog::warn!(state.log, "firing reminders failed; retrying"; "error" => e.chain())
+                slog::warn!(ctx.log, "firing reminders failed; retrying"; "error" => e.chain())
             }
         }
-        let next = match state.db.get().await {
+        let next = match ctx.db.get().await {
             Ok(mut pooled) => db::reminders::next_due(&mut pooled.conn())
                 .await
                 .ok()
@@ -449,7 +445,7 @@ pub async fn run_scheduler(state: AppState) {
         };
         let idle = Duration::from_secs(60);
         let sleep = next.map_or(idle, |at| {
-            (at - now()).to_std().unwrap_or_default().min(idle)
+            (at - ctx.now()).to_std().unwrap_or_default().min(idle)
         });
         tokio::select! {
             () = tokio::time::sleep(sleep) => {}

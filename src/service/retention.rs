@@ -7,9 +7,9 @@
 
 use std::time::Duration;
 
-use crate::db::{self, now};
+use super::Context;
+use crate::db;
 use crate::error::AppError;
-use crate::state::AppState;
 use crate::transaction;
 
 /// Rows deleted per transaction.
@@ -26,36 +26,36 @@ pub struct Pruned {
 }
 
 /// Runs a pass now and then every `RETENTION_INTERVAL`.
-pub async fn run(state: AppState) {
+pub async fn run(ctx: Context) {
     loop {
-        match prune(&state).await {
+        match prune(&ctx).await {
             Ok(p) if p != Pruned::default() => {
-                slog::info!(state.log, "retention pass";
+                slog::info!(ctx.log, "retention pass";
                     "events" => p.events, "processed_ids" => p.processed_ids,
                     "revoked_tokens" => p.revoked_tokens);
             }
             Ok(_) => {}
             Err(e) => {
-                slog::warn!(state.log, "retention pass failed; retrying later"; "error" => e.chain())
+                slog::warn!(ctx.log, "retention pass failed; retrying later"; "error" => e.chain())
             }
         }
-        tokio::time::sleep(state.settings.retention_interval()).await;
+        tokio::time::sleep(ctx.settings.retention_interval()).await;
     }
 }
 
 /// The oldest instant an event is kept from.
-pub fn events_kept_since(state: &AppState) -> chrono::NaiveDateTime {
-    now() - chrono::Duration::days(i64::from(state.settings.event_retention_days))
+pub fn events_kept_since(ctx: &Context) -> chrono::NaiveDateTime {
+    ctx.now() - chrono::Duration::days(i64::from(ctx.settings.event_retention_days))
 }
 
 /// One retention pass.
-pub async fn prune(state: &AppState) -> Result<Pruned, AppError> {
-    let events_before = events_kept_since(state);
+pub async fn prune(ctx: &Context) -> Result<Pruned, AppError> {
+    let events_before = events_kept_since(ctx);
     let ids_before =
-        now() - chrono::Duration::hours(i64::from(state.settings.dedup_retention_hours));
-    let tokens_before = now();
+        ctx.now() - chrono::Duration::hours(i64::from(ctx.settings.dedup_retention_hours));
+    let tokens_before = ctx.now();
     Ok(Pruned {
-        events: in_batches(state, |conn| {
+        events: in_batches(ctx, |conn| {
             Box::pin(db::events::delete_published_before(
                 conn,
                 events_before,
@@ -63,11 +63,11 @@ pub async fn prune(state: &AppState) -> Result<Pruned, AppError> {
             ))
         })
         .await?,
-        processed_ids: in_batches(state, |conn| {
+        processed_ids: in_batches(ctx, |conn| {
             Box::pin(db::events::forget_processed_before(conn, ids_before, BATCH))
         })
         .await?,
-        revoked_tokens: in_batches(state, |conn| {
+        revoked_tokens: in_batches(ctx, |conn| {
             Box::pin(db::users::forget_expired_tokens(conn, tokens_before, BATCH))
         })
         .await?,
@@ -80,12 +80,12 @@ type Deletion<'a> =
 /// Repeats a batch deletion, one transaction each, until a batch comes back
 /// short.
 async fn in_batches(
-    state: &AppState,
+    ctx: &Context,
     delete: impl for<'a, 'c> Fn(&'a mut db::Conn<'c>) -> Deletion<'a> + Sync,
 ) -> Result<usize, AppError> {
     let mut total = 0;
     loop {
-        let n = transaction!(state.db, |conn| Ok(delete(conn).await?))?;
+        let n = transaction!(ctx.db, |conn| Ok(delete(conn).await?))?;
         total += n;
         if n < usize::try_from(BATCH).unwrap_or(usize::MAX) {
             return Ok(total);

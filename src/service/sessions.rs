@@ -8,23 +8,22 @@ use std::time::Duration;
 
 use chrono::NaiveDateTime;
 
+use super::Context;
 use crate::auth::{Credential, Revocation};
 use crate::db::users::TokenEpoch;
 use crate::db::{self, now};
 use crate::domain::user::UserId;
 use crate::error::AppError;
-use crate::state::AppState;
 use crate::transaction;
-use crate::ws::hub::Revoke;
 
 /// Refuses a token that was logged out, or issued before its user logged
 /// out everywhere. A token found good recently is taken from the replica's
 /// cache (see [`crate::auth::VerifiedTokens`]).
-pub async fn check(state: &AppState, credential: &Credential) -> Result<(), AppError> {
-    if state.verified.is_known_good(credential) {
+pub async fn check(ctx: &Context, credential: &Credential) -> Result<(), AppError> {
+    if ctx.verified.is_known_good(credential) {
         return Ok(());
     }
-    let mut pooled = state.db.get().await?;
+    let mut pooled = ctx.db.get().await?;
     let (epoch, revoked) = db::users::token_state(
         &mut pooled.conn(),
         credential.user.as_str(),
@@ -35,18 +34,15 @@ pub async fn check(state: &AppState, credential: &Credential) -> Result<(), AppE
     if ended {
         return Err(AppError::Unauthorized("token has been revoked"));
     }
-    state.verified.remember(credential);
+    ctx.verified.remember(credential);
     Ok(())
 }
 
 /// Acts on a revocation in this replica: forgets the verifications it ends
 /// and closes the WebSocket sessions of the tokens it ends.
-fn revoked(state: &AppState, user_id: String, revocation: Revocation) {
-    state.verified.forget(&user_id, &revocation);
-    state.hub.do_send(Revoke {
-        user_id,
-        revocation,
-    });
+fn revoked(ctx: &Context, user_id: String, revocation: Revocation) {
+    ctx.verified.forget(&user_id, &revocation);
+    ctx.revocations.announce(user_id, revocation);
 }
 
 fn everywhere(epoch: TokenEpoch) -> Option<Revocation> {
@@ -61,22 +57,22 @@ fn ended_by_epoch(credential: &Credential, epoch: TokenEpoch) -> bool {
 }
 
 /// Ends the presented token (REST, WebSocket and every other way in).
-pub async fn logout(state: &AppState, credential: &Credential) -> Result<(), AppError> {
+pub async fn logout(ctx: &Context, credential: &Credential) -> Result<(), AppError> {
     let expires_at = chrono::DateTime::from_timestamp(credential.expires_at, 0)
         .map_or_else(now, |t| t.naive_utc());
-    transaction!(state.db, |conn| {
+    transaction!(ctx.db, |conn| {
         db::users::revoke_token(
             conn,
             &credential.token_hash,
             credential.user.as_str(),
             expires_at,
-            now(),
+            ctx.now(),
         )
         .await?;
         Ok(())
     })?;
     revoked(
-        state,
+        ctx,
         credential.user.as_str().to_owned(),
         Revocation::Token(credential.token_hash.clone()),
     );
@@ -84,13 +80,13 @@ pub async fn logout(state: &AppState, credential: &Credential) -> Result<(), App
 }
 
 /// Ends every token the user holds, the presented one included.
-pub async fn logout_everywhere(state: &AppState, user: &UserId) -> Result<(), AppError> {
-    let epoch = transaction!(state.db, |conn| {
-        db::users::ensure(conn, user.as_str()).await?;
-        Ok(db::users::next_token_epoch(conn, user.as_str(), now()).await?)
+pub async fn logout_everywhere(ctx: &Context, user: &UserId) -> Result<(), AppError> {
+    let epoch = transaction!(ctx.db, |conn| {
+        db::users::ensure(conn, user.as_str(), ctx.now()).await?;
+        Ok(db::users::next_token_epoch(conn, user.as_str(), ctx.now()).await?)
     })?;
     if let Some(revocation) = everywhere(epoch) {
-        revoked(state, user.as_str().to_owned(), revocation);
+        revoked(ctx, user.as_str().to_owned(), revocation);
     }
     Ok(())
 }
@@ -103,30 +99,30 @@ const WATCH_EVERY: Duration = Duration::from_secs(1);
 const WATCH_OVERLAP: chrono::Duration = chrono::Duration::seconds(3);
 
 /// Acts in this replica on the revocations other replicas made.
-pub async fn watch_revocations(state: AppState) {
-    let mut since: NaiveDateTime = now() - WATCH_OVERLAP;
+pub async fn watch_revocations(ctx: Context) {
+    let mut since: NaiveDateTime = ctx.now() - WATCH_OVERLAP;
     loop {
         tokio::time::sleep(WATCH_EVERY).await;
-        let started = now();
-        match revocations_since(&state, since).await {
+        let started = ctx.now();
+        match revocations_since(&ctx, since).await {
             Ok(found) => {
                 for (user_id, revocation) in found {
-                    revoked(&state, user_id, revocation);
+                    revoked(&ctx, user_id, revocation);
                 }
                 since = started - WATCH_OVERLAP;
             }
             Err(e) => {
-                slog::warn!(state.log, "could not read revocations; retrying"; "error" => e.chain());
+                slog::warn!(ctx.log, "could not read revocations; retrying"; "error" => e.chain());
             }
         }
     }
 }
 
 async fn revocations_since(
-    state: &AppState,
+    ctx: &Context,
     since: NaiveDateTime,
 ) -> Result<Vec<(String, Revocation)>, AppError> {
-    let mut pooled = state.db.get().await?;
+    let mut pooled = ctx.db.get().await?;
     let conn = &mut pooled.conn();
     let tokens = db::users::tokens_revoked_since(conn, since).await?;
     let users = db::users::epochs_changed_since(conn, since).await?;

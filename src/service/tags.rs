@@ -4,6 +4,7 @@
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use super::Context;
 use crate::db::tags::TagRow;
 use crate::db::{self, Conn};
 use crate::domain::Problems;
@@ -12,16 +13,15 @@ use crate::domain::task::Task;
 use crate::domain::user::UserId;
 use crate::error::AppError;
 use crate::events::{DomainEvent, Trace};
-use crate::state::AppState;
 use crate::transaction;
 
 /// Body of `POST …/tags` and `PUT …/tags/{id}`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TagInput {
-    #[schema(value_type = crate::routes::docs::schemas::TagName)]
+    #[schema(value_type = crate::domain::schema::TagName)]
     pub name: String,
-    #[schema(value_type = Option<crate::routes::docs::schemas::Color>)]
+    #[schema(value_type = Option<crate::domain::schema::Color>)]
     pub color: Option<String>,
 }
 
@@ -48,8 +48,8 @@ fn name_taken(name: &TagName) -> AppError {
     )
 }
 
-pub async fn list(state: &AppState, user: &UserId) -> Result<Vec<Tag>, AppError> {
-    let mut pooled = state.db.get().await?;
+pub async fn list(ctx: &Context, user: &UserId) -> Result<Vec<Tag>, AppError> {
+    let mut pooled = ctx.db.get().await?;
     db::tags::list(&mut pooled.conn(), user.as_str())
         .await?
         .into_iter()
@@ -57,11 +57,11 @@ pub async fn list(state: &AppState, user: &UserId) -> Result<Vec<Tag>, AppError>
         .collect()
 }
 
-pub async fn create(state: &AppState, user: &UserId, input: TagInput) -> Result<Tag, AppError> {
+pub async fn create(ctx: &Context, user: &UserId, input: TagInput) -> Result<Tag, AppError> {
     let (name, color) = input.validate()?;
-    transaction!(state.db, |conn| {
-        db::users::ensure(conn, user.as_str()).await?;
-        let row = TagRow::new(user.as_str(), &name, color);
+    transaction!(ctx.db, |conn| {
+        db::users::ensure(conn, user.as_str(), ctx.now()).await?;
+        let row = TagRow::new(user.as_str(), &name, color, ctx.now());
         if !db::tags::insert(conn, &row).await? {
             return Err(name_taken(&name));
         }
@@ -72,14 +72,14 @@ pub async fn create(state: &AppState, user: &UserId, input: TagInput) -> Result<
 /// Renames and/or recolours a tag. A rename changes every task carrying
 /// it: each gets a new version and a `task.updated` event.
 pub async fn update(
-    state: &AppState,
+    ctx: &Context,
     trace: &Trace,
     user: &UserId,
     tag_id: &str,
     input: TagInput,
 ) -> Result<Tag, AppError> {
     let (name, color) = input.validate()?;
-    let (tag, events) = transaction!(state.db, |conn| {
+    let (tag, events) = transaction!(ctx.db, |conn| {
         let row = db::tags::find(conn, user.as_str(), tag_id)
             .await?
             .ok_or(NOT_FOUND)?;
@@ -92,7 +92,7 @@ pub async fn update(
         let events = if row.name == name.as_str() {
             Vec::new()
         } else {
-            retag(state, conn, trace, user, &carriers).await?
+            retag(ctx, conn, trace, user, &carriers).await?
         };
         let count = i64::try_from(carriers.len()).unwrap_or(i64::MAX);
         let tag = TagRow {
@@ -104,26 +104,26 @@ pub async fn update(
         .into_tag(count)?;
         Ok((tag, events))
     })?;
-    state.events.committed(events);
+    ctx.events.committed(events);
     Ok(tag)
 }
 
 /// Deletes a tag and detaches it from every task (a `task.updated` each).
 pub async fn delete(
-    state: &AppState,
+    ctx: &Context,
     trace: &Trace,
     user: &UserId,
     tag_id: &str,
 ) -> Result<(), AppError> {
-    let events = transaction!(state.db, |conn| {
+    let events = transaction!(ctx.db, |conn| {
         let row = db::tags::find(conn, user.as_str(), tag_id)
             .await?
             .ok_or(NOT_FOUND)?;
         let carriers = tasks_carrying(conn, &row.id).await?;
         db::tags::delete(conn, &row.id).await?;
-        retag(state, conn, trace, user, &carriers).await
+        retag(ctx, conn, trace, user, &carriers).await
     })?;
-    state.events.committed(events);
+    ctx.events.committed(events);
     Ok(())
 }
 
@@ -137,21 +137,20 @@ async fn tasks_carrying(conn: &mut Conn<'_>, tag_id: &str) -> Result<Vec<Task>, 
 /// After a tag change: re-reads each task's tags into a new version and
 /// records the change from `before`.
 async fn retag(
-    state: &AppState,
+    ctx: &Context,
     conn: &mut Conn<'_>,
     trace: &Trace,
     user: &UserId,
     before: &[Task],
 ) -> Result<Vec<DomainEvent>, AppError> {
     let ids: Vec<String> = before.iter().map(|t| t.id.to_string()).collect();
-    db::tasks::touch(conn, &ids).await?;
+    db::tasks::touch(conn, &ids, ctx.now()).await?;
     let rows = db::tasks::find_many(conn, &ids).await?;
     let after = db::tasks::with_tags(conn, rows).await?;
     let mut events = Vec::with_capacity(after.len());
     for (old, new) in before.iter().zip(&after) {
         events.push(
-            state
-                .events
+            ctx.events
                 .record_task(conn, trace, user.as_str(), Some(old), Some(new))
                 .await?,
         );

@@ -8,6 +8,7 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::Context;
 use super::{check_version, reminders, user_tz};
 use crate::db::tasks::TaskRow;
 use crate::db::{self, Conn, now};
@@ -18,7 +19,6 @@ use crate::domain::task::{RecurrenceMode, Task, TaskFields, TaskId, TaskInput, T
 use crate::domain::user::UserId;
 use crate::error::AppError;
 use crate::events::{DomainEvent, Trace};
-use crate::state::AppState;
 use crate::transaction;
 
 /// One page of tasks.
@@ -37,32 +37,32 @@ const NOT_FOUND: AppError = AppError::NotFound("task");
 type Changed<T> = (T, Vec<DomainEvent>);
 
 /// Hands the committed events on and returns the value.
-fn committed<T>(state: &AppState, (value, events): Changed<T>) -> T {
-    state.events.committed(events);
+fn committed<T>(ctx: &Context, (value, events): Changed<T>) -> T {
+    ctx.events.committed(events);
     value
 }
 
 pub async fn create(
-    state: &AppState,
+    ctx: &Context,
     trace: &Trace,
     user: &UserId,
     input: TaskInput,
 ) -> Result<Task, AppError> {
-    let changed = transaction!(state.db, |conn| {
+    let changed = transaction!(ctx.db, |conn| {
         let fields = input.validate(user_tz(conn, user).await?)?;
-        db::users::ensure(conn, user.as_str()).await?;
-        let row = TaskRow::new(TaskId::generate(), user.as_str(), &fields, None);
+        db::users::ensure(conn, user.as_str(), ctx.now()).await?;
+        let row = TaskRow::new(TaskId::generate(), user.as_str(), &fields, None, ctx.now());
         db::tasks::insert(conn, &row).await?;
-        set_tags(conn, user, &row.id, &fields.tags).await?;
+        set_tags(ctx, conn, user, &row.id, &fields.tags).await?;
         let task = db::tasks::load(conn, row).await?;
-        let events = record_change(state, conn, trace, user, None, Some(&task)).await?;
+        let events = record_change(ctx, conn, trace, user, None, Some(&task)).await?;
         Ok((task, events))
     })?;
-    Ok(committed(state, changed))
+    Ok(committed(ctx, changed))
 }
 
-pub async fn get(state: &AppState, user: &UserId, id: TaskId) -> Result<Task, AppError> {
-    let mut pooled = state.db.get().await?;
+pub async fn get(ctx: &Context, user: &UserId, id: TaskId) -> Result<Task, AppError> {
+    let mut pooled = ctx.db.get().await?;
     let conn = &mut pooled.conn();
     let row = db::tasks::find(conn, user.as_str(), id)
         .await?
@@ -72,11 +72,11 @@ pub async fn get(state: &AppState, user: &UserId, id: TaskId) -> Result<Task, Ap
 
 /// Parses the raw query string pairs (dates in the user's zone) and lists.
 pub async fn list(
-    state: &AppState,
+    ctx: &Context,
     user: &UserId,
     pairs: &[(String, String)],
 ) -> Result<TaskPage, AppError> {
-    let mut pooled = state.db.get().await?;
+    let mut pooled = ctx.db.get().await?;
     let conn = &mut pooled.conn();
     let query = TaskQuery::parse(pairs, user_tz(conn, user).await?)?;
     let (rows, total) = db::tasks::list(conn, user.as_str(), &query).await?;
@@ -91,125 +91,125 @@ pub async fn list(
 
 /// PUT: every editable field is replaced; absent optional fields reset.
 pub async fn replace(
-    state: &AppState,
+    ctx: &Context,
     trace: &Trace,
     user: &UserId,
     id: TaskId,
     input: TaskInput,
     if_match: Option<i32>,
 ) -> Result<Task, AppError> {
-    let changed = transaction!(state.db, |conn| {
+    let changed = transaction!(ctx.db, |conn| {
         let (row, current) = locked(conn, user, id, if_match).await?;
         let fields = input.validate(user_tz(conn, user).await?)?;
-        save_fields(state, conn, trace, user, row, &current, &fields).await
+        save_fields(ctx, conn, trace, user, row, &current, &fields).await
     })?;
-    Ok(committed(state, changed))
+    Ok(committed(ctx, changed))
 }
 
 /// PATCH: only the fields given change.
 pub async fn patch(
-    state: &AppState,
+    ctx: &Context,
     trace: &Trace,
     user: &UserId,
     id: TaskId,
     patch: TaskPatch,
     if_match: Option<i32>,
 ) -> Result<Task, AppError> {
-    let changed = transaction!(state.db, |conn| {
+    let changed = transaction!(ctx.db, |conn| {
         let (row, current) = locked(conn, user, id, if_match).await?;
         let fields = patch.apply(current.fields(), user_tz(conn, user).await?)?;
-        save_fields(state, conn, trace, user, row, &current, &fields).await
+        save_fields(ctx, conn, trace, user, row, &current, &fields).await
     })?;
-    Ok(committed(state, changed))
+    Ok(committed(ctx, changed))
 }
 
 /// Marks the task completed; completing a completed task changes nothing
 /// and records no event.
 pub async fn complete(
-    state: &AppState,
+    ctx: &Context,
     trace: &Trace,
     user: &UserId,
     id: TaskId,
 ) -> Result<Task, AppError> {
-    set_completed(state, trace, user, id, true).await
+    set_completed(ctx, trace, user, id, true).await
 }
 
 /// Marks the task pending again; a pending task is left as it is.
 pub async fn uncomplete(
-    state: &AppState,
+    ctx: &Context,
     trace: &Trace,
     user: &UserId,
     id: TaskId,
 ) -> Result<Task, AppError> {
-    set_completed(state, trace, user, id, false).await
+    set_completed(ctx, trace, user, id, false).await
 }
 
 async fn set_completed(
-    state: &AppState,
+    ctx: &Context,
     trace: &Trace,
     user: &UserId,
     id: TaskId,
     completed: bool,
 ) -> Result<Task, AppError> {
-    let changed = transaction!(state.db, |conn| {
+    let changed = transaction!(ctx.db, |conn| {
         let (row, current) = locked(conn, user, id, None).await?;
         if current.completed == completed {
             return Ok((current, Vec::new()));
         }
         let mut fields = current.fields();
         fields.completed = completed;
-        save_fields(state, conn, trace, user, row, &current, &fields).await
+        save_fields(ctx, conn, trace, user, row, &current, &fields).await
     })?;
-    Ok(committed(state, changed))
+    Ok(committed(ctx, changed))
 }
 
-/// Deletes the task; returns its last state.
+/// Deletes the task; returns its last ctx.
 pub async fn delete(
-    state: &AppState,
+    ctx: &Context,
     trace: &Trace,
     user: &UserId,
     id: TaskId,
     if_match: Option<i32>,
 ) -> Result<Task, AppError> {
-    let changed = transaction!(state.db, |conn| {
+    let changed = transaction!(ctx.db, |conn| {
         let (row, last) = locked(conn, user, id, if_match).await?;
         db::tasks::delete(conn, &row.id).await?;
-        let events = record_change(state, conn, trace, user, Some(&last), None).await?;
+        let events = record_change(ctx, conn, trace, user, Some(&last), None).await?;
         Ok((last, events))
     })?;
-    Ok(committed(state, changed))
+    Ok(committed(ctx, changed))
 }
 
 /// Deletes all the user's completed tasks (one `task.deleted` each);
 /// returns how many.
 pub async fn clear_completed(
-    state: &AppState,
+    ctx: &Context,
     trace: &Trace,
     user: &UserId,
 ) -> Result<usize, AppError> {
-    let changed = transaction!(state.db, |conn| {
+    let changed = transaction!(ctx.db, |conn| {
         let rows = db::tasks::completed(conn, user.as_str()).await?;
         let tasks = db::tasks::with_tags(conn, rows).await?;
         let mut events = Vec::with_capacity(tasks.len());
         for task in &tasks {
             db::tasks::delete(conn, &task.id.to_string()).await?;
-            events.extend(record_change(state, conn, trace, user, Some(task), None).await?);
+            events.extend(record_change(ctx, conn, trace, user, Some(task), None).await?);
         }
         Ok((tasks.len(), events))
     })?;
-    Ok(committed(state, changed))
+    Ok(committed(ctx, changed))
 }
 
 /// Attaches a tag by name, creating the tag if the user has none of that name.
 pub async fn add_tag(
-    state: &AppState,
+    ctx: &Context,
     trace: &Trace,
     user: &UserId,
     id: TaskId,
     tag: &str,
 ) -> Result<Task, AppError> {
     let name = TagName::parse(tag).map_err(|why| AppError::invalid("tag", why))?;
-    let changed = transaction!(state.db, |conn| {
+    let changed = transaction!(ctx.db, |conn| {
         let (row, current) = locked(conn, user, id, None).await?;
         let mut fields = current.fields();
         if fields.tags.iter().any(|t| t.key() == name.key()) {
@@ -222,20 +222,20 @@ pub async fn add_tag(
             ));
         }
         fields.tags.push(name.clone());
-        save_fields(state, conn, trace, user, row, &current, &fields).await
+        save_fields(ctx, conn, trace, user, row, &current, &fields).await
     })?;
-    Ok(committed(state, changed))
+    Ok(committed(ctx, changed))
 }
 
 /// Detaches a tag; detaching one the task does not carry changes nothing.
 pub async fn remove_tag(
-    state: &AppState,
+    ctx: &Context,
     trace: &Trace,
     user: &UserId,
     id: TaskId,
     tag_id: &str,
 ) -> Result<Task, AppError> {
-    let changed = transaction!(state.db, |conn| {
+    let changed = transaction!(ctx.db, |conn| {
         let (row, current) = locked(conn, user, id, None).await?;
         let tag = db::tags::find(conn, user.as_str(), tag_id)
             .await?
@@ -246,9 +246,9 @@ pub async fn remove_tag(
         if fields.tags.len() == before {
             return Ok((current, Vec::new()));
         }
-        save_fields(state, conn, trace, user, row, &current, &fields).await
+        save_fields(ctx, conn, trace, user, row, &current, &fields).await
     })?;
-    Ok(committed(state, changed))
+    Ok(committed(ctx, changed))
 }
 
 /// The user's task (row and view), locked for the rest of the transaction,
@@ -271,7 +271,7 @@ async fn locked(
 /// the change. Completing a recurring task also creates its next occurrence,
 /// in the same transaction (events: task.completed, then task.created).
 pub(crate) async fn save_fields(
-    state: &AppState,
+    ctx: &Context,
     conn: &mut Conn<'_>,
     trace: &Trace,
     user: &UserId,
@@ -279,16 +279,16 @@ pub(crate) async fn save_fields(
     before: &Task,
     fields: &TaskFields,
 ) -> Result<Changed<Task>, AppError> {
-    let t = now();
+    let t = ctx.now();
     row.assign(fields, t);
     row.version += 1;
     row.updated_at = t;
     db::tasks::update(conn, &row).await?;
-    set_tags(conn, user, &row.id, &fields.tags).await?;
+    set_tags(ctx, conn, user, &row.id, &fields.tags).await?;
     let task = db::tasks::load(conn, row.clone()).await?;
-    let mut events = record_change(state, conn, trace, user, Some(before), Some(&task)).await?;
+    let mut events = record_change(ctx, conn, trace, user, Some(before), Some(&task)).await?;
     if !before.completed && task.completed {
-        events.extend(ensure_successor(state, conn, trace, user, &row, &task).await?);
+        events.extend(ensure_successor(ctx, conn, trace, user, &row, &task).await?);
     }
     Ok((task, events))
 }
@@ -297,7 +297,7 @@ pub(crate) async fn save_fields(
 /// one (or the series has ended). Idempotent: the unique index on
 /// `parent_task_id` admits one successor however often this runs.
 async fn ensure_successor(
-    state: &AppState,
+    ctx: &Context,
     conn: &mut Conn<'_>,
     trace: &Trace,
     user: &UserId,
@@ -332,26 +332,32 @@ async fn ensure_successor(
         due_at: Some(due),
         ..fields
     };
-    let mut successor = TaskRow::new(TaskId::generate(), user.as_str(), &next, Some(task.id()));
+    let mut successor = TaskRow::new(
+        TaskId::generate(),
+        user.as_str(),
+        &next,
+        Some(task.id()),
+        ctx.now(),
+    );
     successor.occurrence = row.occurrence + 1;
     let inserted = db::tasks::insert_successor(conn, &successor).await?;
     db::tasks::mark_successor_created(conn, &row.id).await?;
     if !inserted {
         return Ok(Vec::new());
     }
-    set_tags(conn, user, &successor.id, &next.tags).await?;
+    set_tags(ctx, conn, user, &successor.id, &next.tags).await?;
     let created = db::tasks::load(conn, successor).await?;
-    record_change(state, conn, trace, user, None, Some(&created)).await
+    record_change(ctx, conn, trace, user, None, Some(&created)).await
 }
 
 /// Moves a recurring task's due date to the following instance of its rule.
 pub async fn skip_occurrence(
-    state: &AppState,
+    ctx: &Context,
     trace: &Trace,
     user: &UserId,
     id: TaskId,
 ) -> Result<Task, AppError> {
-    let changed = transaction!(state.db, |conn| {
+    let changed = transaction!(ctx.db, |conn| {
         let (row, current) = locked(conn, user, id, None).await?;
         let mut fields = current.fields();
         let Some(rule) = fields.recurrence.clone() else {
@@ -370,7 +376,7 @@ pub async fn skip_occurrence(
             &rule,
             RecurrenceMode::Due,
             occurrence,
-            now(),
+            ctx.now(),
             fields.recurrence_end_date,
             tz,
         ) else {
@@ -380,20 +386,20 @@ pub async fn skip_occurrence(
             ));
         };
         fields.due_at = Some(due);
-        save_fields(state, conn, trace, user, row, &current, &fields).await
+        save_fields(ctx, conn, trace, user, row, &current, &fields).await
     })?;
-    Ok(committed(state, changed))
+    Ok(committed(ctx, changed))
 }
 
 /// A `task.completed` delivered from another producer: makes sure the
 /// completed recurring task has its successor (idempotently).
 pub async fn ensure_successor_of(
-    state: &AppState,
+    ctx: &Context,
     trace: &Trace,
     user: &UserId,
     id: TaskId,
 ) -> Result<(), AppError> {
-    let events = transaction!(state.db, |conn| {
+    let events = transaction!(ctx.db, |conn| {
         let Some(row) = db::tasks::find_for_update(conn, user.as_str(), id).await? else {
             return Ok(Vec::new());
         };
@@ -401,9 +407,9 @@ pub async fn ensure_successor_of(
         if !task.completed {
             return Ok(Vec::new());
         }
-        ensure_successor(state, conn, trace, user, &row, &task).await
+        ensure_successor(ctx, conn, trace, user, &row, &task).await
     })?;
-    state.events.committed(events);
+    ctx.events.committed(events);
     Ok(())
 }
 
@@ -411,7 +417,7 @@ pub async fn ensure_successor_of(
 /// brings the task's reminder in line: every mutation ends here, inside its
 /// transaction.
 async fn record_change(
-    state: &AppState,
+    ctx: &Context,
     conn: &mut Conn<'_>,
     trace: &Trace,
     user: &UserId,
@@ -422,22 +428,22 @@ async fn record_change(
         .or(before)
         .ok_or_else(|| AppError::internal("a task change without a task"))?;
     let mut events = vec![
-        state
-            .events
+        ctx.events
             .record_task(conn, trace, user.as_str(), before, after)
             .await?,
     ];
-    events.extend(reminders::sync(state, conn, trace, user, after, last).await?);
+    events.extend(reminders::sync(ctx, conn, trace, user, after, last).await?);
     Ok(events)
 }
 
 async fn set_tags(
+    ctx: &Context,
     conn: &mut Conn<'_>,
     user: &UserId,
     task_id: &str,
     names: &[TagName],
 ) -> Result<(), AppError> {
-    let tags = db::tags::ensure(conn, user.as_str(), names).await?;
+    let tags = db::tags::ensure(conn, user.as_str(), names, ctx.now()).await?;
     let ids: Vec<String> = tags.into_iter().map(|t| t.id).collect();
     db::tags::set_for_task(conn, task_id, &ids).await?;
     Ok(())

@@ -5,27 +5,27 @@ use std::net::IpAddr;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use super::Context;
 use crate::auth::throttle::Wait;
 use crate::db::users::UserRow;
 use crate::domain::time::to_utc;
 use crate::domain::user::{Email, Password, User, UserId, parse_name, parse_timezone};
 use crate::domain::{Problems, fold_case};
 use crate::error::AppError;
-use crate::state::AppState;
 use crate::{db, transaction};
 
 /// Body of `POST /api/auth/signup`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignupInput {
-    #[schema(value_type = crate::routes::docs::schemas::EmailAddress)]
+    #[schema(value_type = crate::domain::schema::EmailAddress)]
     pub email: String,
-    #[schema(value_type = crate::routes::docs::schemas::NewPassword)]
+    #[schema(value_type = crate::domain::schema::NewPassword)]
     pub password: String,
-    #[schema(value_type = Option<crate::routes::docs::schemas::DisplayName>)]
+    #[schema(value_type = Option<crate::domain::schema::DisplayName>)]
     pub name: Option<String>,
     /// IANA time zone, default UTC.
-    #[schema(value_type = Option<crate::routes::docs::schemas::TimeZone>)]
+    #[schema(value_type = Option<crate::domain::schema::TimeZone>)]
     pub timezone: Option<String>,
 }
 
@@ -42,9 +42,9 @@ pub struct LoginInput {
 #[serde(deny_unknown_fields)]
 pub struct ProfilePatch {
     /// Empty clears it; absent or `null` leaves it.
-    #[schema(value_type = Option<crate::routes::docs::schemas::DisplayName>)]
+    #[schema(value_type = Option<crate::domain::schema::DisplayName>)]
     pub name: Option<String>,
-    #[schema(value_type = Option<crate::routes::docs::schemas::TimeZone>)]
+    #[schema(value_type = Option<crate::domain::schema::TimeZone>)]
     pub timezone: Option<String>,
 }
 
@@ -62,7 +62,7 @@ fn view(row: UserRow) -> User {
 /// address has an hourly allowance of sign-ups (which also bounds how fast
 /// anyone can probe which addresses have accounts).
 pub async fn signup(
-    state: &AppState,
+    ctx: &Context,
     input: SignupInput,
     client: IpAddr,
 ) -> Result<(User, String), AppError> {
@@ -83,23 +83,29 @@ pub async fn signup(
     };
     let name = name.flatten().flatten();
     let tz = tz.flatten().map_or("UTC", |t| t.name()).to_owned();
-    state
-        .throttle
+    ctx.throttle
         .check_signup(client)
         .map_err(|Wait(retry_after)| AppError::TooManyRequests {
             retry_after,
             message: "too many sign-ups from this address: try again later",
         })?;
-    let hash = state.passwords.hash(password).await?;
+    let hash = ctx.passwords.hash(password).await?;
     let id = UserId::generate();
-    let row = UserRow::new(id.as_str(), Some(email.as_str()), name, Some(hash), &tz);
+    let row = UserRow::new(
+        id.as_str(),
+        Some(email.as_str()),
+        name,
+        Some(hash),
+        &tz,
+        ctx.now(),
+    );
     let taken = || {
         AppError::conflict(
             "email_taken",
             "an account with this e-mail address already exists",
         )
     };
-    let row = transaction!(state.db, |conn| {
+    let row = transaction!(ctx.db, |conn| {
         if db::users::find_by_email(conn, email.as_str())
             .await?
             .is_some()
@@ -114,7 +120,7 @@ pub async fn signup(
             })?;
         Ok(row)
     })?;
-    let token = state.jwt.issue(&id, row.token_epoch)?;
+    let token = ctx.jwt.issue(&id, row.token_epoch)?;
     Ok((view(row), token))
 }
 
@@ -122,7 +128,7 @@ pub async fn signup(
 /// Repeated failures make further attempts wait (see [`crate::auth::throttle`]);
 /// a waiting attempt is refused before any password is hashed.
 pub async fn login(
-    state: &AppState,
+    ctx: &Context,
     input: LoginInput,
     client: IpAddr,
 ) -> Result<(User, String), AppError> {
@@ -133,8 +139,7 @@ pub async fn login(
         || fold_case(input.email.trim()).chars().take(254).collect(),
         |e| e.as_str().to_owned(),
     );
-    state
-        .throttle
+    ctx.throttle
         .check_login(&account, client)
         .map_err(|Wait(retry_after)| AppError::TooManyRequests {
             retry_after,
@@ -142,34 +147,34 @@ pub async fn login(
         })?;
     let row = match &email {
         Some(email) => {
-            let mut pooled = state.db.get().await?;
+            let mut pooled = ctx.db.get().await?;
             db::users::find_by_email(&mut pooled.conn(), email.as_str()).await?
         }
         None => None,
     };
     let hash = row.as_ref().and_then(|r| r.password_hash.clone());
-    let row = match (state.passwords.verify(input.password, hash).await?, row) {
+    let row = match (ctx.passwords.verify(input.password, hash).await?, row) {
         (true, Some(row)) => row,
         _ => {
-            state.throttle.login_failed(&account, client);
+            ctx.throttle.login_failed(&account, client);
             return Err(refused);
         }
     };
-    state.throttle.login_succeeded(&account, client);
+    ctx.throttle.login_succeeded(&account, client);
     let id = UserId::parse(&row.id).map_err(AppError::internal)?;
-    let token = state.jwt.issue(&id, row.token_epoch)?;
+    let token = ctx.jwt.issue(&id, row.token_epoch)?;
     Ok((view(row), token))
 }
 
 /// The caller's profile; an external identity's row is created on first use.
-pub async fn me(state: &AppState, user: &UserId) -> Result<User, AppError> {
-    let mut pooled = state.db.get().await?;
+pub async fn me(ctx: &Context, user: &UserId) -> Result<User, AppError> {
+    let mut pooled = ctx.db.get().await?;
     if let Some(row) = db::users::find(&mut pooled.conn(), user.as_str()).await? {
         return Ok(view(row));
     }
     drop(pooled);
-    let row = transaction!(state.db, |conn| {
-        db::users::ensure(conn, user.as_str()).await?;
+    let row = transaction!(ctx.db, |conn| {
+        db::users::ensure(conn, user.as_str(), ctx.now()).await?;
         db::users::find(conn, user.as_str())
             .await?
             .ok_or(AppError::NotFound("user"))
@@ -179,7 +184,7 @@ pub async fn me(state: &AppState, user: &UserId) -> Result<User, AppError> {
 
 /// Changes the caller's name and/or time zone.
 pub async fn update_me(
-    state: &AppState,
+    ctx: &Context,
     user: &UserId,
     patch: ProfilePatch,
 ) -> Result<User, AppError> {
@@ -195,9 +200,9 @@ pub async fn update_me(
     p.finish()?;
     let name = name.map(Option::flatten);
     let tz = tz.flatten().map(|t| t.name().to_owned());
-    let row = transaction!(state.db, |conn| {
-        db::users::ensure(conn, user.as_str()).await?;
-        Ok(db::users::update_profile(conn, user.as_str(), name, tz).await?)
+    let row = transaction!(ctx.db, |conn| {
+        db::users::ensure(conn, user.as_str(), ctx.now()).await?;
+        Ok(db::users::update_profile(conn, user.as_str(), name, tz, ctx.now()).await?)
     })?;
     Ok(view(row))
 }

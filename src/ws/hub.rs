@@ -17,6 +17,7 @@ use crate::auth::Revocation;
 use crate::events::DomainEvent;
 use crate::events::dispatcher::FanOut;
 use crate::events::inbound::InboundFanOut;
+use crate::service::Revocations;
 
 /// What the hub hands a session.
 #[derive(Debug, Clone, Message)]
@@ -104,12 +105,14 @@ impl Hub {
     pub fn start_fed(
         fanout: &FanOut,
         inbound: &InboundFanOut,
+        revocations: &Revocations,
         instance_id: String,
         topics: Vec<String>,
     ) -> Addr<Self> {
         let hub = Self::default().start();
         let mut local = fanout.subscribe();
         let mut remote = inbound.subscribe();
+        let mut revoked = revocations.subscribe();
         let addr = hub.clone();
         actix_rt::spawn(async move {
             loop {
@@ -131,6 +134,16 @@ impl Hub {
                             }
                         }
                         Err(RecvError::Lagged(_)) => addr.do_send(CheckAll),
+                        Err(RecvError::Closed) => break,
+                    },
+                    received = revoked.recv() => match received {
+                        Ok(notice) => {
+                            let (user_id, revocation) = (*notice).clone();
+                            addr.do_send(Revoke { user_id, revocation });
+                        }
+                        // Missed revocations are seen again by the watcher,
+                        // whose look-back overlaps.
+                        Err(RecvError::Lagged(_)) => {}
                         Err(RecvError::Closed) => break,
                     },
                 }

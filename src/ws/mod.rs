@@ -41,7 +41,7 @@ fn subprotocol_token(req: &HttpRequest) -> Option<String> {
 }
 
 #[utoipa::path(get, path = "/api/ws/{user_id}", tag = "realtime", security(("bearer" = [])),
-    params(("user_id" = crate::routes::docs::schemas::UserIdPath, Path),
+    params(("user_id" = crate::domain::schema::UserIdPath, Path),
         ("token" = Option<String>, Query, description = "the bearer token, for clients that cannot set headers"),
         ("since" = Option<i64>, Query, minimum = 0, description = "replay every event after this sequence number first")),
     responses((status = 101, description = "WebSocket; see the README for the message protocol"),

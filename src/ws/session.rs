@@ -78,14 +78,14 @@ pub struct Session {
 
 impl Session {
     pub fn new(credential: Credential, since: Option<i64>, state: &AppState) -> Self {
-        let settings = &state.settings;
+        let settings = &state.service.settings;
         Self {
             id: NEXT_SESSION.fetch_add(1, Ordering::Relaxed),
             user_id: credential.user.clone(),
             credential,
             hub: state.hub.clone(),
-            db: state.db.clone(),
-            log: state.log.clone(),
+            db: state.service.db.clone(),
+            log: state.service.log.clone(),
             since,
             last_sent: 0,
             phase: Phase::CatchingUp { dirty: false },

@@ -225,7 +225,12 @@ async fn seed(url: &str, user: &str, count: usize) {
     ];
     let mut tag_ids = Vec::new();
     for name in tag_names {
-        let row = TagRow::new(user, &TagName::parse(name).expect("tag"), None);
+        let row = TagRow::new(
+            user,
+            &TagName::parse(name).expect("tag"),
+            None,
+            taskstream::db::now(),
+        );
         tag_ids.push(row.id.clone());
         insert_tags(conn, &[row]).await;
     }
@@ -268,7 +273,13 @@ async fn seed(url: &str, user: &str, count: usize) {
             reminder_offset_minutes: None,
             tags: Vec::new(),
         };
-        let mut row = TaskRow::new(TaskId::generate(), user, &fields, None);
+        let mut row = TaskRow::new(
+            TaskId::generate(),
+            user,
+            &fields,
+            None,
+            taskstream::db::now(),
+        );
         row.created_at = base + chrono::Duration::seconds(i as i64);
         row.updated_at = row.created_at;
         let mut carried = Vec::new();
