@@ -1,8 +1,10 @@
-//! The task list query: search, filters, sort and paging, parsed from the
-//! query string. Unknown parameters and out-of-range values are refused by
-//! name rather than ignored.
+//! The task list query: search, filters, sort and paging. REST's query
+//! string and MCP's arguments both fill [`TaskListParams`]; parsing it into a
+//! [`TaskQuery`] refuses unknown parameters and out-of-range values by name
+//! rather than ignoring them.
 
 use chrono_tz::Tz;
+use serde::Deserialize;
 
 use super::Problems;
 use super::fold_case;
@@ -88,101 +90,149 @@ pub const TAG_LIST_PATTERN: &str = concat!(
 /// Longest search text, in characters.
 pub const MAX_SEARCH: usize = 200;
 
+/// The parameters of a task list, as given: strings to be parsed, so that
+/// every problem is reported by name.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskListParams {
+    pub search: Option<String>,
+    pub status: Option<String>,
+    pub priority: Option<String>,
+    pub tags: Option<String>,
+    pub due_date_start: Option<String>,
+    pub due_date_end: Option<String>,
+    pub sort_by: Option<String>,
+    pub sort_order: Option<String>,
+    pub limit: Option<QueryInteger>,
+    pub offset: Option<QueryInteger>,
+}
+
+/// An integer parameter: in a query string exactly as JSON Schema's
+/// `integer` writes it (an optional minus and digits — no `+`, no spaces, no
+/// `5.0`), or a JSON integer where arguments are JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueryInteger(pub i64);
+
+impl<'de> Deserialize<'de> for QueryInteger {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = QueryInteger;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an integer")
+            }
+
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<QueryInteger, E> {
+                Ok(QueryInteger(v))
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<QueryInteger, E> {
+                i64::try_from(v)
+                    .map(QueryInteger)
+                    .map_err(|_| E::custom("integer out of range"))
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<QueryInteger, E> {
+                parse_integer(v)
+                    .map(QueryInteger)
+                    .ok_or_else(|| E::invalid_value(serde::de::Unexpected::Str(v), &self))
+            }
+        }
+
+        d.deserialize_any(Visitor)
+    }
+}
+
 impl TaskQuery {
-    /// Parses decoded `(name, value)` pairs; dates without a time are read in
-    /// `tz`. Every value must be exactly what the OpenAPI document allows:
-    /// nothing is trimmed or guessed. A due range whose start is after its
-    /// end matches nothing.
-    pub fn parse(pairs: &[(String, String)], tz: Tz) -> Result<Self, AppError> {
+    /// Parses the given parameters; dates without a time are read in `tz`.
+    /// Every value must be exactly what the OpenAPI document allows: nothing
+    /// is trimmed or guessed. A due range whose start is after its end
+    /// matches nothing.
+    pub fn parse(params: TaskListParams, tz: Tz) -> Result<Self, AppError> {
         let mut q = Self::default();
         let mut p = Problems::new();
-        for (name, value) in pairs {
-            let value = value.as_str();
-            match name.as_str() {
-                "search" => {
-                    let checked = super::no_control_chars(value)
-                        .and_then(|()| super::at_most(value, MAX_SEARCH));
-                    if let Some(()) = p.check(name, checked) {
-                        let trimmed = value.trim();
-                        q.search = (!trimmed.is_empty()).then(|| fold_case(trimmed));
-                    }
-                }
-                "status" => {
-                    q.status = match value {
-                        "all" => Status::All,
-                        "pending" => Status::Pending,
-                        "completed" => Status::Completed,
-                        _ => {
-                            p.add(name, "must be all, pending or completed");
-                            continue;
-                        }
-                    }
-                }
-                "priority" => {
-                    for item in list(value) {
-                        if let Some(pr) = p.check(name, item.parse::<Priority>()) {
-                            q.priorities.push(pr);
-                        }
-                    }
-                }
-                "tags" => {
-                    for item in list(value) {
-                        // A filter item of white space only matches nothing
-                        // in particular: it is ignored.
-                        let parsed = TagName::parse(item).map(Some).or_else(|why| {
-                            let blank = !item.is_empty()
-                                && item.chars().count() <= 50
-                                && item.trim().is_empty()
-                                && !item.chars().any(char::is_control);
-                            if blank { Ok(None) } else { Err(why) }
-                        });
-                        if let Some(Some(tag)) = p.check(name, parsed) {
-                            q.tags.push(tag.key().to_owned());
-                        }
-                    }
-                }
-                "due_date_start" => {
-                    q.due_start = p.check(name, parse_instant_or_date(value, tz, DayEdge::Start));
-                }
-                "due_date_end" => {
-                    q.due_end = p.check(name, parse_instant_or_date(value, tz, DayEdge::End));
-                }
-                "sort_by" => {
-                    q.sort_by = match value {
-                        "created_at" => SortBy::CreatedAt,
-                        "updated_at" => SortBy::UpdatedAt,
-                        "due_at" => SortBy::DueAt,
-                        "priority" => SortBy::Priority,
-                        "title" => SortBy::Title,
-                        _ => {
-                            p.add(
-                                name,
-                                "must be created_at, updated_at, due_at, priority or title",
-                            );
-                            continue;
-                        }
-                    }
-                }
-                "sort_order" => {
-                    q.sort_order = match value {
-                        "asc" => SortOrder::Asc,
-                        "desc" => SortOrder::Desc,
-                        _ => {
-                            p.add(name, "must be asc or desc");
-                            continue;
-                        }
-                    }
-                }
-                "limit" => match parse_integer(value) {
-                    Some(n) if (1..=MAX_LIMIT).contains(&n) => q.limit = n,
-                    _ => p.add(name, format!("must be an integer from 1 to {MAX_LIMIT}")),
-                },
-                "offset" => match parse_integer(value) {
-                    Some(n) if n >= 0 => q.offset = n,
-                    _ => p.add(name, "must be a non-negative integer"),
-                },
-                other => p.add(other, "unknown query parameter"),
+        if let Some(value) = params.search {
+            let checked =
+                super::no_control_chars(&value).and_then(|()| super::at_most(&value, MAX_SEARCH));
+            if let Some(()) = p.check("search", checked) {
+                let trimmed = value.trim();
+                q.search = (!trimmed.is_empty()).then(|| fold_case(trimmed));
             }
+        }
+        if let Some(value) = params.status {
+            match value.as_str() {
+                "all" => q.status = Status::All,
+                "pending" => q.status = Status::Pending,
+                "completed" => q.status = Status::Completed,
+                _ => p.add("status", "must be all, pending or completed"),
+            }
+        }
+        if let Some(value) = params.priority {
+            for item in list(&value) {
+                if let Some(pr) = p.check("priority", item.parse::<Priority>()) {
+                    q.priorities.push(pr);
+                }
+            }
+        }
+        if let Some(value) = params.tags {
+            for item in list(&value) {
+                // A filter item of white space only matches nothing in
+                // particular: it is ignored.
+                let parsed = TagName::parse(item).map(Some).or_else(|why| {
+                    let blank = !item.is_empty()
+                        && item.chars().count() <= 50
+                        && item.trim().is_empty()
+                        && !item.chars().any(char::is_control);
+                    if blank { Ok(None) } else { Err(why) }
+                });
+                if let Some(Some(tag)) = p.check("tags", parsed) {
+                    q.tags.push(tag.key().to_owned());
+                }
+            }
+        }
+        if let Some(value) = params.due_date_start {
+            q.due_start = p.check(
+                "due_date_start",
+                parse_instant_or_date(&value, tz, DayEdge::Start),
+            );
+        }
+        if let Some(value) = params.due_date_end {
+            q.due_end = p.check(
+                "due_date_end",
+                parse_instant_or_date(&value, tz, DayEdge::End),
+            );
+        }
+        if let Some(value) = params.sort_by {
+            match value.as_str() {
+                "created_at" => q.sort_by = SortBy::CreatedAt,
+                "updated_at" => q.sort_by = SortBy::UpdatedAt,
+                "due_at" => q.sort_by = SortBy::DueAt,
+                "priority" => q.sort_by = SortBy::Priority,
+                "title" => q.sort_by = SortBy::Title,
+                _ => p.add(
+                    "sort_by",
+                    "must be created_at, updated_at, due_at, priority or title",
+                ),
+            }
+        }
+        if let Some(value) = params.sort_order {
+            match value.as_str() {
+                "asc" => q.sort_order = SortOrder::Asc,
+                "desc" => q.sort_order = SortOrder::Desc,
+                _ => p.add("sort_order", "must be asc or desc"),
+            }
+        }
+        match params.limit {
+            Some(QueryInteger(n)) if (1..=MAX_LIMIT).contains(&n) => q.limit = n,
+            Some(_) => p.add("limit", format!("must be an integer from 1 to {MAX_LIMIT}")),
+            None => {}
+        }
+        match params.offset {
+            Some(QueryInteger(n)) if n >= 0 => q.offset = n,
+            Some(_) => p.add("offset", "must be a non-negative integer"),
+            None => {}
         }
         p.finish()?;
         q.priorities.sort();
@@ -214,18 +264,15 @@ mod tests {
     use super::*;
 
     fn parse(q: &str) -> Result<TaskQuery, AppError> {
-        let pairs: Vec<(String, String)> = url_pairs(q);
-        TaskQuery::parse(&pairs, Tz::UTC)
-    }
-
-    fn url_pairs(q: &str) -> Vec<(String, String)> {
-        q.split('&')
-            .filter(|s| !s.is_empty())
-            .map(|kv| {
-                let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-                (k.to_owned(), v.to_owned())
-            })
-            .collect()
+        // As REST reads a query string (see `routes::extract::parse_query`).
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(q.as_bytes()));
+        let params: TaskListParams = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            let message = e.into_inner().to_string();
+            let field = message.split('`').nth(1).map_or(path, str::to_owned);
+            AppError::invalid(field, message)
+        })?;
+        TaskQuery::parse(params, Tz::UTC)
     }
 
     #[test]

@@ -1,13 +1,13 @@
 //! `/api/{user_id}/activity-logs` and `/metrics`.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 
-use super::extract::query_pairs;
+use super::extract::ApiQuery;
 use crate::auth::AuthUser;
 use crate::db;
 use crate::domain::schema::UserIdPath;
 use crate::error::AppError;
-use crate::service::activity::{self, ActivityPage};
+use crate::service::activity::{self, ActivityPage, ActivityParams};
 use crate::state::AppState;
 
 #[utoipa::path(get, path = "/api/{user_id}/activity-logs", tag = "activity", security(("bearer" = [])),
@@ -17,12 +17,11 @@ use crate::state::AppState;
         ("since_seq" = Option<i64>, Query, minimum = 0, description = "only events after this sequence number")),
     responses((status = 200, body = ActivityPage)))]
 pub async fn list(
-    req: HttpRequest,
     state: web::Data<AppState>,
     user: AuthUser,
+    params: ApiQuery<ActivityParams>,
 ) -> Result<HttpResponse, AppError> {
-    let pairs = query_pairs(&req)?;
-    Ok(HttpResponse::Ok().json(activity::list(&state.service, user.id(), &pairs).await?))
+    Ok(HttpResponse::Ok().json(activity::list(&state.service, user.id(), params.0).await?))
 }
 
 #[utoipa::path(get, path = "/metrics", tag = "ops",

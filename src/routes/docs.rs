@@ -419,7 +419,9 @@ mod tests {
     /// schema-valid value is accepted, a schema-invalid one refused.
     #[test]
     fn patterns_say_what_the_validators_do() {
-        use crate::domain::query::{PRIORITY_LIST_PATTERN, TAG_LIST_PATTERN, TaskQuery};
+        use crate::domain::query::{
+            PRIORITY_LIST_PATTERN, TAG_LIST_PATTERN, TaskListParams, TaskQuery,
+        };
         for s in samples(20_000, 8) {
             let within = |max: usize| s.chars().count() <= max;
             assert_eq!(
@@ -443,7 +445,12 @@ mod tests {
                 "tag {s:?}"
             );
             let query = |name: &str| {
-                TaskQuery::parse(&[(name.to_owned(), s.clone())], chrono_tz::Tz::UTC).is_ok()
+                let query = form_urlencoded::Serializer::new(String::new())
+                    .append_pair(name, &s)
+                    .finish();
+                super::super::extract::parse_query::<TaskListParams>(&query)
+                    .and_then(|params| TaskQuery::parse(params, chrono_tz::Tz::UTC))
+                    .is_ok()
             };
             assert_eq!(matches(TAG_LIST_PATTERN, &s), query("tags"), "tags {s:?}");
             assert_eq!(
@@ -467,7 +474,11 @@ mod tests {
             "High",
             "high low",
         ] {
-            let ok = TaskQuery::parse(&[("priority".into(), s.into())], chrono_tz::Tz::UTC).is_ok();
+            let params = TaskListParams {
+                priority: Some(s.into()),
+                ..TaskListParams::default()
+            };
+            let ok = TaskQuery::parse(params, chrono_tz::Tz::UTC).is_ok();
             assert_eq!(matches(PRIORITY_LIST_PATTERN, s), ok, "priority {s:?}");
         }
         for year in ["0999", "1000", "2026", "9998", "9999", "0000"] {

@@ -160,10 +160,39 @@ pub fn etag(version: i32) -> String {
     format!("\"{version}\"")
 }
 
-/// The decoded query string as `(name, value)` pairs.
-pub fn query_pairs(req: &HttpRequest) -> Result<Vec<(String, String)>, AppError> {
-    serde_urlencoded::from_str(req.query_string())
-        .map_err(|e| AppError::BadRequest(format!("malformed query string: {e}")))
+/// Query parameters, deserialised into the use case's own parameter type:
+/// an unknown, repeated or ill-typed parameter is a 422 naming it.
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest for ApiQuery<T> {
+    type Error = AppError;
+    type Future = Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(parse_query(req.query_string()).map(Self))
+    }
+}
+
+/// Deserialises a query string, naming the parameter in any error.
+pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, AppError> {
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize(de).map_err(|err| {
+        let path = err.path().to_string();
+        let message = err.into_inner().to_string();
+        // Unknown, repeated and missing parameters are named in backticks.
+        let named = ["unknown field `", "duplicate field `", "missing field `"]
+            .iter()
+            .find_map(|prefix| message.strip_prefix(prefix))
+            .and_then(|rest| rest.split('`').next())
+            .map(str::to_owned);
+        let field = named.unwrap_or(if path == "." { "query".into() } else { path });
+        let message = match message.split_once(", expected one of") {
+            Some((head, _)) => format!("{head}: not a parameter of this operation"),
+            None => message,
+        };
+        AppError::invalid(field, message)
+    })
 }
 
 /// A task id from the path; anything that is not one names no task (404).

@@ -5,8 +5,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::extract::{ApiJson, IfMatch, TagPath, TaskPath, etag, query_pairs};
+use super::extract::{ApiJson, ApiQuery, IfMatch, TagPath, TaskPath, etag};
 use crate::auth::AuthUser;
+use crate::domain::query::TaskListParams;
 use crate::domain::schema::{
     DateOrDateTime, EntityTag, PriorityList, ReminderState, SearchText, SortDirection, SortField,
     StatusFilter, TagList, UserIdPath,
@@ -15,7 +16,7 @@ use crate::domain::task::{Task, TaskInput, TaskPatch};
 use crate::error::AppError;
 use crate::events::Trace;
 use crate::routes::docs::ErrorBody;
-use crate::service::reminders::{self, Reminder, ReminderInput};
+use crate::service::reminders::{self, Reminder, ReminderInput, ReminderListParams};
 use crate::service::tasks::{self, TaskPage};
 use crate::state::AppState;
 
@@ -60,12 +61,11 @@ pub async fn create(
         ("offset" = Option<i64>, Query, minimum = 0)),
     responses((status = 200, body = TaskPage)))]
 pub async fn list(
-    req: HttpRequest,
     state: web::Data<AppState>,
     user: AuthUser,
+    params: ApiQuery<TaskListParams>,
 ) -> Result<HttpResponse, AppError> {
-    let pairs = query_pairs(&req)?;
-    Ok(HttpResponse::Ok().json(tasks::list(&state.service, user.id(), &pairs).await?))
+    Ok(HttpResponse::Ok().json(tasks::list(&state.service, user.id(), params.0).await?))
 }
 
 #[utoipa::path(get, path = "/api/{user_id}/tasks/{task_id}", tag = "tasks", security(("bearer" = [])),
@@ -262,10 +262,9 @@ pub async fn remove_reminder(
     params(("user_id" = UserIdPath, Path), ("state" = Option<ReminderState>, Query)),
     responses((status = 200, body = Vec<Reminder>)))]
 pub async fn list_reminders(
-    req: HttpRequest,
     state: web::Data<AppState>,
     user: AuthUser,
+    params: ApiQuery<ReminderListParams>,
 ) -> Result<HttpResponse, AppError> {
-    let pairs = query_pairs(&req)?;
-    Ok(HttpResponse::Ok().json(reminders::list(&state.service, user.id(), &pairs).await?))
+    Ok(HttpResponse::Ok().json(reminders::list(&state.service, user.id(), params.0).await?))
 }

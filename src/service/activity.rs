@@ -2,7 +2,7 @@
 //! log.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::Context;
 use crate::db;
 use crate::domain::Problems;
-use crate::domain::query::{DEFAULT_LIMIT, MAX_LIMIT, parse_integer};
+use crate::domain::query::{DEFAULT_LIMIT, MAX_LIMIT, QueryInteger};
 use crate::domain::time::to_utc;
 use crate::domain::user::UserId;
 use crate::error::AppError;
@@ -49,25 +49,42 @@ pub struct ActivityPage {
     pub oldest_seq: Option<i64>,
 }
 
-/// `limit` (1–500, default 50), `offset`, `since_seq` (only newer events).
+/// The parameters of the activity log.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActivityParams {
+    /// 1–500, default 50.
+    pub limit: Option<QueryInteger>,
+    pub offset: Option<QueryInteger>,
+    /// Only events after this sequence number.
+    pub since_seq: Option<QueryInteger>,
+}
+
+/// A page of the user's events, newest first.
 pub async fn list(
     ctx: &Context,
     user: &UserId,
-    pairs: &[(String, String)],
+    params: ActivityParams,
 ) -> Result<ActivityPage, AppError> {
-    let (mut limit, mut offset, mut since) = (DEFAULT_LIMIT, 0, 0);
     let mut p = Problems::new();
-    for (name, value) in pairs {
-        let n = parse_integer(value);
-        match (name.as_str(), n) {
-            ("limit", Some(n)) if (1..=MAX_LIMIT).contains(&n) => limit = n,
-            ("limit", _) => p.add(name, format!("must be an integer from 1 to {MAX_LIMIT}")),
-            ("offset", Some(n)) if n >= 0 => offset = n,
-            ("since_seq", Some(n)) if n >= 0 => since = n,
-            ("offset" | "since_seq", _) => p.add(name, "must be a non-negative integer"),
-            _ => p.add(name, "unknown query parameter"),
+    let limit = match params.limit {
+        None => DEFAULT_LIMIT,
+        Some(QueryInteger(n)) if (1..=MAX_LIMIT).contains(&n) => n,
+        Some(_) => {
+            p.add("limit", format!("must be an integer from 1 to {MAX_LIMIT}"));
+            DEFAULT_LIMIT
         }
-    }
+    };
+    let mut non_negative = |name: &str, value: Option<QueryInteger>| match value {
+        None => 0,
+        Some(QueryInteger(n)) if n >= 0 => n,
+        Some(_) => {
+            p.add(name, "must be a non-negative integer");
+            0
+        }
+    };
+    let offset = non_negative("offset", params.offset);
+    let since = non_negative("since_seq", params.since_seq);
     p.finish()?;
     let mut pooled = ctx.db.get().await?;
     let conn = &mut pooled.conn();

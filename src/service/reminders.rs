@@ -295,25 +295,30 @@ pub async fn remove(
     Ok(())
 }
 
-/// The user's reminders, optionally in one ctx.
+/// The parameters of the reminder list.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReminderListParams {
+    /// `pending`, `sent` or `cancelled`; all when absent.
+    pub state: Option<String>,
+}
+
+/// The user's reminders, optionally in one state.
 pub async fn list(
     ctx: &Context,
     user: &UserId,
-    pairs: &[(String, String)],
+    params: ReminderListParams,
 ) -> Result<Vec<Reminder>, AppError> {
-    let mut wanted_state = None;
-    for (name, value) in pairs {
-        match (name.as_str(), value.as_str()) {
-            ("state", s @ (PENDING | SENT | CANCELLED)) => wanted_state = Some(s.to_owned()),
-            ("state", _) => {
-                return Err(AppError::invalid(
-                    "state",
-                    "must be pending, sent or cancelled",
-                ));
-            }
-            (other, _) => return Err(AppError::invalid(other, "unknown query parameter")),
+    let wanted_state = match params.state.as_deref() {
+        None => None,
+        Some(s @ (PENDING | SENT | CANCELLED)) => Some(s.to_owned()),
+        Some(_) => {
+            return Err(AppError::invalid(
+                "state",
+                "must be pending, sent or cancelled",
+            ));
         }
-    }
+    };
     let mut pooled = ctx.db.get().await?;
     db::reminders::list(&mut pooled.conn(), user.as_str(), wanted_state.as_deref())
         .await?

@@ -12,7 +12,7 @@ use super::Context;
 use super::{check_version, reminders, user_tz};
 use crate::db::tasks::TaskRow;
 use crate::db::{self, Conn, now};
-use crate::domain::query::TaskQuery;
+use crate::domain::query::{TaskListParams, TaskQuery};
 use crate::domain::recurrence::{Occurrence, next_due};
 use crate::domain::tag::{MAX_TAGS_PER_TASK, TagName};
 use crate::domain::task::{RecurrenceMode, Task, TaskFields, TaskId, TaskInput, TaskPatch};
@@ -70,15 +70,15 @@ pub async fn get(ctx: &Context, user: &UserId, id: TaskId) -> Result<Task, AppEr
     db::tasks::load(conn, row).await
 }
 
-/// Parses the raw query string pairs (dates in the user's zone) and lists.
+/// Parses the list parameters (dates in the user's zone) and lists.
 pub async fn list(
     ctx: &Context,
     user: &UserId,
-    pairs: &[(String, String)],
+    params: TaskListParams,
 ) -> Result<TaskPage, AppError> {
     let mut pooled = ctx.db.get().await?;
     let conn = &mut pooled.conn();
-    let query = TaskQuery::parse(pairs, user_tz(conn, user).await?)?;
+    let query = TaskQuery::parse(params, user_tz(conn, user).await?)?;
     let (rows, total) = db::tasks::list(conn, user.as_str(), &query).await?;
     let items = db::tasks::with_tags(conn, rows).await?;
     Ok(TaskPage {
@@ -163,7 +163,7 @@ async fn set_completed(
     Ok(committed(ctx, changed))
 }
 
-/// Deletes the task; returns its last ctx.
+/// Deletes the task; returns its last state.
 pub async fn delete(
     ctx: &Context,
     trace: &Trace,

@@ -18,13 +18,22 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use actix_web_actors::ws;
 
 use crate::auth::AuthUser;
+use crate::domain::query::QueryInteger;
 use crate::error::AppError;
-use crate::routes::extract::query_pairs;
+use crate::routes::extract::parse_query;
 use crate::state::AppState;
 use session::Session;
 
 /// Largest text frame a client may send.
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+
+/// The query parameters of the upgrade request.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WsParams {
+    token: Option<String>,
+    since: Option<QueryInteger>,
+}
 
 /// The token a browser passes as the subprotocol pair `bearer, <token>`.
 fn subprotocol_token(req: &HttpRequest) -> Option<String> {
@@ -51,31 +60,14 @@ pub async fn connect(
     stream: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let pairs = query_pairs(&req)?;
-    let query_token = pairs
-        .iter()
-        .find(|(k, _)| k == "token")
-        .map(|(_, v)| v.clone());
-    let fallback = query_token.or_else(|| subprotocol_token(&req));
+    let params: WsParams = parse_query(req.query_string())?;
+    let fallback = params.token.or_else(|| subprotocol_token(&req));
     let user = AuthUser::authenticate(&req, fallback.as_deref()).await?;
-    let mut since = None;
-    for (name, value) in &pairs {
-        match name.as_str() {
-            "token" => {}
-            "since" => {
-                since = Some(
-                    value
-                        .parse::<i64>()
-                        .ok()
-                        .filter(|n| *n >= 0)
-                        .ok_or_else(|| {
-                            AppError::invalid("since", "must be a non-negative integer")
-                        })?,
-                );
-            }
-            other => return Err(AppError::invalid(other, "unknown query parameter")),
-        }
-    }
+    let since = match params.since {
+        None => None,
+        Some(QueryInteger(n)) if n >= 0 => Some(n),
+        Some(_) => return Err(AppError::invalid("since", "must be a non-negative integer")),
+    };
     let session = Session::new(user.credential().clone(), since, &state);
     ws::WsResponseBuilder::new(session, &req, stream)
         .frame_size(MAX_FRAME_BYTES)
