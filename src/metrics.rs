@@ -19,6 +19,8 @@ pub struct Metrics {
     pub publish_latency: Histogram,
     /// Hand-offs dropped because the channel was full (recovered from the log).
     pub channel_full: IntCounter,
+    /// Rows of the event log that could not be read (and were skipped).
+    pub events_unreadable: IntCounter,
     /// CloudEvents Dapr delivered to us, by topic and outcome.
     pub events_received: IntCounterVec,
     /// HTTP requests by method, route pattern and status.
@@ -59,6 +61,10 @@ impl Metrics {
                 "event_channel_full_total",
                 "hand-offs dropped on a full channel",
             )?,
+            events_unreadable: IntCounter::new(
+                "events_unreadable_total",
+                "event log rows that could not be read and were skipped",
+            )?,
             events_received: counter_vec(
                 "events_received_total",
                 "CloudEvents delivered by Dapr",
@@ -78,13 +84,14 @@ impl Metrics {
             )?,
             registry,
         };
-        let collectors: [Box<dyn prometheus::core::Collector>; 9] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 10] = [
             Box::new(metrics.events_written.clone()),
             Box::new(metrics.events_published.clone()),
             Box::new(metrics.publish_failures.clone()),
             Box::new(metrics.outbox_pending.clone()),
             Box::new(metrics.publish_latency.clone()),
             Box::new(metrics.channel_full.clone()),
+            Box::new(metrics.events_unreadable.clone()),
             Box::new(metrics.events_received.clone()),
             Box::new(metrics.http_requests.clone()),
             Box::new(metrics.http_latency.clone()),

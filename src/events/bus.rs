@@ -191,6 +191,7 @@ impl EventBus {
             .map(|t| t.id)
             .or(reminder.as_ref().map(|r| r.task_id));
         let event = DomainEvent {
+            schema_version: super::log::SCHEMA_VERSION,
             id: Uuid::now_v7(),
             user_id: user_id.to_owned(),
             seq,

@@ -11,6 +11,7 @@ pub mod cloudevent;
 pub mod dapr;
 pub mod dispatcher;
 pub mod inbound;
+pub mod log;
 
 use std::collections::BTreeMap;
 
@@ -142,6 +143,10 @@ fn hex(bytes: &[u8]) -> String {
 /// One domain event, as stored in the log and handed to the fan-out.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DomainEvent {
+    /// The layout of this payload ([`log::SCHEMA_VERSION`] when written by
+    /// this release; rows written before versions existed are version 1).
+    #[serde(default = "log::first_version")]
+    pub schema_version: u32,
     /// Also the `task-events` CloudEvent id; projections derive theirs.
     pub id: Uuid,
     pub user_id: String,

@@ -14,7 +14,6 @@ use crate::domain::query::{DEFAULT_LIMIT, MAX_LIMIT, QueryInteger};
 use crate::domain::time::to_utc;
 use crate::domain::user::UserId;
 use crate::error::AppError;
-use crate::events::DomainEvent;
 
 /// One line of the activity log.
 #[derive(Debug, Serialize, ToSchema)]
@@ -90,15 +89,13 @@ pub async fn list(
     let conn = &mut pooled.conn();
     let (rows, total) = db::events::page(conn, user.as_str(), since, limit, offset).await?;
     let oldest_seq = db::events::oldest_seq(conn, user.as_str()).await?;
-    let items = rows
+    let items = crate::events::log::readable(&rows, &ctx.metrics, &ctx.log)
         .into_iter()
-        .map(|row| {
-            let event: DomainEvent =
-                serde_json::from_str(&row.payload).map_err(AppError::internal)?;
+        .map(|event| {
             Ok(ActivityEntry {
                 seq: event.seq,
                 id: event.id,
-                event_type: row.event_type,
+                event_type: event.event_type.as_str().to_owned(),
                 task_id: event.task_id,
                 summary: event.summary,
                 changes: serde_json::to_value(&event.changes).map_err(AppError::internal)?,

@@ -11,6 +11,7 @@ use crate::domain::user::UserId;
 use crate::error::AppError;
 use crate::events::cloudevent::Projection;
 use crate::events::inbound::Inbound;
+use crate::events::log::{self, Stored};
 use crate::events::{DomainEvent, EventType};
 
 /// What became of a delivery.
@@ -126,11 +127,12 @@ async fn logged_event(
         )));
     };
     // An unreadable row is no reason to hold up the partition with retries.
-    let Ok(logged) = serde_json::from_str::<DomainEvent>(&row.payload) else {
+    let Stored::Event(logged) = log::decode(&row, &ctx.metrics, &ctx.log) else {
         return Ok(Err(format!(
             "event {seq} of that user cannot be read from the log"
         )));
     };
+    let logged = *logged;
     let consistent = projection.id(&logged).to_string() == event.id()
         && projection.event_type(&logged) == event.ty()
         && event.subject() == logged.task_id.map(|id| id.to_string()).as_deref();

@@ -149,10 +149,8 @@ async fn retag(
     let after = db::tasks::with_tags(conn, rows).await?;
     let mut events = Vec::with_capacity(after.len());
     for (old, new) in before.iter().zip(&after) {
-        events.push(
-            ctx.events
-                .record_task(conn, trace, user.as_str(), Some(old), Some(new))
-                .await?,
+        events.extend(
+            super::tasks::record_change(ctx, conn, trace, user, Some(old), Some(new)).await?,
         );
     }
     Ok(events)

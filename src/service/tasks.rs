@@ -414,9 +414,10 @@ pub async fn ensure_successor_of(
 }
 
 /// Records a task change (`None`: did not exist / no longer exists) and
-/// brings the task's reminder in line: every mutation ends here, inside its
+/// brings the task's reminder in line: every mutation of a task — its own
+/// use cases and a tag's rename or deletion — ends here, inside its
 /// transaction.
-async fn record_change(
+pub(crate) async fn record_change(
     ctx: &Context,
     conn: &mut Conn<'_>,
     trace: &Trace,

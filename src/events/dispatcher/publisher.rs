@@ -1,19 +1,11 @@
-//! The background dispatcher. Two tasks on the actix runtime (awc is
-//! `!Send`):
-//!
-//! * **fan-out**: takes committed events off the channel and hands them to
-//!   the in-process fan-out at once — WebSocket sessions get every change
-//!   whatever Dapr or Kafka are doing — then tells the publisher which users
-//!   have something new;
-//! * **publisher** (with `DAPR_ENABLED`): publishes the outbox — the events
-//!   not yet published — through the sidecar, each user's in sequence order,
-//!   on all their topics, marking them published on a 2xx. A failure holds
-//!   up only that user, who is retried with exponential backoff and jitter
-//!   (`OUTBOX_RETRY_CAP`, 30 s), forever. It sweeps the whole outbox at start
-//!   and on an interval, so events the channel dropped or a crash left behind
-//!   go out too. Only the instance holding the publisher lease publishes, so
-//!   replicas sharing a database never publish one user's events
-//!   concurrently or out of order.
+//! The outbox publisher: publishes the events not yet published through the
+//! Dapr sidecar, each user's in sequence order, on all their topics, marking
+//! them published on a 2xx. A failure holds up only that user, who is retried
+//! with exponential backoff and jitter (`OUTBOX_RETRY_CAP`, 30 s), forever.
+//! It sweeps the whole outbox at start and on an interval, so events the
+//! channel dropped or a crash left behind go out too. Only the instance
+//! holding the publisher lease publishes, so replicas sharing a database
+//! never publish one user's events concurrently or out of order.
 //!
 //! The publisher shares SQLite's single write lock with the requests, so a
 //! round costs two reads and one write transaction however many users it
@@ -27,15 +19,16 @@ use chrono::NaiveDateTime;
 use futures_util::StreamExt;
 use rand::Rng;
 use slog::{Logger, error, info, warn};
-use tokio::sync::{Notify, broadcast, mpsc, oneshot};
+use tokio::sync::{Notify, oneshot};
 
-use super::DomainEvent;
-use super::bus::{Batch, Topics};
-use super::cloudevent::{Projection, to_cloud_event};
-use super::dapr::{DaprClient, PublishError};
 use crate::db::events::{DeliveryRow, EventRow};
 use crate::db::{self, Db, now};
 use crate::error::AppError;
+use crate::events::DomainEvent;
+use crate::events::bus::Topics;
+use crate::events::cloudevent::{Projection, to_cloud_event};
+use crate::events::dapr::{DaprClient, PublishError};
+use crate::events::log::{self, Stored};
 use crate::metrics::Metrics;
 use crate::settings::Settings;
 use crate::transaction;
@@ -54,55 +47,11 @@ const BACKOFF_BASE: Duration = Duration::from_millis(500);
 /// After a wake-up, wait this long so one round serves a burst of commits.
 const DEBOUNCE: Duration = Duration::from_millis(10);
 
-/// The in-process fan-out point: every committed event of this instance, for
-/// WebSocket sessions and anything else in the process that listens.
-#[derive(Clone)]
-pub struct FanOut {
-    local: broadcast::Sender<Arc<DomainEvent>>,
-}
-
-impl FanOut {
-    pub fn new(capacity: usize) -> Self {
-        Self {
-            local: broadcast::channel(capacity.max(16)).0,
-        }
-    }
-
-    /// Every event committed from now on (a lagging receiver learns that it
-    /// missed some and reads them from the log).
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<DomainEvent>> {
-        self.local.subscribe()
-    }
-
-    pub fn send(&self, event: Arc<DomainEvent>) {
-        // No receivers is fine: nobody is listening right now.
-        let _ = self.local.send(event);
-    }
-}
-
-/// Stops the dispatcher, letting the publisher flush first.
-pub struct DispatcherHandle {
-    stop: Option<oneshot::Sender<()>>,
-    publisher: Option<actix_rt::task::JoinHandle<()>>,
-}
-
-impl DispatcherHandle {
-    /// Asks the publisher for a last round (bounded by `deadline`) and waits.
-    pub async fn shutdown(mut self, deadline: Duration) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.publisher.take() {
-            let _ = tokio::time::timeout(deadline + Duration::from_secs(1), task).await;
-        }
-    }
-}
-
 /// Users with newly committed events, from the fan-out to the publisher.
 #[derive(Default)]
-struct Fresh {
-    users: Mutex<HashSet<String>>,
-    wake: Notify,
+pub(super) struct Fresh {
+    pub(super) users: Mutex<HashSet<String>>,
+    pub(super) wake: Notify,
 }
 
 impl Fresh {
@@ -114,140 +63,7 @@ impl Fresh {
     }
 }
 
-/// Starts the dispatcher's tasks on the current (actix) runtime.
-pub fn spawn(
-    settings: Arc<Settings>,
-    db: Db,
-    topics: Topics,
-    receiver: mpsc::Receiver<Batch>,
-    fanout: FanOut,
-    metrics: Arc<Metrics>,
-    log: Logger,
-) -> DispatcherHandle {
-    let fresh = Arc::new(Fresh::default());
-    let jobs = settings.dapr_jobs().then(|| {
-        let (jobs, pending) = mpsc::channel(JOB_QUEUE);
-        actix_rt::spawn(run_jobs(pending, settings.clone(), log.clone()));
-        jobs
-    });
-    actix_rt::spawn(fan_out(
-        receiver,
-        fanout,
-        settings.dapr_enabled.then(|| fresh.clone()),
-        jobs,
-    ));
-    if !settings.dapr_enabled {
-        return DispatcherHandle {
-            stop: None,
-            publisher: None,
-        };
-    }
-    let (stop, stopped) = oneshot::channel();
-    let publisher = Publisher {
-        settings,
-        db,
-        topics,
-        metrics,
-        log,
-        leader_until: None,
-        backoff: HashMap::new(),
-    };
-    let task = actix_rt::spawn(publisher.run(fresh, stopped));
-    DispatcherHandle {
-        stop: Some(stop),
-        publisher: Some(task),
-    }
-}
-
-async fn fan_out(
-    mut receiver: mpsc::Receiver<Batch>,
-    fanout: FanOut,
-    publisher: Option<Arc<Fresh>>,
-    jobs: Option<mpsc::Sender<Job>>,
-) {
-    while let Some(batch) = receiver.recv().await {
-        if let Some(jobs) = &jobs {
-            for job in batch.iter().filter_map(|e| Job::for_event(e)) {
-                // A full queue is recovered by the scheduler's safety sweep.
-                let _ = jobs.try_send(job);
-            }
-        }
-        if let Some(fresh) = &publisher
-            && let Ok(mut users) = fresh.users.lock()
-        {
-            users.extend(batch.iter().map(|e| e.user_id.clone()));
-        }
-        for event in batch {
-            fanout.send(event);
-        }
-        if let Some(fresh) = &publisher {
-            fresh.wake.notify_one();
-        }
-    }
-}
-
-/// Reminder job calls queued for the Dapr Jobs API.
-const JOB_QUEUE: usize = 4096;
-
-/// A call to make on the Dapr Jobs API after a reminder changed.
-#[derive(Debug)]
-enum Job {
-    Schedule {
-        name: String,
-        due: chrono::DateTime<chrono::Utc>,
-        reminder_id: String,
-    },
-    Delete {
-        name: String,
-    },
-}
-
-impl Job {
-    fn for_event(event: &DomainEvent) -> Option<Self> {
-        let reminder = event.reminder.as_ref()?;
-        let name = format!("reminder-{}", reminder.id);
-        match event.event_type {
-            super::EventType::ReminderScheduled | super::EventType::ReminderRescheduled => {
-                Some(Self::Schedule {
-                    name,
-                    due: reminder.remind_at,
-                    reminder_id: reminder.id.to_string(),
-                })
-            }
-            super::EventType::ReminderCancelled => Some(Self::Delete { name }),
-            _ => None,
-        }
-    }
-}
-
-/// Makes the Jobs API calls, in order. A failed call is logged; the
-/// reminder still fires through the scheduler's safety sweep.
-async fn run_jobs(mut pending: mpsc::Receiver<Job>, settings: Arc<Settings>, log: Logger) {
-    let dapr = DaprClient::new(&settings);
-    while let Some(job) = pending.recv().await {
-        let result = match &job {
-            Job::Schedule {
-                name,
-                due,
-                reminder_id,
-            } => {
-                dapr.schedule_job(
-                    name,
-                    *due,
-                    serde_json::json!({ "reminder_id": reminder_id }),
-                )
-                .await
-            }
-            Job::Delete { name } => dapr.delete_job(name).await,
-        };
-        if let Err(e) = result {
-            warn!(log, "a Dapr Jobs call failed; the scheduler's sweep will fire the reminder";
-                "job" => format!("{job:?}"), "error" => e.to_string());
-        }
-    }
-}
-
-struct Publisher {
+pub(super) struct Publisher {
     settings: Arc<Settings>,
     db: Db,
     topics: Topics,
@@ -271,7 +87,25 @@ struct Outcome {
 }
 
 impl Publisher {
-    async fn run(mut self, fresh: Arc<Fresh>, mut stop: oneshot::Receiver<()>) {
+    pub(super) fn new(
+        settings: Arc<Settings>,
+        db: Db,
+        topics: Topics,
+        metrics: Arc<Metrics>,
+        log: Logger,
+    ) -> Self {
+        Self {
+            settings,
+            db,
+            topics,
+            metrics,
+            log,
+            leader_until: None,
+            backoff: HashMap::new(),
+        }
+    }
+
+    pub(super) async fn run(mut self, fresh: Arc<Fresh>, mut stop: oneshot::Receiver<()>) {
         let dapr = DaprClient::new(&self.settings);
         let sweep_every = Duration::from_secs_f64(self.settings.outbox_sweep_interval);
         info!(self.log, "publishing events through the Dapr sidecar";
@@ -340,7 +174,7 @@ impl Publisher {
         let this = &*self;
         let outcomes: Vec<(String, Outcome)> = futures_util::stream::iter(by_user)
             .map(|(user, rows)| async move {
-                let outcome = this.publish_user(dapr, &user, &rows, states).await;
+                let outcome = this.publish_user(dapr, &rows, states).await;
                 (user, outcome)
             })
             .buffer_unordered(USERS_IN_PARALLEL)
@@ -407,7 +241,6 @@ impl Publisher {
     async fn publish_user(
         &self,
         dapr: &DaprClient,
-        user: &str,
         rows: &[EventRow],
         states: &[DeliveryRow],
     ) -> Outcome {
@@ -430,13 +263,11 @@ impl Publisher {
             return outcome;
         }
         'events: for row in rows {
-            let event: DomainEvent = match serde_json::from_str(&row.payload) {
-                Ok(event) => event,
-                Err(e) => {
-                    // Unreadable (never written by this service): holding the
-                    // user up forever would lose everything after it.
-                    error!(self.log, "skipping an unreadable event";
-                        "event_id" => &row.id, "user_id" => user, "error" => e.to_string());
+            let event = match log::decode(row, &self.metrics, &self.log) {
+                Stored::Event(event) => *event,
+                Stored::Unreadable { .. } => {
+                    // Holding the user up forever would lose everything after
+                    // it: it counts as done.
                     outcome.done.push(row.id.clone());
                     continue;
                 }
