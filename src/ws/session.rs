@@ -22,6 +22,8 @@ use crate::auth::Credential;
 use crate::db::{self, Db};
 use crate::domain::user::UserId;
 use crate::events::DomainEvent;
+use crate::events::log::{self, Stored};
+use crate::metrics::Metrics;
 use crate::state::AppState;
 
 /// Events read from the log per query while catching up.
@@ -36,7 +38,7 @@ static NEXT_SESSION: AtomicU64 = AtomicU64::new(1);
 
 /// What reading the log after a sequence number found.
 enum Read {
-    Events(Vec<DomainEvent>),
+    Events(Vec<Stored>),
     /// The events after `after` were deleted by retention; the user's
     /// newest is `newest`.
     Pruned {
@@ -63,6 +65,7 @@ pub struct Session {
     hub: Addr<Hub>,
     db: Db,
     log: Logger,
+    metrics: Arc<Metrics>,
     /// Replay after this sequence number first (`?since=`).
     since: Option<i64>,
     last_sent: i64,
@@ -86,6 +89,7 @@ impl Session {
             hub: state.hub.clone(),
             db: state.service.db.clone(),
             log: state.service.log.clone(),
+            metrics: state.service.metrics.clone(),
             since,
             last_sent: 0,
             phase: Phase::CatchingUp { dirty: false },
@@ -138,6 +142,7 @@ impl Session {
         let db = self.db.clone();
         let user = self.user_id.as_str().to_owned();
         let after = self.last_sent;
+        let (metrics, events_log) = (self.metrics.clone(), self.log.clone());
         let read = async move {
             let mut pooled = db.get().await.map_err(|e| e.to_string())?;
             let conn = &mut pooled.conn();
@@ -168,12 +173,7 @@ impl Session {
                     .map_err(|e| e.to_string())?;
                 return Ok(Read::Pruned { after, newest });
             }
-            rows.into_iter()
-                .map(|row| {
-                    serde_json::from_str::<DomainEvent>(&row.payload).map_err(|e| e.to_string())
-                })
-                .collect::<Result<Vec<_>, String>>()
-                .map(Read::Events)
+            Ok::<_, String>(Read::Events(log::decode_all(&rows, &metrics, &events_log)))
         };
         ctx.spawn(read.into_actor(self).map(|result, session, ctx| match result {
             Ok(Read::Events(events)) => session.caught_up(ctx, events),
@@ -185,11 +185,19 @@ impl Session {
         }));
     }
 
-    fn caught_up(&mut self, ctx: &mut ws::WebsocketContext<Self>, events: Vec<DomainEvent>) {
-        let full_batch = events.len() as i64 == CATCH_UP_BATCH;
+    fn caught_up(&mut self, ctx: &mut ws::WebsocketContext<Self>, read: Vec<Stored>) {
+        let full_batch = read.len() as i64 == CATCH_UP_BATCH;
         // The log is gapless, so each is the next one — unless a resume
-        // moved `last_sent` meanwhile; then read again from there.
-        let in_step = events.iter().all(|event| self.send_if_next(ctx, event));
+        // moved `last_sent` meanwhile; then read again from there. A row
+        // that cannot be read is stepped over: it must not stall the session.
+        let in_step = read.iter().all(|stored| match stored {
+            Stored::Event(event) => self.send_if_next(ctx, event),
+            Stored::Unreadable { seq } if *seq == self.last_sent + 1 => {
+                self.last_sent = *seq;
+                true
+            }
+            Stored::Unreadable { seq } => *seq <= self.last_sent,
+        });
         let dirty = !in_step || matches!(self.phase, Phase::CatchingUp { dirty: true });
         if full_batch || dirty {
             self.phase = Phase::CatchingUp { dirty: false };

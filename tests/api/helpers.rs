@@ -483,3 +483,53 @@ pub async fn processed_ids(app: &TestApp) -> i64 {
         .await
         .expect("count"))
 }
+
+/// A service [`Context`](taskstream::service::Context) on a database of its
+/// own, with no web server: what the use cases are tested with directly.
+pub struct TestContext {
+    pub ctx: taskstream::service::Context,
+    /// What the use cases hand on after commit (the dispatcher's input).
+    pub bus: tokio::sync::mpsc::Receiver<taskstream::events::bus::Batch>,
+    pub clock: taskstream::clock::Clock,
+    /// The database URL, for another context on the same database.
+    pub database_url: String,
+    _db: TestDb,
+}
+
+/// A context on a fresh database whose clock stands at `at`.
+pub async fn test_context(backend: Backend, at: chrono::NaiveDateTime) -> TestContext {
+    let (db, url) = TestDb::create(backend).await;
+    let clock = taskstream::clock::Clock::manual(at);
+    let (ctx, bus) = context_on(url.clone(), clock.clone(), |_| {}).await;
+    TestContext {
+        ctx,
+        bus,
+        clock,
+        database_url: url,
+        _db: db,
+    }
+}
+
+/// A context on an existing database.
+pub async fn context_on(
+    url: String,
+    clock: taskstream::clock::Clock,
+    configure: impl FnOnce(&mut Settings),
+) -> (
+    taskstream::service::Context,
+    tokio::sync::mpsc::Receiver<taskstream::events::bus::Batch>,
+) {
+    let mut settings = test_settings(url);
+    configure(&mut settings);
+    let db = taskstream::db::Db::connect(&settings)
+        .await
+        .expect("database");
+    taskstream::service::Context::new(
+        std::sync::Arc::new(settings),
+        db,
+        JWT_SECRET.as_bytes(),
+        clock,
+        test_logger(),
+    )
+    .expect("context")
+}

@@ -23,6 +23,7 @@ mod recurrence;
 mod reminders;
 mod retention;
 mod security;
+mod service;
 mod sessions;
 mod tags;
 mod tasks;

@@ -537,3 +537,66 @@ async fn a_change_on_another_replica_reaches_this_ones_sessions_once(#[case] bac
     assert_eq!(seq(&on_b.next_of("event").await), 2);
     assert!(on_b.try_next(Duration::from_millis(300)).await.is_none());
 }
+
+#[apply(backends)]
+#[actix_web::test]
+async fn an_unreadable_event_in_the_log_is_stepped_over(#[case] backend: Backend) {
+    use diesel::{ExpressionMethods, QueryDsl};
+    use diesel_async::RunQueryDsl;
+    use taskstream::db::schema::events;
+    let app = spawn_app(backend).await;
+    let user = app.signup().await;
+    for title in ["one", "two", "three"] {
+        create(&app, &user, title).await;
+    }
+    // Seq 2 becomes unreadable (as if written by a later release).
+    let db = crate::helpers::database_of(&app).await;
+    let mut pooled = db.get().await.unwrap();
+    taskstream::db_run!(&mut pooled.conn(), |c| diesel::update(
+        events::table
+            .filter(events::user_id.eq(&user.id))
+            .filter(events::seq.eq(2))
+    )
+    .set(events::payload.eq(r#"{"schema_version": 99}"#))
+    .execute(c)
+    .await
+    .unwrap());
+    let mut ws = Ws::connect(&app, &user, "since=0").await;
+    assert_eq!(ws.next().await["type"], "hello");
+    let first = ws.next().await;
+    let third = ws.next().await;
+    assert_eq!((seq(&first), seq(&third)), (1, 3), "seq 2 is stepped over");
+    assert_eq!(
+        ws.next().await,
+        json!({"type": "replay_done", "last_seq": 3})
+    );
+    create(&app, &user, "four").await;
+    assert_eq!(
+        seq(&ws.next_of("event").await),
+        4,
+        "and live events carry on"
+    );
+    let log = app
+        .get("/api/v1/activity-logs", &user.token)
+        .await
+        .expect(200);
+    let seqs: Vec<i64> = log.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(seq)
+        .collect();
+    assert_eq!(seqs, [4, 3, 1]);
+    let metrics = app
+        .call(actix_web::http::Method::GET, "/metrics", None, None)
+        .await;
+    assert!(
+        metrics
+            .body
+            .as_str()
+            .unwrap()
+            .lines()
+            .any(|l| l.starts_with("taskstream_events_unreadable_total ") && !l.ends_with(" 0")),
+        "counted"
+    );
+}
