@@ -9,8 +9,8 @@ pub mod throttle;
 mod token;
 mod verified;
 
-pub use extractor::{AuthUser, ClientIp};
+pub use extractor::{AnyScope, AuthUser, ClientIp};
 pub use password::PasswordHasher;
 pub use throttle::Throttle;
-pub use token::{Claims, Credential, JwtKeys, Revocation, token_hash};
+pub use token::{Claims, Credential, CredentialKind, JwtKeys, Revocation, Scope, token_hash};
 pub use verified::VerifiedTokens;

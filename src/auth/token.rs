@@ -32,8 +32,8 @@ pub struct Claims {
     pub jti: Option<String>,
 }
 
-/// A token whose signature and expiry checked out: who it speaks for and
-/// what is needed to tell whether it was revoked.
+/// A presented token that checked out: who it speaks for, what it may do,
+/// and what is needed to tell whether it was revoked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Credential {
     pub user: UserId,
@@ -44,6 +44,50 @@ pub struct Credential {
     pub issued_at: i64,
     /// `exp`, seconds since the epoch.
     pub expires_at: i64,
+    pub scope: Scope,
+    pub kind: CredentialKind,
+}
+
+/// What a token may do.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// Read only: every change is refused (403).
+    Read,
+    /// Read and change.
+    Write,
+}
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::Write => "write",
+        }
+    }
+}
+
+impl std::str::FromStr for Scope {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "read" => Ok(Self::Read),
+            "write" => Ok(Self::Write),
+            _ => Err("must be read or write".into()),
+        }
+    }
+}
+
+/// Which kind of token it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CredentialKind {
+    /// A login token (a JWT): ours, or an external identity provider's.
+    Login,
+    /// A personal API token (`tsk_…`), by its id.
+    ApiToken(String),
 }
 
 /// What ended one or more tokens.
@@ -64,6 +108,9 @@ impl Credential {
     pub fn is_ended_by(&self, revocation: &Revocation) -> bool {
         match revocation {
             Revocation::Token(hash) => *hash == self.token_hash,
+            // "Log out everywhere" ends login tokens; API tokens are revoked
+            // one by one.
+            Revocation::Before { .. } if self.kind != CredentialKind::Login => false,
             Revocation::Before { epoch, valid_after } => match self.epoch {
                 Some(mine) => mine < *epoch,
                 None => self.issued_at <= valid_after.and_utc().timestamp(),
@@ -135,6 +182,8 @@ impl JwtKeys {
             epoch: claims.epoch,
             issued_at: claims.iat,
             expires_at: claims.exp,
+            scope: Scope::Write,
+            kind: CredentialKind::Login,
         })
     }
 }
@@ -184,6 +233,8 @@ mod tests {
             epoch: Some(2),
             issued_at: 1_000,
             expires_at: 2_000,
+            scope: Scope::Write,
+            kind: CredentialKind::Login,
         };
         assert!(own.is_ended_by(&Revocation::Token("aa".into())));
         assert!(!own.is_ended_by(&Revocation::Token("bb".into())));
@@ -200,8 +251,17 @@ mod tests {
         assert!(external.is_ended_by(&everywhere(3)));
         let later = Credential {
             issued_at: 6_000,
-            ..external
+            ..external.clone()
         };
         assert!(!later.is_ended_by(&everywhere(3)));
+        let api = Credential {
+            kind: CredentialKind::ApiToken("t1".into()),
+            ..external
+        };
+        assert!(
+            !api.is_ended_by(&everywhere(3)),
+            "API tokens are revoked one by one"
+        );
+        assert!(api.is_ended_by(&Revocation::Token("aa".into())));
     }
 }

@@ -68,6 +68,20 @@ impl VerifiedTokens {
         }
     }
 
+    /// The credential of the token with this hash, if the database recently
+    /// said it was good (personal API tokens are known by their hash alone).
+    pub fn get(&self, token_hash: &str) -> Option<Credential> {
+        let mut entries = self.entries();
+        match entries.get(token_hash) {
+            Some(entry) if entry.checked.elapsed() < MAX_AGE => Some(entry.credential.clone()),
+            Some(_) => {
+                entries.pop(token_hash);
+                None
+            }
+            None => None,
+        }
+    }
+
     /// The database just said this token is good.
     pub fn remember(&self, credential: &Credential) {
         self.entries().put(
@@ -114,6 +128,8 @@ mod tests {
             epoch: Some(epoch),
             issued_at: 0,
             expires_at: i64::MAX,
+            scope: super::super::Scope::Write,
+            kind: super::super::CredentialKind::Login,
         }
     }
 

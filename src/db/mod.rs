@@ -7,6 +7,7 @@
 //! (SQLite: `BEGIN IMMEDIATE`, so concurrent writers queue on the busy
 //! timeout instead of failing with "database is locked").
 
+pub mod api_tokens;
 pub mod events;
 pub mod reminders;
 pub mod schema;

@@ -130,6 +130,20 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    api_tokens (id) {
+        id -> Text,
+        user_id -> Text,
+        name -> Text,
+        scope -> Text,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+        expires_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     tasks,
@@ -140,5 +154,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     processed_events,
     relay_leases,
     reminders,
-    revoked_tokens
+    revoked_tokens,
+    api_tokens
 );

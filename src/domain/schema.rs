@@ -52,6 +52,15 @@ string_schema!(
 );
 
 string_schema!(
+    /// An API token's name.
+    TokenName => |s| s
+        .min_length(Some(1))
+        .max_length(Some(100))
+        .pattern(Some(domain::LINE_PATTERN))
+        .description(Some("at most 100 characters, not only white space, no control characters"))
+);
+
+string_schema!(
     /// A display name.
     DisplayName => |s| s
         .max_length(Some(domain::user::MAX_NAME))

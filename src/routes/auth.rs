@@ -5,10 +5,11 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::extract::ApiJson;
-use crate::auth::{AuthUser, ClientIp};
+use crate::auth::{AnyScope, AuthUser, ClientIp};
 use crate::domain::user::User;
 use crate::error::AppError;
 use crate::routes::docs::ErrorBody;
+use crate::service::api_tokens::{self, ApiToken, ApiTokenInput, NewApiToken};
 use crate::service::sessions;
 use crate::service::users::{self, LoginInput, ProfilePatch, SignupInput};
 use crate::state::AppState;
@@ -61,19 +62,62 @@ pub async fn login(
 }
 
 #[utoipa::path(post, path = "/api/auth/logout", tag = "auth", security(("bearer" = [])),
-    responses((status = 204, description = "the presented token no longer works anywhere (open WebSockets with it are closed)")))]
-pub async fn logout(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, AppError> {
-    sessions::logout(&state.service, user.credential()).await?;
+    responses((status = 204, description = "the presented token (login or API token) no longer works anywhere; open WebSockets with it are closed")))]
+pub async fn logout(state: web::Data<AppState>, user: AnyScope) -> Result<HttpResponse, AppError> {
+    sessions::logout(&state.service, user.0.credential()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 #[utoipa::path(post, path = "/api/auth/logout-all", tag = "auth", security(("bearer" = [])),
-    responses((status = 204, description = "every token of the user, this one included, no longer works")))]
+    responses((status = 204, description = "every login token of the user, this one included, no longer works (API tokens are revoked one by one)"),
+        (status = 403, body = ErrorBody, description = "called with an API token: only a login session may")))]
 pub async fn logout_all(
     state: web::Data<AppState>,
     user: AuthUser,
 ) -> Result<HttpResponse, AppError> {
+    user.require_login()?;
     sessions::logout_everywhere(&state.service, user.id()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[utoipa::path(post, path = "/api/auth/tokens", tag = "auth", security(("bearer" = [])), request_body = ApiTokenInput,
+    responses((status = 201, body = NewApiToken, description = "created; its secret is shown this once"),
+        (status = 403, body = ErrorBody, description = "called with an API token: only a login session may manage them"),
+        (status = 409, body = ErrorBody, description = "the user holds 50 tokens already (`too_many_tokens`)")))]
+pub async fn create_token(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: ApiJson<ApiTokenInput>,
+) -> Result<HttpResponse, AppError> {
+    user.require_login()?;
+    let token = api_tokens::create(&state.service, user.id(), body.0).await?;
+    Ok(HttpResponse::Created().json(token))
+}
+
+#[utoipa::path(get, path = "/api/auth/tokens", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = Vec<ApiToken>, description = "the user's tokens that are not revoked; never their secrets"),
+        (status = 403, body = ErrorBody, description = "called with an API token: only a login session may manage them")))]
+pub async fn list_tokens(
+    state: web::Data<AppState>,
+    user: AuthUser,
+) -> Result<HttpResponse, AppError> {
+    user.require_login()?;
+    Ok(HttpResponse::Ok().json(api_tokens::list(&state.service, user.id()).await?))
+}
+
+#[utoipa::path(delete, path = "/api/auth/tokens/{token_id}", tag = "auth", security(("bearer" = [])),
+    params(("token_id" = uuid::Uuid, Path)),
+    responses((status = 204, description = "revoked at once, everywhere"),
+        (status = 403, body = ErrorBody, description = "called with an API token: only a login session may manage them"),
+        (status = 404, body = ErrorBody, description = "no such active token of this user")))]
+pub async fn revoke_token(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    token_id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    user.require_login()?;
+    let id = uuid::Uuid::parse_str(&token_id).map_err(|_| AppError::NotFound("API token"))?;
+    api_tokens::revoke(&state.service, user.id(), id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -29,7 +29,8 @@ use crate::domain::schema::{
         `/api/{user_id}/…` is also served under `/api/v1/…` for the token's own user. Errors are \
         always `{\"error\": {\"code\", \"message\", \"details\"}}`."),
     paths(
-        auth::signup, auth::login, auth::logout, auth::logout_all, auth::me, auth::update_me,
+        auth::signup, auth::login, auth::logout, auth::logout_all, auth::create_token,
+        auth::list_tokens, auth::revoke_token, auth::me, auth::update_me,
         tasks::create, tasks::list, tasks::get, tasks::replace, tasks::patch, tasks::delete,
         tasks::complete, tasks::uncomplete, tasks::skip_occurrence, tasks::set_reminder,
         tasks::remove_reminder, tasks::list_reminders,
@@ -148,7 +149,7 @@ fn complete(doc: &mut Value) {
             if !METHODS.contains(&method.as_str()) {
                 continue;
             }
-            declare_shared_errors(path, op);
+            declare_shared_errors(path, method, op);
             // Handler names repeat across modules (`tasks::delete`,
             // `tags::delete`); operation ids must not.
             let tag = op["tags"][0].as_str().unwrap_or("api").to_owned();
@@ -246,7 +247,15 @@ fn link_created(paths: &mut serde_json::Map<String, Value>) {
     }
 }
 
-fn declare_shared_errors(path: &str, op: &mut Value) {
+/// What a read-only API token gets on a change.
+const READ_ONLY: &str = "the token may only read (a read-only API token)";
+/// What a token of another user gets.
+const OTHER_USER: &str = "the token's user is not `{user_id}`";
+/// Both.
+const OTHER_USER_OR_READ_ONLY: &str =
+    "the token's user is not `{user_id}`, or the token may only read (a read-only API token)";
+
+fn declare_shared_errors(path: &str, method: &str, op: &mut Value) {
     for param in op
         .get_mut("parameters")
         .and_then(Value::as_array_mut)
@@ -291,7 +300,17 @@ fn declare_shared_errors(path: &str, op: &mut Value) {
         );
     }
     if secured && has("user_id", "path") {
-        shared.insert("403", "the token's user is not `{user_id}`");
+        shared.insert("403", OTHER_USER);
+    }
+    // Any change refuses a read-only token, but a logout (a token may end
+    // itself).
+    if secured && method != "get" && path != "/api/auth/logout" {
+        let refusal = if shared.contains_key("403") {
+            OTHER_USER_OR_READ_ONLY
+        } else {
+            READ_ONLY
+        };
+        shared.insert("403", refusal);
     }
     if has("task_id", "path") || has("tag_id", "path") {
         shared.insert(
@@ -350,8 +369,14 @@ fn v1_alias(mut item: Value) -> Value {
         if let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) {
             params.retain(|p| p["name"] != "user_id");
         }
+        // No path user to differ from the token's: only a read-only token
+        // is refused, and only on a change.
         if let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) {
-            responses.remove("403");
+            if method == "get" {
+                responses.remove("403");
+            } else if let Some(forbidden) = responses.get_mut("403") {
+                *forbidden = error(READ_ONLY);
+            }
         }
         if let Some(id) = op.get("operationId").and_then(Value::as_str) {
             op["operationId"] = json!(format!("{id}_v1"));
@@ -526,7 +551,11 @@ mod tests {
                 for (method, op) in item.as_object().unwrap() {
                     assert!(alias.get(method).is_some(), "{method} /api/v1/{rest}");
                     assert!(op["responses"].get("403").is_some(), "{method} {path}");
-                    assert!(alias[method]["responses"].get("403").is_none());
+                    assert_eq!(
+                        alias[method]["responses"].get("403").is_some(),
+                        method != "get",
+                        "{method} /api/v1/{rest}: only changes meet a read-only token"
+                    );
                 }
             }
             for (method, op) in item.as_object().unwrap() {

@@ -41,6 +41,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(web::resource("/login").post(auth::login))
                 .service(web::resource("/logout").post(auth::logout))
                 .service(web::resource("/logout-all").post(auth::logout_all))
+                .service(
+                    web::resource("/tokens")
+                        .get(auth::list_tokens)
+                        .post(auth::create_token),
+                )
+                .service(web::resource("/tokens/{token_id}").delete(auth::revoke_token))
                 .service(web::resource("/me").get(auth::me).patch(auth::update_me)),
         )
         .service(web::resource("/api/ws/{user_id}").get(crate::ws::connect))

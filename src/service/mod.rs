@@ -4,6 +4,7 @@
 //! a [`Context`] that knows nothing of any protocol.
 
 pub mod activity;
+pub mod api_tokens;
 pub mod deliveries;
 pub mod reminders;
 pub mod retention;

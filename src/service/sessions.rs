@@ -9,16 +9,72 @@ use std::time::Duration;
 use chrono::NaiveDateTime;
 
 use super::Context;
-use crate::auth::{Credential, Revocation};
+use crate::auth::{Credential, CredentialKind, Revocation};
 use crate::db::users::TokenEpoch;
 use crate::db::{self, now};
 use crate::domain::user::UserId;
 use crate::error::AppError;
 use crate::transaction;
 
-/// Refuses a token that was logged out, or issued before its user logged
-/// out everywhere. A token found good recently is taken from the replica's
-/// cache (see [`crate::auth::VerifiedTokens`]).
+/// A presented bearer token, checked as far as it can be without the
+/// database.
+#[derive(Debug, Clone)]
+pub enum Presented {
+    /// A login token (JWT) whose signature and expiry checked out.
+    Login(Credential),
+    /// A personal API token (`tsk_…`), known by its hash.
+    ApiToken { token_hash: String },
+}
+
+/// The prefix every personal API token starts with.
+pub const API_TOKEN_PREFIX: &str = "tsk_";
+
+/// Reads a presented bearer token: a personal API token by its prefix,
+/// anything else as a login token (401 when forged or expired).
+pub fn present(ctx: &Context, token: &str) -> Result<Presented, AppError> {
+    if token.starts_with(API_TOKEN_PREFIX) {
+        return Ok(Presented::ApiToken {
+            token_hash: crate::auth::token_hash(token),
+        });
+    }
+    ctx.jwt.verify(token).map(Presented::Login)
+}
+
+/// What the replica's cache says about a presented token: its credential
+/// when the database recently found it good.
+pub fn cached(ctx: &Context, presented: &Presented) -> Option<Credential> {
+    match presented {
+        Presented::Login(credential) => ctx
+            .verified
+            .is_known_good(credential)
+            .then(|| credential.clone()),
+        Presented::ApiToken { token_hash } => ctx
+            .verified
+            .get(token_hash)
+            .filter(|c| c.expires_at > ctx.now().and_utc().timestamp()),
+    }
+}
+
+/// Confirms a presented token with the database: not revoked, not expired,
+/// and (for an API token) what it is. A use of an API token is recorded at
+/// most about once a minute.
+pub async fn confirm(ctx: &Context, presented: Presented) -> Result<Credential, AppError> {
+    match presented {
+        Presented::Login(credential) => {
+            check(ctx, &credential).await?;
+            Ok(credential)
+        }
+        Presented::ApiToken { token_hash } => {
+            let credential = super::api_tokens::confirm(ctx, &token_hash).await?;
+            ctx.verified.remember(&credential);
+            Ok(credential)
+        }
+    }
+}
+
+/// Refuses a login token that was logged out, or issued before its user
+/// logged out everywhere. A token found good recently is taken from the
+/// replica's cache (see [`crate::auth::VerifiedTokens`]).
 pub async fn check(ctx: &Context, credential: &Credential) -> Result<(), AppError> {
     if ctx.verified.is_known_good(credential) {
         return Ok(());
@@ -40,7 +96,7 @@ pub async fn check(ctx: &Context, credential: &Credential) -> Result<(), AppErro
 
 /// Acts on a revocation in this replica: forgets the verifications it ends
 /// and closes the WebSocket sessions of the tokens it ends.
-fn revoked(ctx: &Context, user_id: String, revocation: Revocation) {
+pub(crate) fn revoked(ctx: &Context, user_id: String, revocation: Revocation) {
     ctx.verified.forget(&user_id, &revocation);
     ctx.revocations.announce(user_id, revocation);
 }
@@ -58,6 +114,10 @@ fn ended_by_epoch(credential: &Credential, epoch: TokenEpoch) -> bool {
 
 /// Ends the presented token (REST, WebSocket and every other way in).
 pub async fn logout(ctx: &Context, credential: &Credential) -> Result<(), AppError> {
+    if let CredentialKind::ApiToken(id) = &credential.kind {
+        let id = uuid::Uuid::parse_str(id).map_err(AppError::internal)?;
+        return super::api_tokens::revoke(ctx, &credential.user, id).await;
+    }
     let expires_at = chrono::DateTime::from_timestamp(credential.expires_at, 0)
         .map_or_else(now, |t| t.naive_utc());
     transaction!(ctx.db, |conn| {

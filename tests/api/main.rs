@@ -27,6 +27,7 @@ mod service;
 mod sessions;
 mod tags;
 mod tasks;
+mod tokens;
 mod ws;
 
 #[path = "../support/mod.rs"]
