@@ -190,6 +190,9 @@ function logout() {
 
 function showAuth() {
   $('#app-view').hidden = true;
+  $('#settings-view').hidden = true;
+  hideSecret();
+  $('#token-list').replaceChildren();
   $('#session').hidden = true;
   $('#auth-view').hidden = false;
   $('#task-list').replaceChildren();
@@ -198,11 +201,54 @@ function showAuth() {
 
 function showApp() {
   $('#auth-view').hidden = true;
-  $('#app-view').hidden = false;
+  showSettings(false);
   $('#session').hidden = false;
   $('#user-email').textContent = state.user.email;
   refresh().catch(showError);
   connectLive();
+}
+
+// ---------------------------------------------------------------- Settings
+
+// Swaps the task view for the settings view, or back.
+function showSettings(open) {
+  $('#settings-view').hidden = !open;
+  $('#app-view').hidden = open;
+  const toggle = $('#settings-toggle');
+  toggle.textContent = open ? 'Tasks' : 'Settings';
+  toggle.setAttribute('aria-expanded', String(open));
+  if (open) return refreshTokens();
+  hideSecret();
+  return Promise.resolve();
+}
+
+async function refreshTokens() {
+  renderTokens(await api('GET', '/api/auth/tokens'));
+}
+
+function renderTokens(tokens) {
+  const when = (iso, none) => (iso ? formatDue(iso) : none);
+  $('#token-list').replaceChildren(...tokens.map((token) => el('tr', { 'data-id': token.id },
+    el('td', { text: token.name }),
+    el('td', { text: token.scope === 'write' ? 'Read and write' : 'Read only' }),
+    el('td', { text: when(token.created_at) }),
+    el('td', { text: when(token.last_used_at, 'Never') }),
+    el('td', { text: when(token.expires_at, 'Never') }),
+    el('td', {}, el('button', { type: 'button', class: 'token-revoke',
+                                'aria-label': `Revoke ${token.name}`, text: 'Revoke' })))));
+  $('#token-table').hidden = tokens.length === 0;
+  $('#token-empty').hidden = tokens.length !== 0;
+}
+
+function showSecret(secret) {
+  $('#token-secret-value').value = secret;
+  $('#token-secret').hidden = false;
+  $('#token-secret-value').select();
+}
+
+function hideSecret() {
+  $('#token-secret-value').value = '';
+  $('#token-secret').hidden = true;
 }
 
 // ---------------------------------------------------------------- Rendering
@@ -331,6 +377,43 @@ function wire() {
       const { user, token } = await api('POST', '/api/auth/signup', body);
       e.target.reset();
       setSession(token, user);
+    });
+  });
+
+  $('#settings-toggle').addEventListener('click', () => {
+    run(() => showSettings($('#settings-view').hidden));
+  });
+
+  $('#token-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    run(async () => {
+      const body = { name: $('#token-name').value.trim(), scope: $('#token-scope').value };
+      const expiry = $('#token-expiry').value;
+      if (expiry) body.expires_in_days = Number(expiry);
+      const created = await api('POST', '/api/auth/tokens', body);
+      $('#token-name').value = '';
+      showSecret(created.secret);
+      await refreshTokens();
+    });
+  });
+
+  $('#token-copy').addEventListener('click', () => {
+    run(async () => {
+      await navigator.clipboard.writeText($('#token-secret-value').value);
+      showMessage('Token copied.', 'info');
+    });
+  });
+
+  $('#token-list').addEventListener('click', (e) => {
+    const button = e.target.closest('.token-revoke');
+    if (!button) return;
+    const row = button.closest('tr');
+    const name = row.firstChild.textContent;
+    if (!window.confirm(`Revoke "${name}"? Anything using it stops working at once.`)) return;
+    run(async () => {
+      await api('DELETE', `/api/auth/tokens/${row.dataset.id}`);
+      showMessage(`Revoked "${name}".`, 'info');
+      await refreshTokens();
     });
   });
 

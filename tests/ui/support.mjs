@@ -1,0 +1,119 @@
+// What every browser test needs: the taskstream binary on a free loopback
+// port with a fresh SQLite file, and Debian's Chromium driven by Playwright.
+//
+// TASKSTREAM_BIN names the binary (default: target/debug/taskstream);
+// CHROMIUM the browser (default: /usr/bin/chromium). Screenshots land in
+// tests/ui/screenshots/ for a person to look at.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = resolve(HERE, '..', '..');
+export const SCREENSHOTS = join(HERE, 'screenshots');
+
+function freePort() {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => done(port));
+    });
+  });
+}
+
+async function waitReady(base, child) {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`taskstream exited with ${child.exitCode}`);
+    try {
+      if ((await fetch(`${base}/readyz`)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('taskstream did not become ready');
+}
+
+/** Starts taskstream; `stop()` ends it and removes its files. */
+export async function startApp() {
+  const workdir = mkdtempSync(join(tmpdir(), 'taskstream-ui-'));
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const binary = process.env.TASKSTREAM_BIN || join(ROOT, 'target', 'debug', 'taskstream');
+  const log = [];
+  const child = spawn(binary, [], {
+    cwd: workdir,
+    env: {
+      PATH: process.env.PATH,
+      PORT: String(port),
+      DATABASE_URL: `sqlite://${join(workdir, 'taskstream.db')}`,
+      JWT_SECRET: 'ui-tests-secret-0123456789abcdef',
+      STATIC_DIR: join(ROOT, 'static'),
+      LOG_LEVEL: 'warning',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout.on('data', (chunk) => log.push(chunk));
+  child.stderr.on('data', (chunk) => log.push(chunk));
+  try {
+    await waitReady(base, child);
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw new Error(`${err.message}\n${Buffer.concat(log).toString()}`);
+  }
+  return {
+    base,
+    log: () => Buffer.concat(log).toString(),
+    async stop() {
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      rmSync(workdir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Launches Chromium and opens a page that records what a person would
+ * never want: script errors and Content-Security-Policy refusals.
+ */
+export async function openBrowser() {
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+  const context = await browser.newContext({ viewport: { width: 1200, height: 800 } });
+  const page = await context.newPage();
+  const problems = [];
+  page.on('pageerror', (err) => problems.push(`script error: ${err.message}`));
+  page.on('console', (message) => {
+    if (message.type() === 'error' && /Content Security Policy|Refused/.test(message.text())) {
+      problems.push(message.text());
+    }
+  });
+  return { browser, context, page, problems };
+}
+
+export async function screenshot(page, name) {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+}
+
+/** Signs a new account up through the form; resolves once the app shows. */
+export async function signUp(page, base, email, password = 'correct horse battery') {
+  await page.goto(`${base}/`);
+  await page.fill('#signup-email', email);
+  await page.fill('#signup-password', password);
+  await page.click('#signup-form button[type=submit]');
+  await page.waitForSelector('#app-view:not([hidden])');
+}
