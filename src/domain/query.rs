@@ -5,9 +5,11 @@
 
 use chrono_tz::Tz;
 use serde::Deserialize;
+use utoipa::IntoParams;
 
 use super::Problems;
 use super::fold_case;
+use super::schema;
 use super::tag::TagName;
 use super::task::Priority;
 use super::time::{DayEdge, Instant, parse_instant_or_date};
@@ -91,19 +93,39 @@ pub const TAG_LIST_PATTERN: &str = concat!(
 pub const MAX_SEARCH: usize = 200;
 
 /// The parameters of a task list, as given: strings to be parsed, so that
-/// every problem is reported by name.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// every problem is reported by name. Their documentation (REST's query
+/// parameters, MCP's `list_tasks` arguments) is derived from here.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct TaskListParams {
+    /// case-insensitive substring of title or description
+    #[param(value_type = Option<schema::SearchText>)]
     pub search: Option<String>,
+    #[param(value_type = Option<schema::StatusFilter>)]
     pub status: Option<String>,
+    /// comma list of priorities: any of them
+    #[param(value_type = Option<schema::PriorityList>)]
     pub priority: Option<String>,
+    /// comma list of tag names: a task must carry all
+    #[param(value_type = Option<schema::TagList>)]
     pub tags: Option<String>,
+    /// inclusive; a date starts at 00:00 in the user's zone
+    #[param(value_type = Option<schema::DateOrDateTime>)]
     pub due_date_start: Option<String>,
+    /// inclusive; a date ends at 24:00 in the user's zone (a range that ends before it starts matches nothing)
+    #[param(value_type = Option<schema::DateOrDateTime>)]
     pub due_date_end: Option<String>,
+    /// default created_at; due dates sort tasks without one last
+    #[param(value_type = Option<schema::SortField>)]
     pub sort_by: Option<String>,
+    /// default desc
+    #[param(value_type = Option<schema::SortDirection>)]
     pub sort_order: Option<String>,
+    /// default 50
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
     pub limit: Option<QueryInteger>,
+    #[param(value_type = Option<i64>, minimum = 0)]
     pub offset: Option<QueryInteger>,
 }
 

@@ -11,10 +11,7 @@ use crate::service::activity::{self, ActivityPage, ActivityParams};
 use crate::state::AppState;
 
 #[utoipa::path(get, path = "/api/{user_id}/activity-logs", tag = "activity", security(("bearer" = [])),
-    params(("user_id" = UserIdPath, Path),
-        ("limit" = Option<i64>, Query, minimum = 1, maximum = 500, description = "default 50"),
-        ("offset" = Option<i64>, Query, minimum = 0),
-        ("since_seq" = Option<i64>, Query, minimum = 0, description = "only events after this sequence number")),
+    params(("user_id" = UserIdPath, Path), ActivityParams),
     responses((status = 200, body = ActivityPage)))]
 pub async fn list(
     state: web::Data<AppState>,

@@ -8,10 +8,7 @@ use utoipa::ToSchema;
 use super::extract::{ApiJson, ApiQuery, IfMatch, TagPath, TaskPath, etag};
 use crate::auth::AuthUser;
 use crate::domain::query::TaskListParams;
-use crate::domain::schema::{
-    DateOrDateTime, EntityTag, PriorityList, ReminderState, SearchText, SortDirection, SortField,
-    StatusFilter, TagList, UserIdPath,
-};
+use crate::domain::schema::{EntityTag, UserIdPath};
 use crate::domain::task::{Task, TaskInput, TaskPatch};
 use crate::error::AppError;
 use crate::events::Trace;
@@ -48,17 +45,7 @@ pub async fn create(
 }
 
 #[utoipa::path(get, path = "/api/{user_id}/tasks", tag = "tasks", security(("bearer" = [])),
-    params(("user_id" = UserIdPath, Path),
-        ("search" = Option<SearchText>, Query, description = "case-insensitive substring of title or description"),
-        ("status" = Option<StatusFilter>, Query),
-        ("priority" = Option<PriorityList>, Query, description = "comma list of priorities: any of them"),
-        ("tags" = Option<TagList>, Query, description = "comma list of tag names: a task must carry all"),
-        ("due_date_start" = Option<DateOrDateTime>, Query, description = "inclusive; a date starts at 00:00 in the user's zone"),
-        ("due_date_end" = Option<DateOrDateTime>, Query, description = "inclusive; a date ends at 24:00 in the user's zone (a range that ends before it starts matches nothing)"),
-        ("sort_by" = Option<SortField>, Query, description = "default created_at; due dates sort tasks without one last"),
-        ("sort_order" = Option<SortDirection>, Query, description = "default desc"),
-        ("limit" = Option<i64>, Query, minimum = 1, maximum = 500, description = "default 50"),
-        ("offset" = Option<i64>, Query, minimum = 0)),
+    params(("user_id" = UserIdPath, Path), TaskListParams),
     responses((status = 200, body = TaskPage)))]
 pub async fn list(
     state: web::Data<AppState>,
@@ -259,7 +246,7 @@ pub async fn remove_reminder(
 }
 
 #[utoipa::path(get, path = "/api/{user_id}/reminders", tag = "reminders", security(("bearer" = [])),
-    params(("user_id" = UserIdPath, Path), ("state" = Option<ReminderState>, Query)),
+    params(("user_id" = UserIdPath, Path), ReminderListParams),
     responses((status = 200, body = Vec<Reminder>)))]
 pub async fn list_reminders(
     state: web::Data<AppState>,

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::Context;
@@ -49,13 +49,17 @@ pub struct ActivityPage {
 }
 
 /// The parameters of the activity log.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ActivityParams {
-    /// 1–500, default 50.
+    /// default 50
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
     pub limit: Option<QueryInteger>,
+    #[param(value_type = Option<i64>, minimum = 0)]
     pub offset: Option<QueryInteger>,
-    /// Only events after this sequence number.
+    /// only events after this sequence number
+    #[param(value_type = Option<i64>, minimum = 0)]
     pub since_seq: Option<QueryInteger>,
 }
 

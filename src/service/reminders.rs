@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::Context;
@@ -296,10 +296,12 @@ pub async fn remove(
 }
 
 /// The parameters of the reminder list.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ReminderListParams {
-    /// `pending`, `sent` or `cancelled`; all when absent.
+    /// only reminders in this state; all when absent
+    #[param(value_type = Option<crate::domain::schema::ReminderState>)]
     pub state: Option<String>,
 }
 
