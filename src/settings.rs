@@ -145,6 +145,15 @@ pub struct Settings {
     /// Comma-separated origins a browser may call the API from (CORS);
     /// empty: same origin only.
     pub cors_allowed_origins: String,
+    /// The service's public base URL (`https://tasks.example.com`), where
+    /// clients reach it: named in the MCP server's protected-resource
+    /// metadata, and its host is accepted by the MCP endpoint. Empty: the
+    /// address each request came to.
+    pub public_url: String,
+    /// Comma-separated host names (or `host:port`) the MCP endpoint answers
+    /// to, on top of loopback and `PUBLIC_URL`'s host (a guard against DNS
+    /// rebinding); `*`: any.
+    pub mcp_allowed_hosts: String,
 }
 
 impl Default for Settings {
@@ -199,6 +208,8 @@ impl Default for Settings {
             password_hash_queue: 64,
             trusted_proxies: String::new(),
             cors_allowed_origins: String::new(),
+            public_url: String::new(),
+            mcp_allowed_hosts: String::new(),
         }
     }
 }
@@ -250,6 +261,8 @@ const ENV_KEYS: &[&str] = &[
     "PASSWORD_HASH_QUEUE",
     "TRUSTED_PROXIES",
     "CORS_ALLOWED_ORIGINS",
+    "PUBLIC_URL",
+    "MCP_ALLOWED_HOSTS",
 ];
 
 /// A configuration that cannot be used, with a message for the operator.
@@ -407,6 +420,12 @@ impl Settings {
                 )));
             }
         }
+        if !self.public_url.is_empty() && self.public_origin().is_none() {
+            return Err(SettingsError::Refused(format!(
+                "PUBLIC_URL: {:?} is not a base URL such as https://tasks.example.com",
+                self.public_url
+            )));
+        }
         if !(self.database_timeout.is_finite() && self.database_timeout > 0.0) {
             return Err(SettingsError::Refused(
                 "DATABASE_TIMEOUT must be a positive number of seconds".into(),
@@ -446,6 +465,36 @@ impl Settings {
     /// The origins named by `CORS_ALLOWED_ORIGINS`.
     pub fn cors_allowed_origins(&self) -> Vec<&str> {
         split_list(&self.cors_allowed_origins).collect()
+    }
+
+    /// `PUBLIC_URL` without a trailing slash, if set and an http(s) URL
+    /// with a host.
+    pub fn public_origin(&self) -> Option<&str> {
+        let url = self.public_url.trim_end_matches('/');
+        let uri = url.parse::<actix_web::http::Uri>().ok()?;
+        let web = matches!(uri.scheme_str(), Some("http" | "https"));
+        (web && uri.host().is_some_and(|h| !h.is_empty())).then_some(url)
+    }
+
+    /// The `Host` values the MCP endpoint accepts; `None`: any.
+    pub fn mcp_allowed_hosts(&self) -> Option<Vec<String>> {
+        let listed: Vec<&str> = split_list(&self.mcp_allowed_hosts).collect();
+        if listed.contains(&"*") {
+            return None;
+        }
+        let mut hosts: Vec<String> = ["localhost", "127.0.0.1", "::1"]
+            .into_iter()
+            .chain(listed)
+            .map(str::to_owned)
+            .collect();
+        if let Some(host) = self
+            .public_origin()
+            .and_then(|url| url.parse::<actix_web::http::Uri>().ok())
+            .and_then(|uri| uri.authority().map(|a| a.as_str().to_owned()))
+        {
+            hosts.push(host);
+        }
+        Some(hosts)
     }
 
     pub fn retention_interval(&self) -> Duration {

@@ -258,6 +258,7 @@ fn serve(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
         .into_iter()
         .map(str::to_owned)
         .collect();
+    let mcp = crate::mcp::service(state.service.clone());
     let data = web::Data::new(state);
     let server = HttpServer::new(move || {
         let static_dir = data.service.settings.static_dir.clone();
@@ -273,7 +274,8 @@ fn serve(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
             )
             .wrap(Condition::new(!origins.is_empty(), cors(&origins)))
             .wrap(from_fn(middleware::request_context))
-            .configure(routes::configure);
+            .configure(routes::configure)
+            .configure(|cfg| crate::mcp::configure(cfg, &mcp));
         if static_dir.is_dir() {
             app = app.service(actix_files::Files::new("/", static_dir).index_file("index.html"));
         }

@@ -2,6 +2,7 @@
 //! past that point an invalid title, priority, recurrence rule or time zone
 //! cannot be represented.
 
+pub mod json;
 pub mod query;
 pub mod recurrence;
 pub mod schema;

@@ -9,6 +9,7 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 
+use crate::domain::json;
 use crate::domain::task::TaskId;
 use crate::error::AppError;
 use crate::events::Trace;
@@ -79,23 +80,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
         let path = err.path().to_string();
         let inner = err.into_inner();
         match inner.classify() {
-            serde_json::error::Category::Data => {
-                let message = inner.to_string();
-                let message = message
-                    .split(" at line ")
-                    .next()
-                    .unwrap_or(&message)
-                    .to_owned();
-                // The path names the offending field, except for a missing
-                // field, where it names the object that lacks it.
-                let field = match (missing_field(&message), path.as_str()) {
-                    (Some(name), ".") => name,
-                    (Some(name), parent) => format!("{parent}.{name}"),
-                    (None, ".") => "body".into(),
-                    (None, _) => path,
-                };
-                AppError::invalid(field, message)
-            }
+            serde_json::error::Category::Data => json::shape_error(path, &inner),
             _ => malformed(&inner),
         }
     })?;
@@ -106,12 +91,6 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
 
 fn malformed(err: &serde_json::Error) -> AppError {
     AppError::BadRequest(format!("malformed JSON: {err}"))
-}
-
-/// serde names a missing field in backticks: "missing field `title`".
-fn missing_field(message: &str) -> Option<String> {
-    let rest = message.strip_prefix("missing field `")?;
-    rest.split('`').next().map(str::to_owned)
 }
 
 /// The version an `If-Match` header asks for, if any.

@@ -2,7 +2,7 @@
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::extract::{ApiJson, ApiQuery, IfMatch, TagPath, TaskPath, etag};
@@ -14,7 +14,7 @@ use crate::error::AppError;
 use crate::events::Trace;
 use crate::routes::docs::ErrorBody;
 use crate::service::reminders::{self, Reminder, ReminderInput, ReminderListParams};
-use crate::service::tasks::{self, TaskPage};
+use crate::service::tasks::{self, TagRef, TaskPage};
 use crate::state::AppState;
 
 /// A task with its `ETag`.
@@ -161,15 +161,6 @@ pub async fn clear_completed(
 ) -> Result<HttpResponse, AppError> {
     let deleted = tasks::clear_completed(&state.service, &trace, user.id()).await?;
     Ok(HttpResponse::Ok().json(Deleted { deleted }))
-}
-
-/// Body of `POST …/tasks/{task_id}/tags`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TagRef {
-    /// Tag name; created if the user has no tag of that name.
-    #[schema(value_type = crate::domain::schema::TagName)]
-    pub tag: String,
 }
 
 #[utoipa::path(post, path = "/api/{user_id}/tasks/{task_id}/tags", tag = "tasks", security(("bearer" = [])),

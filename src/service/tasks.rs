@@ -5,7 +5,7 @@
 //! transaction and hands them to the dispatcher only after commit: a
 //! committed change always has its events, a rolled-back one never does.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::Context;
@@ -29,6 +29,15 @@ pub struct TaskPage {
     pub total: i64,
     pub limit: i64,
     pub offset: i64,
+}
+
+/// A tag to attach, by name.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TagRef {
+    /// Tag name; created if the user has no tag of that name.
+    #[schema(value_type = crate::domain::schema::TagName)]
+    pub tag: String,
 }
 
 const NOT_FOUND: AppError = AppError::NotFound("task");

@@ -17,6 +17,7 @@ mod events;
 mod helpers;
 mod isolation;
 mod list;
+mod mcp;
 mod ops;
 mod process;
 mod recurrence;
