@@ -154,6 +154,10 @@ pub struct Settings {
     /// to, on top of loopback and `PUBLIC_URL`'s host (a guard against DNS
     /// rebinding); `*`: any.
     pub mcp_allowed_hosts: String,
+    /// Comma-separated issuer URLs of the OAuth authorization servers whose
+    /// tokens are accepted (an external identity provider signing with
+    /// `JWT_SECRET`), named in the MCP server's protected-resource metadata.
+    pub oauth_authorization_servers: String,
 }
 
 impl Default for Settings {
@@ -210,6 +214,7 @@ impl Default for Settings {
             cors_allowed_origins: String::new(),
             public_url: String::new(),
             mcp_allowed_hosts: String::new(),
+            oauth_authorization_servers: String::new(),
         }
     }
 }
@@ -263,6 +268,7 @@ const ENV_KEYS: &[&str] = &[
     "CORS_ALLOWED_ORIGINS",
     "PUBLIC_URL",
     "MCP_ALLOWED_HOSTS",
+    "OAUTH_AUTHORIZATION_SERVERS",
 ];
 
 /// A configuration that cannot be used, with a message for the operator.
@@ -426,6 +432,14 @@ impl Settings {
                 self.public_url
             )));
         }
+        for server in self.oauth_authorization_servers() {
+            let ok = server.starts_with("https://") || server.starts_with("http://");
+            if !ok || server.parse::<actix_web::http::Uri>().is_err() {
+                return Err(SettingsError::Refused(format!(
+                    "OAUTH_AUTHORIZATION_SERVERS: {server:?} is not an issuer URL such as https://id.example.com"
+                )));
+            }
+        }
         if !(self.database_timeout.is_finite() && self.database_timeout > 0.0) {
             return Err(SettingsError::Refused(
                 "DATABASE_TIMEOUT must be a positive number of seconds".into(),
@@ -465,6 +479,11 @@ impl Settings {
     /// The origins named by `CORS_ALLOWED_ORIGINS`.
     pub fn cors_allowed_origins(&self) -> Vec<&str> {
         split_list(&self.cors_allowed_origins).collect()
+    }
+
+    /// The issuers named by `OAUTH_AUTHORIZATION_SERVERS`.
+    pub fn oauth_authorization_servers(&self) -> Vec<&str> {
+        split_list(&self.oauth_authorization_servers).collect()
     }
 
     /// `PUBLIC_URL` without a trailing slash, if set and an http(s) URL
@@ -598,6 +617,9 @@ mod tests {
         for (key, bad) in [
             ("TRUSTED_PROXIES", "proxy.local"),
             ("CORS_ALLOWED_ORIGINS", "*"),
+            ("PUBLIC_URL", "tasks.example.com"),
+            ("PUBLIC_URL", "ftp://tasks.example.com"),
+            ("OAUTH_AUTHORIZATION_SERVERS", "id.example.com"),
             ("CORS_ALLOWED_ORIGINS", "https://app.example.com/"),
         ] {
             let err = Settings::load_from(Path::new("/nonexistent"), &env(&[(key, bad)]))
@@ -611,5 +633,36 @@ mod tests {
         let err = Settings::load_from(Path::new("/nonexistent"), &env(&[("PORT", "eighty")]))
             .expect_err("must refuse");
         assert!(err.to_string().contains("port"), "{err}");
+    }
+
+    #[test]
+    fn the_mcp_endpoint_answers_to_loopback_the_public_host_and_the_listed_ones() {
+        let s = Settings::load_from(
+            Path::new("/nonexistent"),
+            &env(&[
+                ("PUBLIC_URL", "https://tasks.example.com:8443/"),
+                ("MCP_ALLOWED_HOSTS", "internal.svc, other:9000"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.public_origin(), Some("https://tasks.example.com:8443"));
+        assert_eq!(
+            s.mcp_allowed_hosts().unwrap(),
+            [
+                "localhost",
+                "127.0.0.1",
+                "::1",
+                "internal.svc",
+                "other:9000",
+                "tasks.example.com:8443"
+            ]
+        );
+        let any = Settings::load_from(
+            Path::new("/nonexistent"),
+            &env(&[("MCP_ALLOWED_HOSTS", "*")]),
+        )
+        .unwrap();
+        assert_eq!(any.mcp_allowed_hosts(), None);
+        assert_eq!(any.public_origin(), None);
     }
 }

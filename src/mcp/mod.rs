@@ -36,9 +36,9 @@ pub use server::McpServer;
 
 /// Where the MCP endpoint is mounted.
 pub const PATH: &str = "/mcp";
-/// The protected-resource metadata of the MCP endpoint (RFC 9728 §3.1: the
-/// well-known prefix, then the resource's path).
-const METADATA_PATH: &str = "/.well-known/oauth-protected-resource/mcp";
+/// The protected-resource metadata (RFC 9728), named in every 401; also
+/// served at the path-suffixed form RFC 9728 §3.1 derives from `/mcp`.
+const METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
 
 /// The MCP transport, built once and shared by every worker.
 pub type Service = StreamableHttpService<McpServer, LocalSessionManager>;
@@ -72,7 +72,7 @@ pub fn service(ctx: Context) -> Service {
 /// Mounts the endpoint and its metadata.
 pub fn configure(cfg: &mut web::ServiceConfig, mcp: &Service) {
     cfg.service(web::resource(METADATA_PATH).get(metadata))
-        .service(web::resource("/.well-known/oauth-protected-resource").get(metadata))
+        .service(web::resource(format!("{METADATA_PATH}{PATH}")).get(metadata))
         .service(mcp.clone().scope_with_path(PATH).wrap(from_fn(guard)));
 }
 
@@ -163,13 +163,21 @@ fn base_url(req: &HttpRequest) -> String {
 
 /// `GET /.well-known/oauth-protected-resource[/mcp]`: what the MCP endpoint
 /// is and how to present a token to it. Tokens are taskstream's own (a
-/// login or a personal API token), so no authorization server is named.
+/// login or a personal API token) unless an external identity provider is
+/// configured, which is then named as the authorization server.
 async fn metadata(req: HttpRequest) -> HttpResponse {
     let base = base_url(&req);
-    HttpResponse::Ok().json(json!({
+    let mut document = json!({
         "resource": format!("{base}{PATH}"),
         "bearer_methods_supported": ["header"],
         "resource_name": "taskstream",
         "resource_documentation": format!("{base}/docs/"),
-    }))
+    });
+    let servers = settings(&req)
+        .map(Settings::oauth_authorization_servers)
+        .unwrap_or_default();
+    if !servers.is_empty() {
+        document["authorization_servers"] = json!(servers);
+    }
+    HttpResponse::Ok().json(document)
 }

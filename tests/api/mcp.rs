@@ -660,16 +660,22 @@ async fn the_endpoint_is_guarded_like_the_api(#[case] backend: Backend) {
     assert_eq!(status, 401);
     assert_eq!(body["error"]["code"], "unauthorized");
     let challenge = headers.get("www-authenticate").unwrap().to_str().unwrap();
-    let metadata_url = format!("{}/.well-known/oauth-protected-resource/mcp", app.address);
+    let metadata_url = format!("{}/.well-known/oauth-protected-resource", app.address);
     assert_eq!(
         challenge,
         format!("Bearer resource_metadata=\"{metadata_url}\"")
     );
-    let mut res = app.client.get(&metadata_url).send().await.unwrap();
-    assert_eq!(res.status().as_u16(), 200);
-    let metadata: Value = res.json().await.unwrap();
-    assert_eq!(metadata["resource"], app.url("/mcp"));
-    assert_eq!(metadata["bearer_methods_supported"], json!(["header"]));
+    for url in [metadata_url.clone(), format!("{metadata_url}/mcp")] {
+        let mut res = app.client.get(&url).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 200);
+        let metadata: Value = res.json().await.unwrap();
+        assert_eq!(metadata["resource"], app.url("/mcp"));
+        assert_eq!(metadata["bearer_methods_supported"], json!(["header"]));
+        assert!(
+            metadata.get("authorization_servers").is_none(),
+            "none configured"
+        );
+    }
     // A forged token too.
     let (status, _, _) = post_raw(&app, &[("authorization", "Bearer not-a-token")]).await;
     assert_eq!(status, 401);
@@ -703,4 +709,54 @@ async fn the_endpoint_is_guarded_like_the_api(#[case] backend: Backend) {
     )
     .await;
     assert_eq!(status, 403);
+}
+
+#[actix_web::test]
+async fn a_configured_public_url_and_identity_provider_are_published() {
+    let app = crate::helpers::spawn_app_with(Backend::Sqlite, |s| {
+        s.public_url = "https://tasks.example.com/".into();
+        s.oauth_authorization_servers = "https://id.example.com".into();
+    })
+    .await;
+    let (status, headers, _) = post_raw(&app, &[]).await;
+    assert_eq!(status, 401);
+    assert_eq!(
+        headers.get("www-authenticate").unwrap(),
+        "Bearer resource_metadata=\"https://tasks.example.com/.well-known/oauth-protected-resource\""
+    );
+    let metadata = app
+        .get("/.well-known/oauth-protected-resource", "")
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(metadata["resource"], "https://tasks.example.com/mcp");
+    assert_eq!(
+        metadata["authorization_servers"],
+        json!(["https://id.example.com"])
+    );
+    // The public name is accepted as a Host, an unknown one still is not.
+    let user = app.signup().await;
+    let bearer = format!("Bearer {}", user.token);
+    let (status, _, _) = post_raw(
+        &app,
+        &[("authorization", &bearer), ("host", "tasks.example.com")],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _, _) = post_raw(
+        &app,
+        &[("authorization", &bearer), ("host", "other.example.com")],
+    )
+    .await;
+    assert_eq!(status, 403);
+    // So is a page from the public origin.
+    let (status, _, _) = post_raw(
+        &app,
+        &[
+            ("authorization", &bearer),
+            ("origin", "https://tasks.example.com"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
 }
