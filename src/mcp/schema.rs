@@ -90,6 +90,61 @@ pub fn extended(extra: &[(&str, Value, bool)], base: Value) -> Value {
     out
 }
 
+/// `schema` as compact as it can be without saying less that helps a
+/// model: patterns (the service checks them and names the field) and
+/// integer widths go; a `oneOf` of a type and `null` becomes a type list;
+/// without `descriptions` (results), descriptions go too.
+pub fn compact(schema: &Value, descriptions: bool) -> Value {
+    match schema {
+        Value::Object(map) => {
+            let mut out = Map::new();
+            for (key, item) in map {
+                let dropped = match key.as_str() {
+                    "pattern" => true,
+                    "format" => matches!(item.as_str(), Some("int32" | "int64")),
+                    "description" => !descriptions && item.is_string(),
+                    _ => false,
+                };
+                if !dropped {
+                    out.insert(key.clone(), compact(item, descriptions));
+                }
+            }
+            if let Some(merged) = nullable(&out) {
+                return merged;
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) => {
+            Value::Array(items.iter().map(|v| compact(v, descriptions)).collect())
+        }
+        other => other.clone(),
+    }
+}
+
+/// `{"oneOf": [S, {"type": "null"}], …}` as S with `"null"` added to its
+/// type, when S has a single type.
+fn nullable(schema: &Map<String, Value>) -> Option<Value> {
+    let branches = schema.get("oneOf")?.as_array()?;
+    let null = json!({"type": "null"});
+    let [first, second] = branches.as_slice() else {
+        return None;
+    };
+    let other = match (first == &null, second == &null) {
+        (true, false) => second,
+        (false, true) => first,
+        _ => return None,
+    };
+    let mut merged = other.as_object()?.clone();
+    let kind = merged.get("type")?.as_str()?.to_owned();
+    merged.insert("type".into(), json!([kind, "null"]));
+    for (key, item) in schema {
+        if key != "oneOf" {
+            merged.insert(key.clone(), item.clone());
+        }
+    }
+    Some(Value::Object(merged))
+}
+
 /// An object schema that admits no other property.
 fn object(properties: Map<String, Value>, required: Vec<Value>) -> Value {
     json!({
@@ -184,6 +239,32 @@ mod tests {
                 .as_str()
                 .is_some_and(|d| d.contains("comma list"))
         );
+    }
+
+    #[test]
+    fn compact_schemas_keep_what_a_model_needs() {
+        let schema = compact(&named("TaskInput"), true);
+        let text = schema.to_string();
+        assert!(
+            !text.contains("\"pattern\"") && !text.contains("int64"),
+            "{text}"
+        );
+        let due = &schema["properties"]["due_at"];
+        assert_eq!(due["type"], json!(["string", "null"]));
+        assert_eq!(due["format"], "date-time");
+        assert!(
+            due["description"]
+                .as_str()
+                .is_some_and(|d| d.contains("RFC 3339"))
+        );
+        let priority = &schema["properties"]["priority"];
+        assert_eq!(
+            priority["enum"],
+            json!(["none", "low", "medium", "high", "urgent"])
+        );
+        let result = compact(&named("Task"), false);
+        assert!(!result.to_string().contains("description\":\""));
+        assert_eq!(result["required"], named("Task")["required"]);
     }
 
     #[test]

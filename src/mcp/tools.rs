@@ -9,7 +9,7 @@ use rmcp::model::{JsonObject, Tool, ToolAnnotations};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
-use super::schema::{extended, fields, named, params};
+use super::schema::{self, extended, fields, named, params};
 use crate::domain::json;
 use crate::domain::query::TaskListParams;
 use crate::domain::task::TaskId;
@@ -82,9 +82,9 @@ fn entry(
     if let Some(map) = input.as_object_mut() {
         map.remove("description");
     }
-    let tool = Tool::new(name, description, object(input))
+    let tool = Tool::new(name, description, object(schema::compact(&input, true)))
         .with_title(title)
-        .with_raw_output_schema(object(output))
+        .with_raw_output_schema(object(schema::compact(&output, false)))
         .with_annotations(annotations);
     Entry { tool, access }
 }
@@ -180,9 +180,8 @@ fn build() -> Vec<Entry> {
         entry(
             "complete_task",
             "Complete a task",
-            "Mark a task done. For a recurring task the next occurrence is created as a new task \
-             (its id is in the completed task's `successor_id` once created). Completing a \
-             completed task changes nothing.",
+            "Mark a task done. A recurring task's next occurrence is created as a new task whose \
+             `parent_task_id` is this task's id. Completing a completed task changes nothing.",
             Changes { idempotent: true },
             task_ref(),
             task(),
