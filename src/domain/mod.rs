@@ -22,38 +22,54 @@ pub struct Integer(pub i64);
 
 impl<'de> serde::Deserialize<'de> for Integer {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visitor;
+        d.deserialize_any(IntegerVisitor {
+            whole_floats: true,
+            text: false,
+        })
+        .map(Self)
+    }
+}
 
-        impl serde::de::Visitor<'_> for Visitor {
-            type Value = Integer;
+/// Reads an integer: a JSON integer always; a number with no fractional
+/// part when `whole_floats`; text written exactly as JSON Schema's
+/// `integer` (an optional minus and digits) when `text` (query strings).
+pub(crate) struct IntegerVisitor {
+    pub whole_floats: bool,
+    pub text: bool,
+}
 
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("an integer")
-            }
+impl serde::de::Visitor<'_> for IntegerVisitor {
+    type Value = i64;
 
-            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Integer, E> {
-                Ok(Integer(v))
-            }
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an integer")
+    }
 
-            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Integer, E> {
-                i64::try_from(v)
-                    .map(Integer)
-                    .map_err(|_| E::custom("integer out of range"))
-            }
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<i64, E> {
+        Ok(v)
+    }
 
-            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Integer, E> {
-                // Exactly representable and whole: 2^53 bounds both.
-                const EXACT: f64 = 9_007_199_254_740_992.0;
-                if v.fract() == 0.0 && v.abs() <= EXACT {
-                    #[expect(clippy::cast_possible_truncation, reason = "whole and within 2^53")]
-                    Ok(Integer(v as i64))
-                } else {
-                    Err(E::invalid_type(serde::de::Unexpected::Float(v), &self))
-                }
-            }
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<i64, E> {
+        i64::try_from(v).map_err(|_| E::custom("integer out of range"))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<i64, E> {
+        // Exactly representable and whole: 2^53 bounds both.
+        const EXACT: f64 = 9_007_199_254_740_992.0;
+        if self.whole_floats && v.fract() == 0.0 && v.abs() <= EXACT {
+            #[expect(clippy::cast_possible_truncation, reason = "whole and within 2^53")]
+            Ok(v as i64)
+        } else {
+            Err(E::invalid_type(serde::de::Unexpected::Float(v), &self))
         }
+    }
 
-        d.deserialize_any(Visitor)
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<i64, E> {
+        let unexpected = serde::de::Unexpected::Str(v);
+        if !self.text {
+            return Err(E::invalid_type(unexpected, &self));
+        }
+        query::parse_integer(v).ok_or_else(|| E::invalid_value(unexpected, &self))
     }
 }
 

@@ -137,33 +137,11 @@ pub struct QueryInteger(pub i64);
 
 impl<'de> Deserialize<'de> for QueryInteger {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visitor;
-
-        impl serde::de::Visitor<'_> for Visitor {
-            type Value = QueryInteger;
-
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("an integer")
-            }
-
-            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<QueryInteger, E> {
-                Ok(QueryInteger(v))
-            }
-
-            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<QueryInteger, E> {
-                i64::try_from(v)
-                    .map(QueryInteger)
-                    .map_err(|_| E::custom("integer out of range"))
-            }
-
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<QueryInteger, E> {
-                parse_integer(v)
-                    .map(QueryInteger)
-                    .ok_or_else(|| E::invalid_value(serde::de::Unexpected::Str(v), &self))
-            }
-        }
-
-        d.deserialize_any(Visitor)
+        d.deserialize_any(super::IntegerVisitor {
+            whole_floats: false,
+            text: true,
+        })
+        .map(Self)
     }
 }
 

@@ -41,12 +41,15 @@ impl McpServer {
             .ok_or_else(|| ErrorData::internal_error("the request carries no credential", None))
     }
 
-    async fn run(&self, caller: &Caller, request: CallToolRequestParams) -> CallToolResult {
+    async fn run(
+        &self,
+        caller: &Caller,
+        access: Access,
+        request: CallToolRequestParams,
+    ) -> CallToolResult {
         let name = request.name.as_ref();
-        let result = match tools::find(name) {
-            Some(entry)
-                if entry.access == Access::Write && caller.credential.scope != Scope::Write =>
-            {
+        let result = match access {
+            Access::Write if caller.credential.scope != Scope::Write => {
                 Err(AppError::Forbidden("this token may only read"))
             }
             _ => {
@@ -108,12 +111,12 @@ impl ServerHandler for McpServer {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let caller = Self::caller(&context)?;
-        if tools::find(&request.name).is_none() {
+        let Some(entry) = tools::find(&request.name) else {
             return Err(ErrorData::invalid_params(
                 format!("unknown tool: {}", request.name),
                 None,
             ));
-        }
-        Ok(self.run(&caller, request).await.into())
+        };
+        Ok(self.run(&caller, entry.access, request).await.into())
     }
 }

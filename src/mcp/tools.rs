@@ -322,34 +322,34 @@ pub async fn call(
 ) -> Result<Value, AppError> {
     let mut args = Args(arguments);
     let value = match name {
-        "add_task" => out(tasks::create(ctx, trace, user, args.rest()?).await?),
-        "list_tasks" => out(tasks::list(ctx, user, args.rest()?).await?),
+        "add_task" => out(tasks::create(ctx, trace, user, args.rest()?).await?)?,
+        "list_tasks" => out(tasks::list(ctx, user, args.rest()?).await?)?,
         "get_task" => {
             let id = args.task_id()?;
             args.done()?;
-            out(tasks::get(ctx, user, id).await?)
+            out(tasks::get(ctx, user, id).await?)?
         }
         "update_task" => {
             let id = args.task_id()?;
             let expected = args.optional("expected_version")?;
             let patch = args.rest()?;
-            out(tasks::patch(ctx, trace, user, id, patch, expected).await?)
+            out(tasks::patch(ctx, trace, user, id, patch, expected).await?)?
         }
         "complete_task" => {
             let id = args.task_id()?;
             args.done()?;
-            out(tasks::complete(ctx, trace, user, id).await?)
+            out(tasks::complete(ctx, trace, user, id).await?)?
         }
         "uncomplete_task" => {
             let id = args.task_id()?;
             args.done()?;
-            out(tasks::uncomplete(ctx, trace, user, id).await?)
+            out(tasks::uncomplete(ctx, trace, user, id).await?)?
         }
         "delete_task" => {
             let id = args.task_id()?;
             let expected = args.optional("expected_version")?;
             args.done()?;
-            out(tasks::delete(ctx, trace, user, id, expected).await?)
+            out(tasks::delete(ctx, trace, user, id, expected).await?)?
         }
         "clear_completed" => {
             args.done()?;
@@ -358,16 +358,16 @@ pub async fn call(
         "skip_occurrence" => {
             let id = args.task_id()?;
             args.done()?;
-            out(tasks::skip_occurrence(ctx, trace, user, id).await?)
+            out(tasks::skip_occurrence(ctx, trace, user, id).await?)?
         }
         "list_tags" => {
             args.done()?;
             json!({ "tags": tags::list(ctx, user).await? })
         }
-        "create_tag" => out(tags::create(ctx, user, args.rest()?).await?),
+        "create_tag" => out(tags::create(ctx, user, args.rest()?).await?)?,
         "rename_tag" => {
             let tag_id: String = args.required("tag_id")?;
-            out(tags::update(ctx, trace, user, &tag_id, args.rest()?).await?)
+            out(tags::update(ctx, trace, user, &tag_id, args.rest()?).await?)?
         }
         "delete_tag" => {
             let tag_id: String = args.required("tag_id")?;
@@ -378,17 +378,17 @@ pub async fn call(
         "tag_task" => {
             let id = args.task_id()?;
             let tag: tasks::TagRef = args.rest()?;
-            out(tasks::add_tag(ctx, trace, user, id, &tag.tag).await?)
+            out(tasks::add_tag(ctx, trace, user, id, &tag.tag).await?)?
         }
         "untag_task" => {
             let id = args.task_id()?;
             let tag_id: String = args.required("tag_id")?;
             args.done()?;
-            out(tasks::remove_tag(ctx, trace, user, id, &tag_id).await?)
+            out(tasks::remove_tag(ctx, trace, user, id, &tag_id).await?)?
         }
         "set_reminder" => {
             let id = args.task_id()?;
-            out(reminders::set(ctx, trace, user, id, args.rest()?).await?)
+            out(reminders::set(ctx, trace, user, id, args.rest()?).await?)?
         }
         "cancel_reminder" => {
             let id = args.task_id()?;
@@ -397,7 +397,7 @@ pub async fn call(
             json!({ "cancelled": id.to_string() })
         }
         "list_reminders" => json!({ "reminders": reminders::list(ctx, user, args.rest()?).await? }),
-        "activity_log" => out(activity::list(ctx, user, args.rest()?).await?),
+        "activity_log" => out(activity::list(ctx, user, args.rest()?).await?)?,
         other => {
             return Err(AppError::invalid(
                 "name",
@@ -408,8 +408,8 @@ pub async fn call(
     Ok(value)
 }
 
-fn out<T: serde::Serialize>(value: T) -> Value {
-    serde_json::to_value(value).unwrap_or(Value::Null)
+fn out<T: serde::Serialize>(value: T) -> Result<Value, AppError> {
+    serde_json::to_value(value).map_err(AppError::internal)
 }
 
 /// A tool's arguments, taken apart field by field; every error names the
