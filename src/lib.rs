@@ -11,6 +11,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod events;
+pub mod healthcheck;
 pub mod mcp;
 pub mod metrics;
 pub mod routes;

@@ -1,4 +1,8 @@
 //! The `taskstream` binary: load settings, start logging, run the service.
+//!
+//! `taskstream` serves; `taskstream healthcheck [PATH|URL]` asks the running
+//! service (same settings) for `PATH`, default `/healthz`, or fetches `URL`,
+//! and exits 0 on a 2xx (container health checks without a shell or curl).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,7 +12,27 @@ use taskstream::settings::Settings;
 use taskstream::startup::Application;
 use taskstream::telemetry;
 
+const USAGE: &str = "usage: taskstream [healthcheck [PATH|URL]]";
+
 fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        [] => Command::Serve,
+        ["healthcheck"] => Command::Healthcheck("/healthz".into()),
+        ["healthcheck", path] => Command::Healthcheck(path.into()),
+        ["-h" | "--help"] => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        ["-V" | "--version"] => {
+            println!("taskstream {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
     let config_dir = std::env::var_os("TASKSTREAM_CONFIG_DIR")
         .map_or_else(|| PathBuf::from("config"), PathBuf::from);
     let settings = match Settings::load(&config_dir) {
@@ -18,6 +42,18 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Command::Healthcheck(path) = command {
+        return match taskstream::healthcheck::check(&settings, &path) {
+            Ok(status) => {
+                println!("{status}");
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("taskstream healthcheck: {err}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let (log, guard) = telemetry::init(&settings);
     // actix and awc log through the `log` crate: route it into slog.
     let scope_guard = slog_scope::set_global_logger(log.clone());
@@ -56,4 +92,10 @@ fn main() -> ExitCode {
     drop(log);
     drop(guard);
     code
+}
+
+/// What the binary was asked to do.
+enum Command {
+    Serve,
+    Healthcheck(String),
 }

@@ -73,8 +73,19 @@ pub struct Settings {
     pub dapr_http_endpoint: Option<String>,
     /// Sidecar HTTP port (Dapr's default 3500).
     pub dapr_http_port: u16,
-    /// Dapr pub/sub component to publish through.
+    /// Dapr pub/sub component to publish through, and to subscribe to
+    /// `task-events` and `reminders` on (one consumer group: each message
+    /// reaches one replica).
     pub dapr_pubsub_name: String,
+    /// Dapr pub/sub component to subscribe to `task-updates` on. Every
+    /// replica must see every sync message, so in a deployment of several
+    /// replicas this is a component whose consumer is the pod itself
+    /// (Kafka `consumerID: "{podName}"`, no `consumerGroup`). Empty: the
+    /// `DAPR_PUBSUB_NAME` component.
+    pub dapr_updates_pubsub_name: String,
+    /// Path version of the Dapr Jobs API: `v1.0` (stable since Dapr 1.18)
+    /// or `v1.0-alpha1` (older sidecars).
+    pub dapr_jobs_api_version: String,
     /// Seconds allowed per publish call.
     pub dapr_publish_timeout: f64,
     /// Sent as `dapr-api-token` to the sidecar.
@@ -179,6 +190,8 @@ impl Default for Settings {
             dapr_http_endpoint: None,
             dapr_http_port: 3500,
             dapr_pubsub_name: "pubsub-kafka".into(),
+            dapr_updates_pubsub_name: String::new(),
+            dapr_jobs_api_version: "v1.0".into(),
             dapr_publish_timeout: 2.0,
             dapr_api_token: None,
             app_api_token: None,
@@ -237,6 +250,8 @@ const ENV_KEYS: &[&str] = &[
     "DAPR_HTTP_ENDPOINT",
     "DAPR_HTTP_PORT",
     "DAPR_PUBSUB_NAME",
+    "DAPR_UPDATES_PUBSUB_NAME",
+    "DAPR_JOBS_API_VERSION",
     "DAPR_PUBLISH_TIMEOUT",
     "DAPR_API_TOKEN",
     "APP_API_TOKEN",
@@ -362,6 +377,16 @@ impl Settings {
                 "REMINDER_SCHEDULER must be builtin or dapr-jobs".into(),
             ));
         }
+        if !["v1.0", "v1.0-alpha1"].contains(&self.dapr_jobs_api_version.as_str()) {
+            return Err(SettingsError::Refused(
+                "DAPR_JOBS_API_VERSION must be v1.0 (Dapr 1.18 and later) or v1.0-alpha1".into(),
+            ));
+        }
+        if self.dapr_pubsub_name.is_empty() {
+            return Err(SettingsError::Refused(
+                "DAPR_PUBSUB_NAME must name a Dapr pub/sub component".into(),
+            ));
+        }
         if self.ws_session_queue == 0 {
             return Err(SettingsError::Refused(
                 "WS_SESSION_QUEUE must be at least 1".into(),
@@ -451,6 +476,15 @@ impl Settings {
     /// Whether reminders are scheduled through the Dapr Jobs API.
     pub fn dapr_jobs(&self) -> bool {
         self.reminder_scheduler == "dapr-jobs"
+    }
+
+    /// The pub/sub component `task-updates` is subscribed on.
+    pub fn updates_pubsub(&self) -> &str {
+        if self.dapr_updates_pubsub_name.is_empty() {
+            &self.dapr_pubsub_name
+        } else {
+            &self.dapr_updates_pubsub_name
+        }
     }
 
     /// The sidecar's base URL.
@@ -621,11 +655,29 @@ mod tests {
             ("PUBLIC_URL", "ftp://tasks.example.com"),
             ("OAUTH_AUTHORIZATION_SERVERS", "id.example.com"),
             ("CORS_ALLOWED_ORIGINS", "https://app.example.com/"),
+            ("DAPR_JOBS_API_VERSION", "v2"),
         ] {
             let err = Settings::load_from(Path::new("/nonexistent"), &env(&[(key, bad)]))
                 .expect_err("must refuse");
             assert!(err.to_string().contains(key), "{err}");
         }
+    }
+
+    #[test]
+    fn task_updates_use_the_main_component_unless_another_is_named() {
+        let s = Settings::load_from(Path::new("/nonexistent"), &[]).unwrap();
+        assert_eq!(s.updates_pubsub(), "pubsub-kafka");
+        assert_eq!(s.dapr_jobs_api_version, "v1.0");
+        let s = Settings::load_from(
+            Path::new("/nonexistent"),
+            &env(&[
+                ("DAPR_UPDATES_PUBSUB_NAME", "pubsub-kafka-broadcast"),
+                ("DAPR_JOBS_API_VERSION", "v1.0-alpha1"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.updates_pubsub(), "pubsub-kafka-broadcast");
+        assert_eq!(s.dapr_pubsub_name, "pubsub-kafka");
     }
 
     #[test]

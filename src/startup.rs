@@ -152,7 +152,8 @@ impl Application {
         info!(self.state.service.log, "listening";
             "address" => format!("http://{}:{}", settings.host, self.port),
             "database" => format!("{:?}", self.state.service.db.backend()),
-            "env" => settings.taskstream_env.as_str());
+            "env" => settings.taskstream_env.as_str(),
+            "instance" => &settings.instance_id);
     }
 
     pub fn port(&self) -> u16 {

@@ -46,6 +46,8 @@ pub struct DaprClient {
     client: awc::Client,
     base: String,
     pubsub: String,
+    /// `{base}/{version}/jobs`.
+    jobs: String,
     token: Option<String>,
 }
 
@@ -56,9 +58,11 @@ impl DaprClient {
             .timeout(timeout)
             .connector(awc::Connector::new().timeout(timeout))
             .finish();
+        let base = settings.dapr_base_url();
         Self {
             client,
-            base: settings.dapr_base_url(),
+            jobs: format!("{base}/{}/jobs", settings.dapr_jobs_api_version),
+            base,
             pubsub: settings.dapr_pubsub_name.clone(),
             token: settings.dapr_api_token.clone(),
         }
@@ -89,7 +93,7 @@ impl DaprClient {
         due: chrono::DateTime<chrono::Utc>,
         data: serde_json::Value,
     ) -> Result<(), PublishError> {
-        let url = format!("{}/v1.0-alpha1/jobs/{name}", self.base);
+        let url = format!("{}/{name}", self.jobs);
         let body = serde_json::json!({
             "dueTime": due.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             "data": data,
@@ -99,7 +103,7 @@ impl DaprClient {
 
     /// Deletes the job `name` (a missing job is fine).
     pub async fn delete_job(&self, name: &str) -> Result<(), PublishError> {
-        let url = format!("{}/v1.0-alpha1/jobs/{name}", self.base);
+        let url = format!("{}/{name}", self.jobs);
         match self.call(self.client.delete(url), Body::Empty).await {
             Err(PublishError::Status { status: 404, .. }) => Ok(()),
             other => other,

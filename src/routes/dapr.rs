@@ -111,18 +111,22 @@ fn admit(
 }
 
 #[utoipa::path(get, path = "/dapr/subscribe", tag = "dapr",
-    responses((status = 200, body = Vec<Subscription>, description = "the topics this app subscribes to, with their routes")))]
+    responses((status = 200, body = Vec<Subscription>, description = "the topics this app subscribes to, with their components and routes: `task-updates` on `DAPR_UPDATES_PUBSUB_NAME` (a per-replica consumer), the others on `DAPR_PUBSUB_NAME`")))]
 pub async fn subscribe(state: web::Data<AppState>) -> HttpResponse {
     let topics = state.service.events.topics();
-    let pubsub = &state.service.settings.dapr_pubsub_name;
-    let list: Vec<Subscription> = [&topics.task_events, &topics.reminders, &topics.task_updates]
-        .into_iter()
-        .map(|topic| Subscription {
-            pubsubname: pubsub.clone(),
-            topic: topic.clone(),
-            route: format!("/api/events/{topic}"),
-        })
-        .collect();
+    let settings = &state.service.settings;
+    let list: Vec<Subscription> = [
+        (settings.dapr_pubsub_name.as_str(), &topics.task_events),
+        (settings.dapr_pubsub_name.as_str(), &topics.reminders),
+        (settings.updates_pubsub(), &topics.task_updates),
+    ]
+    .into_iter()
+    .map(|(pubsub, topic)| Subscription {
+        pubsubname: pubsub.to_owned(),
+        topic: topic.clone(),
+        route: format!("/api/events/{topic}"),
+    })
+    .collect();
     HttpResponse::Ok().json(list)
 }
 

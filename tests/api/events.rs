@@ -578,6 +578,39 @@ async fn deliver(app: &TestApp, topic: &str, body: Value, token: Option<&str>) -
     (status, res.json().await.unwrap_or(Value::Null))
 }
 
+/// With several replicas, `task-updates` is subscribed on the per-replica
+/// component (every replica sees every sync message), the rest on the
+/// shared consumer group.
+#[apply(backends)]
+#[actix_web::test]
+async fn task_updates_are_subscribed_on_the_broadcast_component_when_one_is_named(
+    #[case] backend: Backend,
+) {
+    let app = spawn_app_with(backend, |s| {
+        s.dapr_updates_pubsub_name = "pubsub-kafka-broadcast".into();
+    })
+    .await;
+    let subs = app
+        .call(actix_web::http::Method::GET, "/dapr/subscribe", None, None)
+        .await
+        .expect(200);
+    let components: HashMap<String, String> = subs
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["topic"].as_str().unwrap().to_owned(),
+                s["pubsubname"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(components["task-updates"], "pubsub-kafka-broadcast");
+    assert_eq!(components["task-events"], "pubsub-kafka");
+    assert_eq!(components["reminders"], "pubsub-kafka");
+}
+
 #[apply(backends)]
 #[actix_web::test]
 async fn dapr_deliveries_are_deduped_and_answered_in_dapr_terms(#[case] backend: Backend) {

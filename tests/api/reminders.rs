@@ -343,11 +343,13 @@ async fn the_next_occurrence_gets_its_own_reminder(#[case] backend: Backend) {
 #[actix_web::test]
 async fn with_dapr_jobs_reminders_are_scheduled_there_and_fired_by_its_callback(
     #[case] backend: Backend,
+    #[values("v1.0", "v1.0-alpha1")] api_version: &str,
 ) {
     let sidecar = Sidecar::start().await;
     let endpoint = sidecar.endpoint();
     let app = spawn_app_with(backend, move |s| {
         s.reminder_scheduler = "dapr-jobs".into();
+        s.dapr_jobs_api_version = api_version.into();
         s.dapr_http_endpoint = Some(endpoint);
     })
     .await;
@@ -377,7 +379,7 @@ async fn with_dapr_jobs_reminders_are_scheduled_there_and_fired_by_its_callback(
     let scheduled = jobs.iter().find(|r| r.topic == name).unwrap();
     assert_eq!(
         (scheduled.method.as_str(), scheduled.path.as_str()),
-        ("POST", format!("/v1.0-alpha1/jobs/{name}").as_str())
+        ("POST", format!("/{api_version}/jobs/{name}").as_str())
     );
     assert_eq!(scheduled.body["data"]["reminder_id"], reminder.body["id"]);
     let due_time =

@@ -7,8 +7,9 @@
 //! failure answers 500 `ERR_PUBSUB_PUBLISH_MESSAGE`; with an API token
 //! configured, a request without a matching `dapr-api-token` header answers
 //! 401. `metadata.*` query parameters are passed through as metadata. The
-//! Jobs API (`POST|DELETE /v1.0-alpha1/jobs/{name}`) answers 204 and is
-//! recorded with the job name as `topic`.
+//! Jobs API (`POST|DELETE /{version}/jobs/{name}`) answers 204 and is
+//! recorded with the job name as `topic`, at its stable path (`/v1.0/…`,
+//! Dapr 1.18 and later) and at the alpha path older sidecars serve.
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener};
@@ -86,8 +87,14 @@ impl Sidecar {
                 .app_data(web::Data::new(shared.clone()))
                 .app_data(web::PayloadConfig::new(4 * 1024 * 1024))
                 .route("/v1.0/publish/{pubsub}/{topic}", web::post().to(publish))
-                .route("/v1.0-alpha1/jobs/{name}", web::post().to(job))
-                .route("/v1.0-alpha1/jobs/{name}", web::delete().to(job))
+                .route(
+                    "/{version:v1\\.0(?:-alpha1)?}/jobs/{name}",
+                    web::post().to(job),
+                )
+                .route(
+                    "/{version:v1\\.0(?:-alpha1)?}/jobs/{name}",
+                    web::delete().to(job),
+                )
         })
         .workers(1)
         .disable_signals()
@@ -287,10 +294,11 @@ fn record(
 
 async fn job(
     req: HttpRequest,
-    name: web::Path<String>,
+    path: web::Path<(String, String)>,
     body: web::Bytes,
     shared: web::Data<Arc<Shared>>,
 ) -> HttpResponse {
+    let (_version, name) = path.into_inner();
     let parsed = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let headers = req
         .headers()
