@@ -14,9 +14,11 @@ FROM rust:${RUST_VERSION}-slim-bookworm AS builder
 WORKDIR /build
 
 # Dependencies first, compiled against stub sources: this layer is reused
-# until Cargo.toml or Cargo.lock change, so a source change rebuilds only
+# until Cargo.toml, Cargo.lock or .cargo/ change, so a source change rebuilds only
 # taskstream itself.
 COPY Cargo.toml Cargo.lock ./
+# Build settings of the bundled SQLite.
+COPY .cargo .cargo
 RUN mkdir -p src tests/benches \
     && echo 'fn main() {}' > src/main.rs \
     && echo 'fn main() {}' > tests/benches/api.rs \

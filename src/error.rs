@@ -180,6 +180,12 @@ fn is_unavailable_message(message: &str) -> bool {
     .any(|needle| message.contains(needle))
 }
 
+impl From<crate::db::WriteQueueTimeout> for AppError {
+    fn from(err: crate::db::WriteQueueTimeout) -> Self {
+        Self::Unavailable(Box::new(err))
+    }
+}
+
 impl From<crate::db::PoolError> for AppError {
     fn from(err: crate::db::PoolError) -> Self {
         Self::Unavailable(Box::new(err))

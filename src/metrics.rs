@@ -15,6 +15,9 @@ pub struct Metrics {
     pub publish_failures: IntCounterVec,
     /// Messages waiting in the outbox (set when scraped).
     pub outbox_pending: IntGauge,
+    /// Write transactions waiting for SQLite's one writer (set when
+    /// scraped; always 0 on PostgreSQL).
+    pub db_writers_waiting: IntGauge,
     /// Seconds per publish call.
     pub publish_latency: Histogram,
     /// Hand-offs dropped because the channel was full (recovered from the log).
@@ -48,6 +51,10 @@ impl Metrics {
                 &["reason"],
             )?,
             outbox_pending: IntGauge::new("outbox_pending", "messages waiting to be published")?,
+            db_writers_waiting: IntGauge::new(
+                "db_writers_waiting",
+                "write transactions queued for SQLite's single writer",
+            )?,
             publish_latency: Histogram::with_opts(
                 HistogramOpts::new(
                     "publish_duration_seconds",
@@ -84,7 +91,8 @@ impl Metrics {
             )?,
             registry,
         };
-        let collectors: [Box<dyn prometheus::core::Collector>; 10] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 11] = [
+            Box::new(metrics.db_writers_waiting.clone()),
             Box::new(metrics.events_written.clone()),
             Box::new(metrics.events_published.clone()),
             Box::new(metrics.publish_failures.clone()),

@@ -64,8 +64,30 @@ pub enum Backend {
 #[derive(Clone)]
 pub struct Db {
     pools: Pools,
+    /// SQLite's single writer, taken in arrival order (see [`WriteQueue`]).
+    writers: Option<Arc<WriteQueue>>,
     _runtime: Arc<DbRuntime>,
 }
+
+/// A first-come, first-served queue in front of SQLite's one writer. SQLite
+/// itself makes a blocked writer sleep and retry (its busy handler), so
+/// under contention some wait far longer than others; here they wait their
+/// turn, each at most `DATABASE_TIMEOUT`, and never hold a pooled
+/// connection while waiting.
+pub struct WriteQueue {
+    /// One permit; tokio's semaphore hands permits out in FIFO order.
+    turn: tokio::sync::Semaphore,
+    waiting: std::sync::atomic::AtomicI64,
+    timeout: std::time::Duration,
+}
+
+/// The caller's turn to write; the next waiter's comes when it is dropped.
+pub type WriteTurn<'a> = Option<tokio::sync::SemaphorePermit<'a>>;
+
+/// No turn came within `DATABASE_TIMEOUT` (answered 503).
+#[derive(Debug, thiserror::Error)]
+#[error("the database is busy: no turn to write within {0:?}")]
+pub struct WriteQueueTimeout(std::time::Duration);
 
 #[derive(Clone)]
 enum Pools {
@@ -155,10 +177,12 @@ macro_rules! db_run {
 
 /// Runs `$body` in one write transaction on a connection from `$db`, with
 /// `$conn` bound to a `&mut Conn`. The body evaluates to
-/// `Result<T, AppError>`; an `Err` rolls everything back.
+/// `Result<T, AppError>`; an `Err` rolls everything back. On SQLite the
+/// transaction waits its turn in the [`WriteQueue`] first.
 #[macro_export]
 macro_rules! transaction {
     ($db:expr, |$conn:ident| $body:expr) => {{
+        let _turn = $db.write_turn().await?;
         let mut pooled = $db.get().await?;
         match &mut pooled {
             $crate::db::PooledConn::Pg(inner) => {
@@ -291,9 +315,41 @@ impl Db {
                 Pools::Sqlite(pool)
             }
         };
+        let writers = matches!(pools, Pools::Sqlite(_)).then(|| {
+            Arc::new(WriteQueue {
+                turn: tokio::sync::Semaphore::new(1),
+                waiting: std::sync::atomic::AtomicI64::new(0),
+                timeout,
+            })
+        });
         Ok(Self {
             pools,
+            writers,
             _runtime: runtime,
+        })
+    }
+
+    /// Waits for this process's turn to write (SQLite; PostgreSQL takes
+    /// concurrent writers itself and needs none).
+    pub async fn write_turn(&self) -> Result<WriteTurn<'_>, WriteQueueTimeout> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let Some(queue) = &self.writers else {
+            return Ok(None);
+        };
+        queue.waiting.fetch_add(1, Relaxed);
+        let turn = tokio::time::timeout(queue.timeout, queue.turn.acquire()).await;
+        queue.waiting.fetch_sub(1, Relaxed);
+        match turn {
+            Ok(Ok(permit)) => Ok(Some(permit)),
+            // The semaphore is never closed.
+            Ok(Err(_)) | Err(_) => Err(WriteQueueTimeout(queue.timeout)),
+        }
+    }
+
+    /// Writers waiting for their turn (always 0 on PostgreSQL).
+    pub fn writers_waiting(&self) -> i64 {
+        self.writers.as_ref().map_or(0, |queue| {
+            queue.waiting.load(std::sync::atomic::Ordering::Relaxed)
         })
     }
 

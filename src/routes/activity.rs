@@ -24,6 +24,11 @@ pub async fn list(
 #[utoipa::path(get, path = "/metrics", tag = "ops",
     responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain", body = String)))]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let service = &state.service;
+    service
+        .metrics
+        .db_writers_waiting
+        .set(service.db.writers_waiting());
     if let Ok(mut pooled) = state.service.db.get().await
         && let Ok(pending) = db::events::pending_count(&mut pooled.conn()).await
     {

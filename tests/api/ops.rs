@@ -8,7 +8,12 @@ use rstest_reuse::apply;
 use serde_json::{Value, json};
 
 use crate::backends;
-use crate::helpers::{Backend, TestDb, admin_exec, postgres_admin_url, spawn_app, start};
+use std::time::Duration;
+
+use crate::helpers::{
+    Backend, TestDb, admin_exec, postgres_admin_url, spawn_app, spawn_app_with, start,
+    test_settings,
+};
 
 #[apply(backends)]
 #[actix_web::test]
@@ -290,6 +295,65 @@ async fn sixty_four_concurrent_writers_all_succeed(#[case] backend: Backend) {
         .await
         .expect(200);
     assert_eq!(list.body["total"], 256);
+}
+
+/// SQLite has one writer: this process's writers take turns in arrival
+/// order, wait at most `DATABASE_TIMEOUT`, and the queue shows in
+/// `/metrics`.
+#[actix_web::test]
+async fn sqlite_writers_take_turns_in_arrival_order() {
+    let app = spawn_app_with(Backend::Sqlite, |s| s.database_timeout = 0.5).await;
+    let db = taskstream::db::Db::connect(&test_settings(app.database_url.clone()))
+        .await
+        .expect("database");
+    let db = std::rc::Rc::new(db);
+    let first = db.write_turn().await.expect("a free turn");
+    assert!(first.is_some());
+    let order = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let mut waiters = Vec::new();
+    for n in 0..8 {
+        let (mine, order) = (db.clone(), order.clone());
+        waiters.push(actix_rt::spawn(async move {
+            let turn = mine.write_turn().await.expect("a turn within the timeout");
+            order.borrow_mut().push(n);
+            // Hold it a moment, so that the next one really waits.
+            actix_rt::time::sleep(Duration::from_millis(5)).await;
+            drop(turn);
+        }));
+        // Arrive one after another.
+        while db.writers_waiting() < n + 1 {
+            actix_rt::task::yield_now().await;
+        }
+    }
+    assert_eq!(db.writers_waiting(), 8);
+    drop(first);
+    for waiter in waiters {
+        waiter.await.expect("waiter");
+    }
+    assert_eq!(*order.borrow(), (0..8).collect::<Vec<i64>>());
+    assert_eq!(db.writers_waiting(), 0);
+
+    // A turn that does not come within DATABASE_TIMEOUT is an error (503),
+    // not a hang.
+    let _held = db.write_turn().await.expect("a free turn");
+    let err = db.write_turn().await.expect_err("no turn while held");
+    assert!(err.to_string().contains("busy"), "{err}");
+    let err: taskstream::error::AppError = err.into();
+    assert_eq!(err.code(), "service_unavailable");
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .body()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&metrics);
+    assert!(
+        text.contains("taskstream_db_writers_waiting 0"),
+        "the queue depth is exported"
+    );
 }
 
 #[apply(backends)]
