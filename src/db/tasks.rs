@@ -232,6 +232,16 @@ pub async fn completed(conn: &mut Conn<'_>, user_id: &str) -> QueryResult<Vec<Ta
         .await)
 }
 
+/// `(task id, tag name)` of the given tasks.
+macro_rules! tag_pairs {
+    ($ids:expr) => {
+        task_tags::table
+            .inner_join(tags::table)
+            .filter(task_tags::task_id.eq_any($ids))
+            .select((task_tags::task_id, tags::name))
+    };
+}
+
 /// Tag names of each of the given tasks.
 pub async fn tag_names(
     conn: &mut Conn<'_>,
@@ -240,29 +250,36 @@ pub async fn tag_names(
     if task_ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let pairs: Vec<(String, String)> = db_run!(conn, |c| task_tags::table
-        .inner_join(tags::table)
-        .filter(task_tags::task_id.eq_any(task_ids))
-        .select((task_tags::task_id, tags::name))
-        .load(c)
-        .await)?;
+    let pairs: Vec<(String, String)> = db_run!(conn, |c| tag_pairs!(task_ids).load(c).await)?;
+    Ok(by_task(pairs))
+}
+
+fn by_task(pairs: Vec<(String, String)>) -> HashMap<String, Vec<String>> {
     let mut out: HashMap<String, Vec<String>> = HashMap::new();
     for (task, name) in pairs {
         out.entry(task).or_default().push(name);
     }
-    Ok(out)
+    out
 }
 
-/// Loads tasks with their tags, in the order given.
-pub async fn with_tags(conn: &mut Conn<'_>, rows: Vec<TaskRow>) -> Result<Vec<Task>, AppError> {
-    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-    let mut names = tag_names(conn, &ids).await?;
+/// The rows as tasks, each with its tag names from `names`.
+fn assemble(
+    rows: Vec<TaskRow>,
+    mut names: HashMap<String, Vec<String>>,
+) -> Result<Vec<Task>, AppError> {
     rows.into_iter()
         .map(|r| {
             let tags = names.remove(&r.id).unwrap_or_default();
             r.into_task(tags)
         })
         .collect()
+}
+
+/// Loads tasks with their tags, in the order given.
+pub async fn with_tags(conn: &mut Conn<'_>, rows: Vec<TaskRow>) -> Result<Vec<Task>, AppError> {
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let names = tag_names(conn, &ids).await?;
+    assemble(rows, names)
 }
 
 /// One task with its tags.
@@ -304,19 +321,12 @@ macro_rules! filtered {
     }};
 }
 
-/// One page of the user's tasks matching `q`, and how many match in all.
-pub async fn list(
-    conn: &mut Conn<'_>,
-    user_id: &str,
-    q: &TaskQuery,
-) -> QueryResult<(Vec<TaskRow>, i64)> {
-    let user = user_id.to_owned();
-    db_run!(conn, |c| {
-        let total: i64 = filtered!(user.clone(), q).count().get_result(c).await?;
-        if total <= q.offset {
-            return Ok((Vec::new(), total));
-        }
-        let mut query = filtered!(user.clone(), q);
+/// The page `q` asks for: [`filtered!`], ordered and limited, selecting
+/// whole rows.
+macro_rules! page {
+    ($user:expr, $q:expr) => {{
+        let q: &TaskQuery = $q;
+        let mut query = filtered!($user, q);
         let asc = q.sort_order == SortOrder::Asc;
         query = match (q.sort_by, asc) {
             (SortBy::CreatedAt, true) => query.order_by(tasks::created_at.asc()),
@@ -341,14 +351,67 @@ pub async fn list(
         } else {
             query.then_order_by(tasks::id.desc())
         };
-        let rows = query
+        query
             .limit(q.limit)
             .offset(q.offset)
             .select(TaskRow::as_select())
-            .load(c)
-            .await?;
-        Ok((rows, total))
-    })
+    }};
+}
+
+/// One page of the user's tasks matching `q`, with their tags, and how many
+/// match in all.
+///
+/// On SQLite the three queries run in one call on the connection's thread,
+/// with rows decoded where SQLite hands them out: each query through the
+/// async wrapper would be a thread hop of its own and would copy every
+/// value of every row first.
+pub async fn list(
+    conn: &mut Conn<'_>,
+    user_id: &str,
+    q: &TaskQuery,
+) -> Result<(Vec<Task>, i64), AppError> {
+    let (rows, pairs, total) = match conn {
+        Conn::Pg(c) => {
+            let c: &mut diesel_async::AsyncPgConnection = c;
+            let total: i64 = filtered!(user_id, q).count().get_result(c).await?;
+            if total <= q.offset {
+                return Ok((Vec::new(), total));
+            }
+            let rows: Vec<TaskRow> = page!(user_id, q).load(c).await?;
+            let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+            let pairs: Vec<(String, String)> = tag_pairs!(&ids).load(c).await?;
+            (rows, pairs, total)
+        }
+        Conn::Sqlite(c) => {
+            let (user, q) = (user_id.to_owned(), q.clone());
+            c.spawn_blocking(move |c| sync::list(c, &user, &q)).await?
+        }
+    };
+    Ok((assemble(rows, by_task(pairs))?, total))
+}
+
+/// The SQLite side of [`list`], with diesel's synchronous API on the
+/// connection's own thread.
+mod sync {
+    use diesel::prelude::*;
+    use diesel::sqlite::SqliteConnection;
+
+    use super::{TaskRow, like_pattern, tag_pattern};
+    use crate::db::schema::{tags, task_tags, tasks};
+    use crate::domain::query::{SortBy, SortOrder, Status, TaskQuery};
+
+    type Page = (Vec<TaskRow>, Vec<(String, String)>, i64);
+
+    pub(super) fn list(c: &mut SqliteConnection, user: &str, q: &TaskQuery) -> QueryResult<Page> {
+        let total: i64 = filtered!(user, q).count().get_result(c)?;
+        if total <= q.offset {
+            return Ok((Vec::new(), Vec::new(), total));
+        }
+        let rows: Vec<TaskRow> = page!(user, q).load(c)?;
+        let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+        let pairs = tag_pairs!(&ids).load(c)?;
+        Ok((rows, pairs, total))
+    }
 }
 
 /// `%needle%` with LIKE's wildcards escaped.

@@ -88,8 +88,7 @@ pub async fn list(
     let mut pooled = ctx.db.get().await?;
     let conn = &mut pooled.conn();
     let query = TaskQuery::parse(params, user_tz(conn, user).await?)?;
-    let (rows, total) = db::tasks::list(conn, user.as_str(), &query).await?;
-    let items = db::tasks::with_tags(conn, rows).await?;
+    let (items, total) = db::tasks::list(conn, user.as_str(), &query).await?;
     Ok(TaskPage {
         items,
         total,
