@@ -11,6 +11,7 @@ pub mod api_tokens;
 pub mod events;
 pub mod reminders;
 pub mod schema;
+pub mod stamp;
 pub mod tags;
 pub mod tasks;
 pub mod users;

@@ -8,6 +8,7 @@ use diesel_async::RunQueryDsl;
 
 use super::Conn;
 use super::schema::{tags, task_tags, tasks};
+use super::stamp::{MaybeStamp, Stamp};
 use crate::db_run;
 use crate::domain::fold_case;
 use crate::domain::query::{SortBy, SortOrder, Status, TaskQuery};
@@ -30,11 +31,14 @@ pub struct TaskRow {
     pub search_key: String,
     pub tag_keys: String,
     pub completed: bool,
+    #[diesel(deserialize_as = MaybeStamp)]
     pub completed_at: Option<NaiveDateTime>,
     pub priority: i16,
+    #[diesel(deserialize_as = MaybeStamp)]
     pub due_at: Option<NaiveDateTime>,
     pub recurrence_pattern: Option<String>,
     pub recurrence_mode: String,
+    #[diesel(deserialize_as = MaybeStamp)]
     pub recurrence_end_date: Option<NaiveDateTime>,
     pub reminder_offset_minutes: Option<i32>,
     pub parent_task_id: Option<String>,
@@ -43,7 +47,9 @@ pub struct TaskRow {
     /// deleted, so a replayed completion cannot make another).
     pub successor_created: bool,
     pub version: i32,
+    #[diesel(deserialize_as = Stamp)]
     pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = Stamp)]
     pub updated_at: NaiveDateTime,
 }
 

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::tag::{TagName, parse_tag_list};
-use super::time::{DayEdge, Instant, parse_instant, parse_instant_or_date};
+use super::time::{DayEdge, Instant, parse_instant, parse_instant_or_date, rfc3339};
 use super::{Problems, fold_case};
 use crate::error::AppError;
 
@@ -522,20 +522,25 @@ pub struct Task {
     pub title: String,
     pub description: Option<String>,
     pub completed: bool,
+    #[serde(serialize_with = "rfc3339::option::serialize")]
     pub completed_at: Option<DateTime<Utc>>,
     pub priority: Priority,
+    #[serde(serialize_with = "rfc3339::option::serialize")]
     pub due_at: Option<DateTime<Utc>>,
     /// Tag names, sorted case-insensitively.
     pub tags: Vec<String>,
     pub recurrence_pattern: Option<String>,
     pub recurrence_mode: RecurrenceMode,
+    #[serde(serialize_with = "rfc3339::option::serialize")]
     pub recurrence_end_date: Option<DateTime<Utc>>,
     pub reminder_offset_minutes: Option<i32>,
     /// The previous occurrence of a recurring task.
     pub parent_task_id: Option<Uuid>,
     /// Starts at 1 and grows by one on every change; the `ETag`.
     pub version: i32,
+    #[serde(serialize_with = "rfc3339::serialize")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "rfc3339::serialize")]
     pub updated_at: DateTime<Utc>,
 }
 

@@ -146,3 +146,121 @@ mod tests {
         );
     }
 }
+
+/// Serialises instants exactly as chrono's `Serialize` does (RFC 3339, `Z`,
+/// 0, 3, 6 or 9 fractional digits as the value needs), written digit by
+/// digit into a buffer instead of through `fmt` one character at a time: a
+/// list of 100 tasks writes 500 of them. Anything chrono would write
+/// differently (years past 9999, leap seconds) is left to chrono.
+pub mod rfc3339 {
+    use chrono::{DateTime, Datelike, Timelike, Utc};
+    use serde::{Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(at: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut buf = [0u8; 30];
+        match write(at, &mut buf) {
+            Some(text) => serializer.serialize_str(text),
+            None => at.serialize(serializer),
+        }
+    }
+
+    /// The same for `Option`al instants (`null` for none).
+    pub mod option {
+        use chrono::{DateTime, Utc};
+        use serde::Serializer;
+
+        pub fn serialize<S: Serializer>(
+            at: &Option<DateTime<Utc>>,
+            serializer: S,
+        ) -> Result<S::Ok, S::Error> {
+            match at {
+                Some(at) => super::serialize(at, serializer),
+                None => serializer.serialize_none(),
+            }
+        }
+    }
+
+    fn write<'b>(at: &DateTime<Utc>, buf: &'b mut [u8; 30]) -> Option<&'b str> {
+        let (year, nanos) = (at.year(), at.nanosecond());
+        if !(0..=9999).contains(&year) || nanos >= 1_000_000_000 {
+            return None;
+        }
+        let mut len = 0;
+        let mut put = |value: u32, digits: u32, then: Option<u8>| {
+            for i in (0..digits).rev() {
+                buf[len] = b'0' + (value / 10u32.pow(i) % 10) as u8;
+                len += 1;
+            }
+            if let Some(byte) = then {
+                buf[len] = byte;
+                len += 1;
+            }
+        };
+        put(year.unsigned_abs(), 4, Some(b'-'));
+        put(at.month(), 2, Some(b'-'));
+        put(at.day(), 2, Some(b'T'));
+        put(at.hour(), 2, Some(b':'));
+        put(at.minute(), 2, Some(b':'));
+        match nanos {
+            0 => put(at.second(), 2, Some(b'Z')),
+            _ => {
+                put(at.second(), 2, Some(b'.'));
+                if nanos % 1_000_000 == 0 {
+                    put(nanos / 1_000_000, 3, Some(b'Z'));
+                } else if nanos % 1_000 == 0 {
+                    put(nanos / 1_000, 6, Some(b'Z'));
+                } else {
+                    put(nanos, 9, Some(b'Z'));
+                }
+            }
+        }
+        std::str::from_utf8(&buf[..len]).ok()
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use chrono::{DateTime, TimeZone, Utc};
+
+        #[derive(serde::Serialize)]
+        struct Fast(#[serde(serialize_with = "super::serialize")] DateTime<Utc>);
+
+        #[test]
+        fn writes_exactly_what_chrono_writes() {
+            let mut at = Utc.with_ymd_and_hms(1000, 1, 1, 0, 0, 0).unwrap();
+            let steps = [
+                chrono::Duration::seconds(86_400 * 3_650 + 3_599),
+                chrono::Duration::milliseconds(123_456_789_012),
+                chrono::Duration::microseconds(98_765_432_101_234),
+                chrono::Duration::nanoseconds(1_234_567_890_123_457),
+            ];
+            let mut checked = 0;
+            for round in 0..400 {
+                at += steps[round % steps.len()];
+                for value in [
+                    at,
+                    at + chrono::Duration::nanoseconds(1),
+                    at + chrono::Duration::microseconds(1),
+                ] {
+                    assert_eq!(
+                        serde_json::to_string(&Fast(value)).unwrap(),
+                        serde_json::to_string(&value).unwrap(),
+                        "{value:?}"
+                    );
+                    checked += 1;
+                }
+            }
+            assert!(checked >= 1200);
+            for text in [
+                "2026-11-22T20:00:00Z",
+                "2026-11-22T20:00:00.500Z",
+                "2026-11-22T20:00:00.000001Z",
+                "2026-11-22T20:00:00.120000Z",
+                "9999-12-31T23:59:59.999999999Z",
+            ] {
+                let value: DateTime<Utc> = text.parse().unwrap();
+                let fast = serde_json::to_string(&Fast(value)).unwrap();
+                assert_eq!(fast, serde_json::to_string(&value).unwrap());
+            }
+        }
+    }
+}
