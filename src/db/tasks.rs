@@ -110,6 +110,65 @@ impl TaskRow {
     }
 
     /// The API view, given the task's tag names.
+    pub fn into_task(self, tags: Vec<String>) -> Result<Task, AppError> {
+        TaskView::from(self).into_task(tags)
+    }
+}
+
+/// The columns of a task the API shows: what a list reads (the search and
+/// sort keys, the biggest columns, stay in the database).
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = tasks)]
+#[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct TaskView {
+    pub id: String,
+    pub user_id: String,
+    pub title: String,
+    pub description: Option<String>,
+    pub completed: bool,
+    #[diesel(deserialize_as = MaybeStamp)]
+    pub completed_at: Option<NaiveDateTime>,
+    pub priority: i16,
+    #[diesel(deserialize_as = MaybeStamp)]
+    pub due_at: Option<NaiveDateTime>,
+    pub recurrence_pattern: Option<String>,
+    pub recurrence_mode: String,
+    #[diesel(deserialize_as = MaybeStamp)]
+    pub recurrence_end_date: Option<NaiveDateTime>,
+    pub reminder_offset_minutes: Option<i32>,
+    pub parent_task_id: Option<String>,
+    pub version: i32,
+    #[diesel(deserialize_as = Stamp)]
+    pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = Stamp)]
+    pub updated_at: NaiveDateTime,
+}
+
+impl From<TaskRow> for TaskView {
+    fn from(row: TaskRow) -> Self {
+        Self {
+            id: row.id,
+            user_id: row.user_id,
+            title: row.title,
+            description: row.description,
+            completed: row.completed,
+            completed_at: row.completed_at,
+            priority: row.priority,
+            due_at: row.due_at,
+            recurrence_pattern: row.recurrence_pattern,
+            recurrence_mode: row.recurrence_mode,
+            recurrence_end_date: row.recurrence_end_date,
+            reminder_offset_minutes: row.reminder_offset_minutes,
+            parent_task_id: row.parent_task_id,
+            version: row.version,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+impl TaskView {
+    /// The API view, given the task's tag names.
     pub fn into_task(self, mut tags: Vec<String>) -> Result<Task, AppError> {
         let uuid = |s: &str| uuid::Uuid::parse_str(s).map_err(AppError::internal);
         tags.sort_by_cached_key(|t| t.to_lowercase());
@@ -270,7 +329,7 @@ fn by_task(pairs: Vec<(String, String)>) -> HashMap<String, Vec<String>> {
 
 /// The rows as tasks, each with its tag names from `names`.
 fn assemble(
-    rows: Vec<TaskRow>,
+    rows: Vec<TaskView>,
     mut names: HashMap<String, Vec<String>>,
 ) -> Result<Vec<Task>, AppError> {
     rows.into_iter()
@@ -285,7 +344,7 @@ fn assemble(
 pub async fn with_tags(conn: &mut Conn<'_>, rows: Vec<TaskRow>) -> Result<Vec<Task>, AppError> {
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
     let names = tag_names(conn, &ids).await?;
-    assemble(rows, names)
+    assemble(rows.into_iter().map(TaskView::from).collect(), names)
 }
 
 /// One task with its tags.
@@ -360,7 +419,7 @@ macro_rules! page {
         query
             .limit(q.limit)
             .offset(q.offset)
-            .select(TaskRow::as_select())
+            .select(TaskView::as_select())
     }};
 }
 
@@ -383,7 +442,7 @@ pub async fn list(
             if total <= q.offset {
                 return Ok((Vec::new(), total));
             }
-            let rows: Vec<TaskRow> = page!(user_id, q).load(c).await?;
+            let rows: Vec<TaskView> = page!(user_id, q).load(c).await?;
             let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
             let pairs: Vec<(String, String)> = tag_pairs!(&ids).load(c).await?;
             (rows, pairs, total)
@@ -402,18 +461,18 @@ mod sync {
     use diesel::prelude::*;
     use diesel::sqlite::SqliteConnection;
 
-    use super::{TaskRow, like_pattern, tag_pattern};
+    use super::{TaskView, like_pattern, tag_pattern};
     use crate::db::schema::{tags, task_tags, tasks};
     use crate::domain::query::{SortBy, SortOrder, Status, TaskQuery};
 
-    type Page = (Vec<TaskRow>, Vec<(String, String)>, i64);
+    type Page = (Vec<TaskView>, Vec<(String, String)>, i64);
 
     pub(super) fn list(c: &mut SqliteConnection, user: &str, q: &TaskQuery) -> QueryResult<Page> {
         let total: i64 = filtered!(user, q).count().get_result(c)?;
         if total <= q.offset {
             return Ok((Vec::new(), Vec::new(), total));
         }
-        let rows: Vec<TaskRow> = page!(user, q).load(c)?;
+        let rows: Vec<TaskView> = page!(user, q).load(c)?;
         let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
         let pairs = tag_pairs!(&ids).load(c)?;
         Ok((rows, pairs, total))
