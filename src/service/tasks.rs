@@ -87,7 +87,15 @@ pub async fn list(
 ) -> Result<TaskPage, AppError> {
     let mut pooled = ctx.db.get().await?;
     let conn = &mut pooled.conn();
-    let query = TaskQuery::parse(params, user_tz(conn, user).await?)?;
+    // The time zone only places calendar dates of the due range; without
+    // one, the list needs no query for it.
+    let dated = params.due_date_start.is_some() || params.due_date_end.is_some();
+    let tz = if dated {
+        user_tz(conn, user).await?
+    } else {
+        chrono_tz::Tz::UTC
+    };
+    let query = TaskQuery::parse(params, tz)?;
     let (items, total) = db::tasks::list(conn, user.as_str(), &query).await?;
     Ok(TaskPage {
         items,
