@@ -186,31 +186,30 @@ pub mod rfc3339 {
             return None;
         }
         let mut len = 0;
-        let mut put = |value: u32, digits: u32, then: Option<u8>| {
+        // `value` as `digits` digits, then `then`.
+        let mut put = |value: u32, digits: u32, then: u8| {
             for i in (0..digits).rev() {
                 buf[len] = b'0' + (value / 10u32.pow(i) % 10) as u8;
                 len += 1;
             }
-            if let Some(byte) = then {
-                buf[len] = byte;
-                len += 1;
-            }
+            buf[len] = then;
+            len += 1;
         };
-        put(year.unsigned_abs(), 4, Some(b'-'));
-        put(at.month(), 2, Some(b'-'));
-        put(at.day(), 2, Some(b'T'));
-        put(at.hour(), 2, Some(b':'));
-        put(at.minute(), 2, Some(b':'));
+        put(year.unsigned_abs(), 4, b'-');
+        put(at.month(), 2, b'-');
+        put(at.day(), 2, b'T');
+        put(at.hour(), 2, b':');
+        put(at.minute(), 2, b':');
         match nanos {
-            0 => put(at.second(), 2, Some(b'Z')),
+            0 => put(at.second(), 2, b'Z'),
             _ => {
-                put(at.second(), 2, Some(b'.'));
+                put(at.second(), 2, b'.');
                 if nanos % 1_000_000 == 0 {
-                    put(nanos / 1_000_000, 3, Some(b'Z'));
+                    put(nanos / 1_000_000, 3, b'Z');
                 } else if nanos % 1_000 == 0 {
-                    put(nanos / 1_000, 6, Some(b'Z'));
+                    put(nanos / 1_000, 6, b'Z');
                 } else {
-                    put(nanos, 9, Some(b'Z'));
+                    put(nanos, 9, b'Z');
                 }
             }
         }

@@ -29,12 +29,12 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         .metrics
         .db_writers_waiting
         .set(service.db.writers_waiting());
-    if let Ok(mut pooled) = state.service.db.get().await
+    if let Ok(mut pooled) = service.db.get().await
         && let Ok(pending) = db::events::pending_count(&mut pooled.conn()).await
     {
-        state.service.metrics.outbox_pending.set(pending);
+        service.metrics.outbox_pending.set(pending);
     }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(state.service.metrics.render())
+        .body(service.metrics.render())
 }

@@ -11,8 +11,7 @@ use crate::backends;
 use std::time::Duration;
 
 use crate::helpers::{
-    Backend, TestDb, admin_exec, postgres_admin_url, spawn_app, spawn_app_with, start,
-    test_settings,
+    Backend, TestDb, admin_exec, database_of, postgres_admin_url, spawn_app, start,
 };
 
 #[apply(backends)]
@@ -302,11 +301,8 @@ async fn sixty_four_concurrent_writers_all_succeed(#[case] backend: Backend) {
 /// `/metrics`.
 #[actix_web::test]
 async fn sqlite_writers_take_turns_in_arrival_order() {
-    let app = spawn_app_with(Backend::Sqlite, |s| s.database_timeout = 0.5).await;
-    let db = taskstream::db::Db::connect(&test_settings(app.database_url.clone()))
-        .await
-        .expect("database");
-    let db = std::rc::Rc::new(db);
+    let app = spawn_app(Backend::Sqlite).await;
+    let db = std::rc::Rc::new(database_of(&app).await);
     let first = db.write_turn().await.expect("a free turn");
     assert!(first.is_some());
     let order = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));

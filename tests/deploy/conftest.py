@@ -3,6 +3,7 @@ by Helm's own engine, the taskstream binary and PostgreSQL."""
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import socket
@@ -25,16 +26,20 @@ RELEASE = "taskstream"
 NAMESPACE = "tasks"
 
 
+def manifests(values: dict) -> dict[str, str]:
+    """Renders the chart as `helm template` would: template path → text."""
+    chart = helm.Chart.load(str(CHART))
+    return chart.render(values, name=RELEASE, namespace=NAMESPACE, is_install=True)
+
+
 def render(values: dict | None = None, *, file: Path | None = None) -> list[dict]:
-    """Renders the chart as `helm template` would; the manifests as objects."""
+    """The rendered manifests as objects (NOTES.txt left out)."""
     merged: dict = {}
     if file is not None:
         merged = yaml.safe_load(file.read_text()) or {}
     deep_merge(merged, values or {})
-    chart = helm.Chart.load(str(CHART))
-    manifests = chart.render(merged, name=RELEASE, namespace=NAMESPACE, is_install=True)
     docs: list[dict] = []
-    for path, text in sorted(manifests.items()):
+    for path, text in sorted(manifests(merged).items()):
         if path.endswith("NOTES.txt"):
             continue
         for doc in yaml.safe_load_all(text):
@@ -44,17 +49,17 @@ def render(values: dict | None = None, *, file: Path | None = None) -> list[dict
 
 
 def notes(values: dict) -> str:
-    chart = helm.Chart.load(str(CHART))
-    manifests = chart.render(values, name=RELEASE, namespace=NAMESPACE, is_install=True)
-    return next(text for path, text in manifests.items() if path.endswith("NOTES.txt"))
+    return next(text for path, text in manifests(values).items() if path.endswith("NOTES.txt"))
 
 
 def deep_merge(into: dict, extra: dict) -> dict:
+    """Merges `extra` into `into` (which it returns); `extra` is left as it
+    was, so shared values such as DB can be merged again and again."""
     for key, value in extra.items():
         if isinstance(value, dict) and isinstance(into.get(key), dict):
             deep_merge(into[key], value)
         else:
-            into[key] = value
+            into[key] = copy.deepcopy(value)
     return into
 
 

@@ -21,7 +21,6 @@ import yaml
 from conftest import (CHART, DB, HERE, LOCAL, PRODUCTION, RELEASE, REPO, deep_merge, free_port, get,
                       kinds, notes, only, post, render, stop, wait_ready)
 
-FULLNAME = f"{RELEASE}"  # the release is named like the chart
 SCHEMAS = HERE / "schemas"
 # The oldest Kubernetes the chart supports (Chart.yaml kubeVersion) and the
 # newest whose schemas kubernetes-validate bundles.
@@ -300,7 +299,8 @@ def test_every_setting_in_the_configmap_is_one_the_service_reads():
 
 def test_notes_say_how_to_reach_and_check_the_service():
     text = notes(DB)
-    assert f"port-forward service/{FULLNAME}" in text
+    # The release is named like the chart, so the full name is the release's.
+    assert f"port-forward service/{RELEASE}" in text
     assert f"helm test {RELEASE}" in text
     with_ingress = notes(deep_merge({"ingress": {"enabled": True, "tls": [{"secretName": "t", "hosts": ["tasks.example.com"]}]}}, DB))
     assert "https://tasks.example.com/" in with_ingress
