@@ -4,13 +4,14 @@
 //! of two deadpool pools and [`Conn`] an enum of the two connection types.
 //! Query functions take `&mut Conn` and use [`db_run!`], which compiles the
 //! same query body once per backend; [`transaction!`] opens one transaction
-//! (SQLite: `BEGIN IMMEDIATE`, so concurrent writers queue on the busy
-//! timeout instead of failing with "database is locked").
+//! (SQLite: in turn, through [`WriteQueue`], on its one writer connection,
+//! with `BEGIN IMMEDIATE`; see [`sqlite`]).
 
 pub mod api_tokens;
 pub mod events;
 pub mod reminders;
 pub mod schema;
+pub mod sqlite;
 pub mod stamp;
 pub mod tags;
 pub mod tasks;
@@ -26,15 +27,13 @@ use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
 };
-use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use futures_util::FutureExt;
 
 use crate::settings::Settings;
 
-/// SQLite behind diesel-async's blocking-pool wrapper.
-pub type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
+pub use sqlite::SqliteConn;
 
 /// Error from checking a connection out of the pool.
 pub type PoolError = diesel_async::pooled_connection::deadpool::PoolError;
@@ -43,7 +42,7 @@ const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqli
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
 /// Pragmas every SQLite connection gets. WAL itself is persistent and set
-/// once at migration time.
+/// once at migration time; checkpoints are [`sqlite::checkpointer`]'s.
 /// The page cache and memory map let a count scan a whole index without a
 /// system call per page (a 100 000-task count drops from ~40 to ~2 ms).
 const SQLITE_CONNECTION_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; \
@@ -51,7 +50,9 @@ const SQLITE_CONNECTION_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; \
      PRAGMA synchronous = NORMAL; \
      PRAGMA cache_size = -16000; \
      PRAGMA mmap_size = 268435456; \
-     PRAGMA temp_store = MEMORY;";
+     PRAGMA temp_store = MEMORY; \
+     PRAGMA wal_autocheckpoint = 0; \
+     PRAGMA journal_size_limit = 67108864;";
 
 /// Which backend a pool or connection talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,8 +79,26 @@ pub struct Db {
 pub struct WriteQueue {
     /// One permit; tokio's semaphore hands permits out in FIFO order.
     turn: tokio::sync::Semaphore,
+    /// The one connection write transactions use. Its page cache stays
+    /// valid from one transaction to the next: a connection that did not
+    /// make the last change must drop its cache and read every page again.
+    connection: Pool<SqliteConn>,
     waiting: std::sync::atomic::AtomicI64,
     timeout: std::time::Duration,
+}
+
+impl WriteQueue {
+    async fn turn(&self) -> Result<tokio::sync::SemaphorePermit<'_>, WriteQueueTimeout> {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.waiting.fetch_add(1, Relaxed);
+        let turn = tokio::time::timeout(self.timeout, self.turn.acquire()).await;
+        self.waiting.fetch_sub(1, Relaxed);
+        match turn {
+            Ok(Ok(permit)) => Ok(permit),
+            // The semaphore is never closed.
+            Ok(Err(_)) | Err(_) => Err(WriteQueueTimeout(self.timeout)),
+        }
+    }
 }
 
 /// The caller's turn to write; the next waiter's comes when it is dropped.
@@ -184,7 +203,7 @@ macro_rules! db_run {
 macro_rules! transaction {
     ($db:expr, |$conn:ident| $body:expr) => {{
         let _turn = $db.write_turn().await?;
-        let mut pooled = $db.get().await?;
+        let mut pooled = $db.get_for_write().await?;
         match &mut pooled {
             $crate::db::PooledConn::Pg(inner) => {
                 let c: &mut ::diesel_async::AsyncPgConnection = &mut **inner;
@@ -199,13 +218,29 @@ macro_rules! transaction {
             }
             $crate::db::PooledConn::Sqlite(inner) => {
                 let c: &mut $crate::db::SqliteConn = &mut **inner;
-                c.immediate_transaction(
-                    async |c| -> ::std::result::Result<_, $crate::error::AppError> {
-                        let $conn = &mut $crate::db::Conn::Sqlite(c);
-                        $body
-                    },
-                )
-                .await
+                match $crate::db::sqlite::begin_immediate(c).await {
+                    Err(e) => Err($crate::error::AppError::from(e)),
+                    Ok(()) => {
+                        let result: ::std::result::Result<_, $crate::error::AppError> =
+                            $crate::db::sqlite::inline(async {
+                                let $conn = &mut $crate::db::Conn::Sqlite(&mut *c);
+                                $body
+                            })
+                            .await;
+                        match result {
+                            Ok(value) => $crate::db::sqlite::commit(c)
+                                .await
+                                .map(|()| value)
+                                .map_err($crate::error::AppError::from),
+                            Err(e) => {
+                                // A failed rollback leaves the connection
+                                // marked broken: the pool drops it.
+                                let _ = $crate::db::sqlite::rollback(c).await;
+                                Err(e)
+                            }
+                        }
+                    }
+                }
             }
         }
     }};
@@ -265,6 +300,7 @@ impl Db {
         let timeout = settings.database_timeout();
         let runtime = Arc::new(DbRuntime::new()?);
         let handle = runtime.handle();
+        let mut writers = None;
         let pools = match DatabaseUrl::parse(&settings.database_url)? {
             DatabaseUrl::Postgres(url) => {
                 migrate_postgres(url.clone()).await?;
@@ -292,37 +328,21 @@ impl Db {
             }
             DatabaseUrl::Sqlite(path) => {
                 migrate_sqlite(path.clone()).await?;
-                let mut config = ManagerConfig::<SqliteConn>::default();
-                // Fast: a SQLite file does not drop connections under us.
-                config.recycling_method = RecyclingMethod::Fast;
-                config.custom_setup = Box::new(move |url| {
-                    let url = url.to_owned();
-                    let handle = handle.clone();
-                    let open = async move {
-                        let mut conn = SqliteConn::establish(&url).await?;
-                        conn.batch_execute(SQLITE_CONNECTION_PRAGMAS)
-                            .await
-                            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
-                        Ok(conn)
-                    };
-                    async move { on(&handle, open).await }.boxed()
+                let readers = sqlite_pool(&path, &handle, settings.database_pool_size, timeout)?;
+                let queue = Arc::new(WriteQueue {
+                    turn: tokio::sync::Semaphore::new(1),
+                    connection: sqlite_pool(&path, &handle, 1, timeout)?,
+                    waiting: std::sync::atomic::AtomicI64::new(0),
+                    timeout,
                 });
-                let manager =
-                    AsyncDieselConnectionManager::<SqliteConn>::new_with_config(path, config);
-                let pool =
-                    pool_builder(Pool::builder(manager), settings.database_pool_size, timeout)
-                        .build()
-                        .map_err(|e| DbError::Pool(e.to_string()))?;
-                Pools::Sqlite(pool)
+                handle.spawn(sqlite::checkpointer(
+                    readers.clone(),
+                    Arc::downgrade(&queue),
+                ));
+                writers = Some(queue);
+                Pools::Sqlite(readers)
             }
         };
-        let writers = matches!(pools, Pools::Sqlite(_)).then(|| {
-            Arc::new(WriteQueue {
-                turn: tokio::sync::Semaphore::new(1),
-                waiting: std::sync::atomic::AtomicI64::new(0),
-                timeout,
-            })
-        });
         Ok(Self {
             pools,
             writers,
@@ -333,17 +353,18 @@ impl Db {
     /// Waits for this process's turn to write (SQLite; PostgreSQL takes
     /// concurrent writers itself and needs none).
     pub async fn write_turn(&self) -> Result<WriteTurn<'_>, WriteQueueTimeout> {
-        use std::sync::atomic::Ordering::Relaxed;
-        let Some(queue) = &self.writers else {
-            return Ok(None);
-        };
-        queue.waiting.fetch_add(1, Relaxed);
-        let turn = tokio::time::timeout(queue.timeout, queue.turn.acquire()).await;
-        queue.waiting.fetch_sub(1, Relaxed);
-        match turn {
-            Ok(Ok(permit)) => Ok(Some(permit)),
-            // The semaphore is never closed.
-            Ok(Err(_)) | Err(_) => Err(WriteQueueTimeout(queue.timeout)),
+        match &self.writers {
+            Some(queue) => queue.turn().await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// A connection for a write transaction, once its turn has come: on
+    /// SQLite the one writer connection, on PostgreSQL any.
+    pub async fn get_for_write(&self) -> Result<PooledConn, PoolError> {
+        match &self.writers {
+            Some(queue) => Ok(PooledConn::Sqlite(queue.connection.get().await?)),
+            None => self.get().await,
         }
     }
 
@@ -382,6 +403,36 @@ impl Db {
     }
 }
 
+/// A pool of `size` SQLite connections to the file at `path`, each opened
+/// on the database runtime with [`SQLITE_CONNECTION_PRAGMAS`].
+fn sqlite_pool(
+    path: &str,
+    handle: &tokio::runtime::Handle,
+    size: usize,
+    timeout: Duration,
+) -> Result<Pool<SqliteConn>, DbError> {
+    let mut config = ManagerConfig::<SqliteConn>::default();
+    // Fast: a SQLite file does not drop connections under us.
+    config.recycling_method = RecyclingMethod::Fast;
+    let handle = handle.clone();
+    config.custom_setup = Box::new(move |url| {
+        let url = url.to_owned();
+        let handle = handle.clone();
+        let open = async move {
+            let mut conn = SqliteConn::establish(&url).await?;
+            conn.batch_execute(SQLITE_CONNECTION_PRAGMAS)
+                .await
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+            Ok(conn)
+        };
+        async move { on(&handle, open).await }.boxed()
+    });
+    let manager = AsyncDieselConnectionManager::<SqliteConn>::new_with_config(path, config);
+    pool_builder(Pool::builder(manager), size, timeout)
+        .build()
+        .map_err(|e| DbError::Pool(e.to_string()))
+}
+
 fn pool_builder<M: deadpool::managed::Manager>(
     builder: deadpool::managed::PoolBuilder<M>,
     size: usize,
@@ -402,7 +453,8 @@ async fn migrate_sqlite(path: String) -> Result<(), DbError> {
             SqliteConnection::establish(&path).map_err(|e| DbError::Connect(e.to_string()))?;
         diesel::connection::SimpleConnection::batch_execute(
             &mut conn,
-            "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
+            // The busy timeout first: another instance may be checkpointing.
+            "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;",
         )
         .map_err(|e| DbError::Connect(e.to_string()))?;
         conn.run_pending_migrations(SQLITE_MIGRATIONS)

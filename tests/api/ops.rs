@@ -352,6 +352,49 @@ async fn sqlite_writers_take_turns_in_arrival_order() {
     );
 }
 
+/// SQLite's WAL is copied back into the database file in the background:
+/// the commits themselves never checkpoint, yet what they wrote reaches the
+/// file (read here with the WAL ignored) without another write to trigger it.
+#[actix_web::test]
+async fn sqlite_checkpoints_happen_beside_the_writer() {
+    use diesel::{Connection, RunQueryDsl, sql_types::BigInt};
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let app = spawn_app(Backend::Sqlite).await;
+    let user = app.signup().await;
+    for i in 0..20 {
+        app.post(
+            "/api/v1/tasks",
+            &user.token,
+            json!({"title": format!("checkpointed {i}")}),
+        )
+        .await
+        .expect(201);
+    }
+    let path = app.database_url.trim_start_matches("sqlite://");
+    // `immutable=1`: the file alone, as if the WAL were not there.
+    let in_file = || {
+        let mut file = diesel::SqliteConnection::establish(&format!("file:{path}?immutable=1"))
+            .expect("open the file");
+        diesel::sql_query("SELECT COUNT(*) AS n FROM tasks WHERE title LIKE 'checkpointed %'")
+            .get_result::<Count>(&mut file)
+            .expect("count")
+            .n
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while in_file() < 20 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the WAL was not checkpointed: {} of 20 tasks in the file",
+            in_file()
+        );
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[apply(backends)]
 #[actix_web::test]
 async fn the_web_ui_is_served_at_the_root(#[case] backend: Backend) {

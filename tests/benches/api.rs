@@ -2,7 +2,8 @@
 //!
 //! 1. List, search, filter and sort over 100 000 tasks of one user, through
 //!    HTTP against the running service: p50/p95 latency per query shape, on
-//!    SQLite and on PostgreSQL.
+//!    SQLite and on PostgreSQL, over two data sets with different
+//!    distributions ([`DataSet`]), and the storage each task takes.
 //! 2. 64 concurrent writers creating tasks on SQLite: throughput, latency and
 //!    the number of failed writes ("database is locked" or otherwise).
 //! 3. What publishing costs a request: task creation with Dapr disabled,
@@ -15,7 +16,8 @@
 //! Run: `cargo bench --bench api` (PostgreSQL from `BENCH_DATABASE_URL`, default
 //! `postgres://postgres@127.0.0.1:5432/postgres`; a scratch database is created
 //! and dropped). `BENCH_TASKS` changes the task count; `BENCH_ONLY=sqlite`,
-//! `postgres`, `writers`, `publish`, `ws` or `reminders` runs one part.
+//! `postgres`, `writers`, `publish`, `ws` or `reminders` runs one part;
+//! `BENCH_KEEP=1` keeps the SQLite files of the list benchmark to look into.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -62,26 +64,34 @@ fn main() {
         println!(
             "# taskstream benchmarks ({tasks} tasks of one user, {ROUNDS} rounds per query)\n"
         );
-        let dir = tempfile::tempdir().expect("temp dir");
-        let sqlite = format!("sqlite://{}", dir.path().join("bench.db").display());
         let only = std::env::var("BENCH_ONLY").unwrap_or_default();
         if only.is_empty() || only == "sqlite" {
-            list_benchmark("SQLite", sqlite.clone(), tasks).await;
+            for data in DataSet::ALL {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+                list_benchmark("SQLite", url.clone(), tasks, data).await;
+                if std::env::var_os("BENCH_KEEP").is_some() {
+                    println!("kept {url}\n");
+                    std::mem::forget(dir);
+                }
+            }
         }
         let admin = std::env::var("BENCH_DATABASE_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
         if only.is_empty() || only == "postgres" {
-            let scratch_dir = tempfile::tempdir().expect("temp dir");
-            match scratch_database("PostgreSQL", scratch_dir.path(), &admin).await {
-                Some((url, scratch)) => {
-                    list_benchmark("PostgreSQL", url, tasks).await;
-                    if let Some((mut conn, name)) = scratch {
-                        let _ = conn
-                            .batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
-                            .await;
+            for data in DataSet::ALL {
+                let scratch_dir = tempfile::tempdir().expect("temp dir");
+                match scratch_database("PostgreSQL", scratch_dir.path(), &admin).await {
+                    Some((url, scratch)) => {
+                        list_benchmark("PostgreSQL", url, tasks, data).await;
+                        if let Some((mut conn, name)) = scratch {
+                            let _ = conn
+                                .batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
+                                .await;
+                        }
                     }
+                    None => println!("PostgreSQL not reachable at {admin}: skipped\n"),
                 }
-                None => println!("PostgreSQL not reachable at {admin}: skipped\n"),
             }
         }
         if only.is_empty() || only == "writers" {
@@ -158,13 +168,136 @@ async fn signup(client: &awc::Client, base: &str) -> (String, String) {
     )
 }
 
-async fn list_benchmark(label: &str, url: String, count: usize) {
+/// The two data sets the list benchmark runs over: its own, and one made
+/// independently with other distributions (a different mix of selective
+/// and unselective filters).
+#[derive(Debug, Clone, Copy)]
+enum DataSet {
+    /// Titles of three words of 12, a third with a description; 10 tags,
+    /// the first three on about a quarter of tasks each; 3 of 10 with a due
+    /// date; 1 of 10 completed.
+    Benchmark,
+    /// Titles from 8 phrases; each task 1-2 of 5 tags, "work" on 36 %;
+    /// 6 of 7 with a due date spread over the year; 3 of 10 completed.
+    Independent,
+}
+
+impl DataSet {
+    const ALL: [Self; 2] = [Self::Benchmark, Self::Independent];
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::Benchmark => "benchmark data",
+            Self::Independent => "independent data",
+        }
+    }
+
+    fn tag_names(self) -> &'static [&'static str] {
+        match self {
+            Self::Benchmark => &[
+                "work",
+                "home",
+                "errands",
+                "health",
+                "finance",
+                "travel",
+                "reading",
+                "garden",
+                "family",
+                "urgent-ish",
+            ],
+            Self::Independent => &["work", "home", "errands", "health", "finance"],
+        }
+    }
+
+    /// Task number `i` from the random word `r`: its fields and the indexes
+    /// of its tags in [`Self::tag_names`].
+    fn task(self, i: usize, r: u64) -> (TaskFields, Vec<usize>) {
+        const WORDS: [&str; 12] = [
+            "milk", "report", "call", "invoice", "plan", "review", "email", "book", "fix", "clean",
+            "buy", "write",
+        ];
+        const PHRASES: [&str; 8] = [
+            "Buy milk",
+            "Write report",
+            "Call the plumber",
+            "Review pull request",
+            "Plan the sprint",
+            "Book flights",
+            "Pay the rent",
+            "Water the plants",
+        ];
+        let year = chrono::NaiveDate::from_ymd_opt(2026, 1, 1)
+            .expect("date")
+            .and_hms_opt(0, 0, 0)
+            .expect("time");
+        let minute_of_year =
+            |bits: u64| year + chrono::Duration::minutes((bits % (365 * 24 * 60)) as i64);
+        let word = |shift: u32| WORDS[((r >> shift) % 12) as usize];
+        let (title, description, completed, due_at, tags) = match self {
+            Self::Benchmark => {
+                let tags = (0..10)
+                    .filter(|&k| {
+                        // The first three on about a quarter of tasks each, the rest rarer.
+                        (k < 3 && (r >> (44 + k)) & 0b11 == 0)
+                            || (k >= 3 && (r >> (44 + k)).is_multiple_of(16))
+                    })
+                    .collect();
+                (
+                    format!("{} {} {} #{i}", word(0), word(8), word(16)),
+                    r.is_multiple_of(3)
+                        .then(|| format!("notes about {}", word(24))),
+                    r.is_multiple_of(10),
+                    (r % 10 < 3).then(|| minute_of_year(r >> 40)),
+                    tags,
+                )
+            }
+            Self::Independent => {
+                // "work" on 36 %; one or two tags in all.
+                let mut tags = Vec::new();
+                if (r >> 8) % 100 < 36 {
+                    tags.push(0);
+                }
+                let others = (r >> 16) % 4 + 1;
+                if tags.is_empty() || (r >> 20) & 1 == 0 {
+                    tags.push(others as usize);
+                }
+                if tags.len() == 1 && tags[0] != 0 && (r >> 21) & 1 == 0 {
+                    tags.push(((others % 4) + 1) as usize);
+                }
+                (
+                    PHRASES[(r % 8) as usize].to_owned(),
+                    None,
+                    (r >> 24) % 10 < 3,
+                    (!(r >> 28).is_multiple_of(7)).then(|| minute_of_year(r >> 32)),
+                    tags,
+                )
+            }
+        };
+        let fields = TaskFields {
+            title,
+            description,
+            completed,
+            priority: Priority::ALL[((r >> 56) % 5) as usize],
+            due_at,
+            recurrence: None,
+            recurrence_mode: Default::default(),
+            recurrence_end_date: None,
+            reminder_offset_minutes: None,
+            tags: Vec::new(),
+        };
+        (fields, tags)
+    }
+}
+
+async fn list_benchmark(label: &str, url: String, count: usize, data: DataSet) {
     let (base, client) = start(url.clone()).await;
     let (user, token) = signup(&client, &base).await;
     let started = Instant::now();
-    seed(&url, &user, count).await;
+    seed(&url, &user, count, data).await;
     println!(
-        "## {label}: list/search/filter/sort (seeded {count} tasks in {:.1} s)\n",
+        "## {label}, {}: list/search/filter/sort (seeded {count} tasks in {:.1} s)\n",
+        data.label(),
         started.elapsed().as_secs_f64()
     );
     println!("| query | matches | p50 ms | p95 ms |\n|---|---:|---:|---:|");
@@ -201,30 +334,97 @@ async fn list_benchmark(label: &str, url: String, count: usize) {
         "\nworst median: {:.2} ms (target < 20 ms)\n",
         ms(*medians.last().expect("queries"))
     );
+    storage(&url, &base, &client, &token, count).await;
 }
 
-/// Writes `count` tasks straight into the database in batches: a realistic
-/// mix of titles, priorities, due dates, completion and tags.
-async fn seed(url: &str, user: &str, count: usize) {
+/// Bytes per task on disk: the task rows, their indexes and tag links (as
+/// seeded), then the event log's share, from changes made through the API.
+async fn storage(url: &str, base: &str, client: &awc::Client, token: &str, count: usize) {
+    const CHANGES: usize = 300;
+    for i in 0..CHANGES {
+        let mut res = client
+            .post(format!("{base}/api/v1/tasks"))
+            .insert_header(("Authorization", format!("Bearer {token}")))
+            .send_json(
+                &json!({"title": format!("Measured task {i}"), "priority": "high",
+                "tags": ["work"], "due_at": "2026-06-01T09:00:00Z"}),
+            )
+            .await
+            .expect("create");
+        assert_eq!(res.status().as_u16(), 201, "{:?}", res.body().await);
+    }
+    let db = Db::connect(&settings(url.to_owned()))
+        .await
+        .expect("database");
+    let mut pooled = db.get().await.expect("connection");
+    #[derive(diesel::QueryableByName)]
+    struct Size {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        bytes: i64,
+    }
+    // Each table with its indexes, and the indexes of `tasks` apart.
+    let sizes: Vec<Size> = match &mut pooled.conn() {
+        Conn::Sqlite(c) => diesel::sql_query(
+            "SELECT CASE WHEN m.type = 'index' AND m.tbl_name = 'tasks' THEN 'tasks indexes' \
+             ELSE m.tbl_name END AS name, CAST(SUM(d.pgsize) AS BIGINT) AS bytes \
+             FROM dbstat d JOIN sqlite_master m ON m.name = d.name GROUP BY 1 \
+             UNION ALL SELECT 'event count', COUNT(*) FROM events",
+        )
+        .load(*c)
+        .await
+        .expect("dbstat"),
+        Conn::Pg(c) => diesel::sql_query(
+            "SELECT relname::text AS name, pg_total_relation_size(oid) AS bytes FROM pg_class \
+             WHERE relname IN ('events', 'task_tags', 'tags') \
+             UNION ALL SELECT 'tasks', pg_table_size('tasks') \
+             UNION ALL SELECT 'tasks indexes', pg_indexes_size('tasks') \
+             UNION ALL SELECT 'event count', COUNT(*) FROM events",
+        )
+        .load(*c)
+        .await
+        .expect("sizes"),
+    };
+    let size = |name: &str| {
+        sizes
+            .iter()
+            .filter(|s| s.name == name)
+            .map(|s| s.bytes)
+            .sum::<i64>()
+    };
+    let events = size("event count");
+    let tasks = count + CHANGES;
+    let per_task = |name: &str| size(name) as f64 / tasks as f64;
+    println!(
+        "Storage ({tasks} tasks; {events} events from {CHANGES} creations through the API):\n"
+    );
+    println!("| part | bytes per task |\n|---|---:|");
+    println!("| task rows | {:.0} |", per_task("tasks"));
+    println!("| task indexes | {:.0} |", per_task("tasks indexes"));
+    println!(
+        "| tags and tag links | {:.0} |",
+        per_task("task_tags") + per_task("tags")
+    );
+    println!(
+        "| **a task, as stored** | **{:.0}** |",
+        per_task("tasks") + per_task("tasks indexes") + per_task("task_tags") + per_task("tags")
+    );
+    println!(
+        "| the event log, per change | {:.0} |\n",
+        size("events") as f64 / events.max(1) as f64
+    );
+}
+
+/// Writes `count` tasks of `data` straight into the database in batches.
+async fn seed(url: &str, user: &str, count: usize, data: DataSet) {
     let db = Db::connect(&settings(url.to_owned()))
         .await
         .expect("database");
     let mut pooled = db.get().await.expect("connection");
     let conn = &mut pooled.conn();
-    let tag_names = [
-        "work",
-        "home",
-        "errands",
-        "health",
-        "finance",
-        "travel",
-        "reading",
-        "garden",
-        "family",
-        "urgent-ish",
-    ];
     let mut tag_ids = Vec::new();
-    for name in tag_names {
+    for name in data.tag_names() {
         let row = TagRow::new(
             user,
             &TagName::parse(name).expect("tag"),
@@ -234,10 +434,6 @@ async fn seed(url: &str, user: &str, count: usize) {
         tag_ids.push(row.id.clone());
         insert_tags(conn, &[row]).await;
     }
-    let words = [
-        "milk", "report", "call", "invoice", "plan", "review", "email", "book", "fix", "clean",
-        "buy", "write",
-    ];
     let mut rng: u64 = 0x5eed;
     let mut next = move || {
         rng ^= rng << 13;
@@ -252,27 +448,7 @@ async fn seed(url: &str, user: &str, count: usize) {
     let mut batch = Vec::new();
     let mut links = Vec::new();
     for i in 0..count {
-        let r = next();
-        let title = format!(
-            "{} {} {} #{i}",
-            words[(r % 12) as usize],
-            words[((r >> 8) % 12) as usize],
-            words[((r >> 16) % 12) as usize]
-        );
-        let fields = TaskFields {
-            title,
-            description: (r % 3 == 0)
-                .then(|| format!("notes about {}", words[((r >> 24) % 12) as usize])),
-            completed: r % 10 == 0,
-            priority: Priority::ALL[((r >> 32) % 5) as usize],
-            due_at: (r % 10 < 3)
-                .then(|| base + chrono::Duration::minutes(((r >> 40) % (365 * 24 * 60)) as i64)),
-            recurrence: None,
-            recurrence_mode: Default::default(),
-            recurrence_end_date: None,
-            reminder_offset_minutes: None,
-            tags: Vec::new(),
-        };
+        let (fields, tags) = data.task(i, next());
         let mut row = TaskRow::new(
             TaskId::generate(),
             user,
@@ -282,15 +458,10 @@ async fn seed(url: &str, user: &str, count: usize) {
         );
         row.created_at = base + chrono::Duration::seconds(i as i64);
         row.updated_at = row.created_at;
-        let mut carried = Vec::new();
-        for (k, tag) in tag_ids.iter().enumerate() {
-            // The first three tags on about a quarter of tasks each, the rest rarer.
-            if (k < 3 && (r >> (44 + k)) & 0b11 == 0) || (k >= 3 && (r >> (44 + k)) % 16 == 0) {
-                links.push((row.id.clone(), tag.clone()));
-                carried.push(tag_names[k]);
-            }
+        for &k in &tags {
+            links.push((row.id.clone(), tag_ids[k].clone()));
         }
-        row.tag_keys = taskstream::db::tasks::tag_keys(carried.into_iter());
+        row.tag_keys = taskstream::db::tasks::tag_keys(tags.iter().map(|&k| data.tag_names()[k]));
         batch.push(row);
         if batch.len() == 500 {
             insert_tasks(conn, &batch, &links).await;
