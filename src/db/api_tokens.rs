@@ -11,6 +11,8 @@ use crate::db_run;
 /// A row of `api_tokens`, exactly as stored.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = api_tokens)]
+// NULL rather than DEFAULT for `None`: one SQL text, so one prepared statement.
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
 pub struct ApiTokenRow {
     pub id: String,

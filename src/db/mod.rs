@@ -305,7 +305,10 @@ impl Db {
             DatabaseUrl::Postgres(url) => {
                 migrate_postgres(url.clone()).await?;
                 let mut config = ManagerConfig::default();
-                config.recycling_method = RecyclingMethod::Verified;
+                // Fast: a connection whose server went away reports itself
+                // closed and is dropped; a test query on every checkout
+                // would cost each request a round trip.
+                config.recycling_method = RecyclingMethod::Fast;
                 config.custom_setup = Box::new(move |url| {
                     let url = url.to_owned();
                     let handle = handle.clone();

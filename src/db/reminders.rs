@@ -10,6 +10,8 @@ use crate::db_run;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = reminders)]
+// NULL rather than DEFAULT for `None`: one SQL text, so one prepared statement.
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
 pub struct ReminderRow {
     pub id: String,

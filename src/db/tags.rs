@@ -14,6 +14,8 @@ use crate::error::AppError;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = tags)]
+// NULL rather than DEFAULT for `None`: one SQL text, so one prepared statement.
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
 pub struct TagRow {
     pub id: String,

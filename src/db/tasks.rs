@@ -20,6 +20,8 @@ use crate::error::AppError;
 /// A row of `tasks`, exactly as stored.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = tasks)]
+// NULL rather than DEFAULT for `None`: one SQL text, so one prepared statement.
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(treat_none_as_null = true)]
 #[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
 pub struct TaskRow {

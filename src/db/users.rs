@@ -9,6 +9,8 @@ use crate::db_run;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = users)]
+// NULL rather than DEFAULT for `None`: one SQL text, so one prepared statement.
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
 pub struct UserRow {
     pub id: String,
@@ -92,13 +94,19 @@ pub async fn find_by_email(conn: &mut Conn<'_>, email: &str) -> QueryResult<Opti
 
 /// The user's IANA time zone name; UTC for a user without a row yet.
 pub async fn timezone(conn: &mut Conn<'_>, id: &str) -> QueryResult<String> {
-    let tz: Option<String> = db_run!(conn, |c| users::table
+    Ok(find_timezone(conn, id)
+        .await?
+        .unwrap_or_else(|| "UTC".to_owned()))
+}
+
+/// The user's time zone, or `None` when the user has no row.
+pub async fn find_timezone(conn: &mut Conn<'_>, id: &str) -> QueryResult<Option<String>> {
+    db_run!(conn, |c| users::table
         .find(id)
         .select(users::timezone)
         .first(c)
         .await
-        .optional())?;
-    Ok(tz.unwrap_or_else(|| "UTC".to_owned()))
+        .optional())
 }
 
 pub async fn update_profile(

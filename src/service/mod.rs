@@ -132,6 +132,22 @@ pub(crate) async fn user_tz(conn: &mut Conn<'_>, user: &UserId) -> Result<Tz, Ap
     Ok(parse_timezone(&name).unwrap_or(Tz::UTC))
 }
 
+/// Like [`user_tz`], first creating the user's row if it has none yet (a
+/// user known only from an external token).
+pub(crate) async fn ensure_user_tz(
+    ctx: &Context,
+    conn: &mut Conn<'_>,
+    user: &UserId,
+) -> Result<Tz, AppError> {
+    match db::users::find_timezone(conn, user.as_str()).await? {
+        Some(name) => Ok(parse_timezone(&name).unwrap_or(Tz::UTC)),
+        None => {
+            db::users::ensure(conn, user.as_str(), ctx.now()).await?;
+            Ok(Tz::UTC)
+        }
+    }
+}
+
 /// Checks an `If-Match` version against the current one.
 pub fn check_version(expected: Option<i32>, current: i32) -> Result<(), AppError> {
     match expected {

@@ -98,18 +98,22 @@ fn wanted(task: Option<&Task>, now: NaiveDateTime) -> Wanted {
 }
 
 /// Brings the reminder of `last` in line with `task` (its current state;
-/// `None`: deleted);
-/// runs inside the caller's transaction and returns the events written.
+/// `None`: deleted; `created`: made in this transaction); runs inside the caller's transaction and returns the events written.
 pub(crate) async fn sync(
     ctx: &Context,
     conn: &mut Conn<'_>,
     trace: &Trace,
     user: &UserId,
+    created: bool,
     task: Option<&Task>,
     last: &Task,
 ) -> Result<Vec<DomainEvent>, AppError> {
     let task_id = &last.id.to_string();
-    let pending = db::reminders::pending_of(conn, task_id).await?;
+    // A task created in this transaction has no reminder yet.
+    let pending = match created {
+        true => None,
+        false => db::reminders::pending_of(conn, task_id).await?,
+    };
     let shown = task.unwrap_or(last);
     let event = match (wanted(task, ctx.now()), pending) {
         (Wanted::Keep, _) | (Wanted::Nothing, None) => None,

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::Context;
-use super::{check_version, reminders, user_tz};
+use super::{check_version, ensure_user_tz, reminders, user_tz};
 use crate::db::tasks::TaskRow;
 use crate::db::{self, Conn, now};
 use crate::domain::query::{TaskListParams, TaskQuery};
@@ -58,12 +58,10 @@ pub async fn create(
     input: TaskInput,
 ) -> Result<Task, AppError> {
     let changed = transaction!(ctx.db, |conn| {
-        let fields = input.validate(user_tz(conn, user).await?)?;
-        db::users::ensure(conn, user.as_str(), ctx.now()).await?;
+        let fields = input.validate(ensure_user_tz(ctx, conn, user).await?)?;
         let row = TaskRow::new(TaskId::generate(), user.as_str(), &fields, None, ctx.now());
         db::tasks::insert(conn, &row).await?;
-        set_tags(ctx, conn, user, &row.id, &fields.tags).await?;
-        let task = db::tasks::load(conn, row).await?;
+        let task = tag_new(ctx, conn, user, row, &fields.tags).await?;
         let events = record_change(ctx, conn, trace, user, None, Some(&task)).await?;
         Ok((task, events))
     })?;
@@ -361,8 +359,7 @@ async fn ensure_successor(
     if !inserted {
         return Ok(Vec::new());
     }
-    set_tags(ctx, conn, user, &successor.id, &next.tags).await?;
-    let created = db::tasks::load(conn, successor).await?;
+    let created = tag_new(ctx, conn, user, successor, &next.tags).await?;
     record_change(ctx, conn, trace, user, None, Some(&created)).await
 }
 
@@ -449,8 +446,25 @@ pub(crate) async fn record_change(
             .record_task(conn, trace, user.as_str(), before, after)
             .await?,
     ];
-    events.extend(reminders::sync(ctx, conn, trace, user, after, last).await?);
+    events.extend(reminders::sync(ctx, conn, trace, user, before.is_none(), after, last).await?);
     Ok(events)
+}
+
+/// Attaches its tags to a task inserted in this transaction and returns
+/// it: nothing to detach first, and the tags' names are those just looked
+/// up.
+async fn tag_new(
+    ctx: &Context,
+    conn: &mut Conn<'_>,
+    user: &UserId,
+    row: TaskRow,
+    names: &[TagName],
+) -> Result<Task, AppError> {
+    let tags = db::tags::ensure(conn, user.as_str(), names, ctx.now()).await?;
+    for tag in &tags {
+        db::tags::attach(conn, &row.id, &tag.id).await?;
+    }
+    row.into_task(tags.into_iter().map(|t| t.name).collect())
 }
 
 async fn set_tags(
