@@ -218,26 +218,26 @@ macro_rules! transaction {
             }
             $crate::db::PooledConn::Sqlite(inner) => {
                 let c: &mut $crate::db::SqliteConn = &mut **inner;
-                match $crate::db::sqlite::begin_immediate(c).await {
-                    Err(e) => Err($crate::error::AppError::from(e)),
-                    Ok(()) => {
-                        let result: ::std::result::Result<_, $crate::error::AppError> =
-                            $crate::db::sqlite::inline(async {
-                                let $conn = &mut $crate::db::Conn::Sqlite(&mut *c);
-                                $body
-                            })
-                            .await;
-                        match result {
-                            Ok(value) => $crate::db::sqlite::commit(c)
-                                .await
-                                .map(|()| value)
-                                .map_err($crate::error::AppError::from),
-                            Err(e) => {
-                                // A failed rollback leaves the connection
-                                // marked broken: the pool drops it.
-                                let _ = $crate::db::sqlite::rollback(c).await;
-                                Err(e)
-                            }
+                'transaction: {
+                    if let Err(e) = $crate::db::sqlite::begin_immediate(c).await {
+                        break 'transaction Err($crate::error::AppError::from(e));
+                    }
+                    let result: ::std::result::Result<_, $crate::error::AppError> =
+                        $crate::db::sqlite::inline(async {
+                            let $conn = &mut $crate::db::Conn::Sqlite(&mut *c);
+                            $body
+                        })
+                        .await;
+                    match result {
+                        Ok(value) => $crate::db::sqlite::commit(c)
+                            .await
+                            .map(|()| value)
+                            .map_err($crate::error::AppError::from),
+                        Err(e) => {
+                            // A failed rollback leaves the connection
+                            // marked broken: the pool drops it.
+                            let _ = $crate::db::sqlite::rollback(c).await;
+                            Err(e)
                         }
                     }
                 }
@@ -300,8 +300,7 @@ impl Db {
         let timeout = settings.database_timeout();
         let runtime = Arc::new(DbRuntime::new()?);
         let handle = runtime.handle();
-        let mut writers = None;
-        let pools = match DatabaseUrl::parse(&settings.database_url)? {
+        let (pools, writers) = match DatabaseUrl::parse(&settings.database_url)? {
             DatabaseUrl::Postgres(url) => {
                 migrate_postgres(url.clone()).await?;
                 let mut config = ManagerConfig::default();
@@ -327,7 +326,7 @@ impl Db {
                     pool_builder(Pool::builder(manager), settings.database_pool_size, timeout)
                         .build()
                         .map_err(|e| DbError::Pool(e.to_string()))?;
-                Pools::Pg(pool)
+                (Pools::Pg(pool), None)
             }
             DatabaseUrl::Sqlite(path) => {
                 migrate_sqlite(path.clone()).await?;
@@ -342,8 +341,7 @@ impl Db {
                     readers.clone(),
                     Arc::downgrade(&queue),
                 ));
-                writers = Some(queue);
-                Pools::Sqlite(readers)
+                (Pools::Sqlite(readers), Some(queue))
             }
         };
         Ok(Self {

@@ -100,12 +100,20 @@ pub async fn begin_immediate(c: &mut SqliteConn) -> diesel::QueryResult<()> {
 
 /// Commits, on the calling thread.
 pub async fn commit(c: &mut SqliteConn) -> diesel::QueryResult<()> {
-    inline(async { (c.spawn_blocking(AnsiTransactionManager::commit_transaction)).await }).await
+    inline(async {
+        c.spawn_blocking(AnsiTransactionManager::commit_transaction)
+            .await
+    })
+    .await
 }
 
 /// Rolls back, on the calling thread.
 pub async fn rollback(c: &mut SqliteConn) -> diesel::QueryResult<()> {
-    inline(async { (c.spawn_blocking(AnsiTransactionManager::rollback_transaction)).await }).await
+    inline(async {
+        c.spawn_blocking(AnsiTransactionManager::rollback_transaction)
+            .await
+    })
+    .await
 }
 
 /// How often the WAL is copied back into the database file.

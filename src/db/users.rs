@@ -92,15 +92,8 @@ pub async fn find_by_email(conn: &mut Conn<'_>, email: &str) -> QueryResult<Opti
         .optional())
 }
 
-/// The user's IANA time zone name; UTC for a user without a row yet.
-pub async fn timezone(conn: &mut Conn<'_>, id: &str) -> QueryResult<String> {
-    Ok(find_timezone(conn, id)
-        .await?
-        .unwrap_or_else(|| "UTC".to_owned()))
-}
-
-/// The user's time zone, or `None` when the user has no row.
-pub async fn find_timezone(conn: &mut Conn<'_>, id: &str) -> QueryResult<Option<String>> {
+/// The user's IANA time zone name, or `None` when the user has no row yet.
+pub async fn timezone(conn: &mut Conn<'_>, id: &str) -> QueryResult<Option<String>> {
     db_run!(conn, |c| users::table
         .find(id)
         .select(users::timezone)

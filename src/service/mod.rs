@@ -126,10 +126,11 @@ impl Revocations {
     }
 }
 
-/// The user's time zone (UTC until they set one).
+/// The user's time zone (UTC until they set one, and for a user without a
+/// row yet).
 pub(crate) async fn user_tz(conn: &mut Conn<'_>, user: &UserId) -> Result<Tz, AppError> {
     let name = db::users::timezone(conn, user.as_str()).await?;
-    Ok(parse_timezone(&name).unwrap_or(Tz::UTC))
+    Ok(zone(name.as_deref()))
 }
 
 /// Like [`user_tz`], first creating the user's row if it has none yet (a
@@ -139,13 +140,15 @@ pub(crate) async fn ensure_user_tz(
     conn: &mut Conn<'_>,
     user: &UserId,
 ) -> Result<Tz, AppError> {
-    match db::users::find_timezone(conn, user.as_str()).await? {
-        Some(name) => Ok(parse_timezone(&name).unwrap_or(Tz::UTC)),
-        None => {
-            db::users::ensure(conn, user.as_str(), ctx.now()).await?;
-            Ok(Tz::UTC)
-        }
+    let name = db::users::timezone(conn, user.as_str()).await?;
+    if name.is_none() {
+        db::users::ensure(conn, user.as_str(), ctx.now()).await?;
     }
+    Ok(zone(name.as_deref()))
+}
+
+fn zone(name: Option<&str>) -> Tz {
+    name.and_then(|n| parse_timezone(n).ok()).unwrap_or(Tz::UTC)
 }
 
 /// Checks an `If-Match` version against the current one.

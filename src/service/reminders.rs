@@ -98,7 +98,8 @@ fn wanted(task: Option<&Task>, now: NaiveDateTime) -> Wanted {
 }
 
 /// Brings the reminder of `last` in line with `task` (its current state;
-/// `None`: deleted; `created`: made in this transaction); runs inside the caller's transaction and returns the events written.
+/// `None`: deleted; `created`: made in this transaction); runs inside the
+/// caller's transaction and returns the events written.
 pub(crate) async fn sync(
     ctx: &Context,
     conn: &mut Conn<'_>,

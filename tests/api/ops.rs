@@ -2,14 +2,14 @@
 //! OpenAPI and offline docs, request ids, JSON errors from the router, panics,
 //! concurrent writers, the UI.
 
+use std::time::Duration;
+
 use actix_web::http::Method;
 use actix_web::{App, HttpResponse, web};
 use rstest_reuse::apply;
 use serde_json::{Value, json};
 
 use crate::backends;
-use std::time::Duration;
-
 use crate::helpers::{
     Backend, TestDb, admin_exec, database_of, postgres_admin_url, spawn_app, start,
 };
