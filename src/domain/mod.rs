@@ -4,6 +4,7 @@
 
 pub mod json;
 pub mod query;
+pub mod quick_add;
 pub mod recurrence;
 pub mod schema;
 pub mod tag;

@@ -42,6 +42,20 @@ string_schema!(
 );
 
 string_schema!(
+    /// A quick-add line (`format: quick-add`: words to read, and at least
+    /// one that is left for the title).
+    QuickAddText => |s| s
+        .min_length(Some(1))
+        .max_length(Some(domain::quick_add::MAX_TEXT))
+        .pattern(Some(domain::LINE_PATTERN))
+        .format(Some(utoipa::openapi::SchemaFormat::Custom("quick-add".into())))
+        .description(Some(
+            "one line of at most 1 000 characters, no control characters; what is not read as a \
+             date, time, recurrence, priority, tag or reminder is the title, which must not be empty",
+        ))
+);
+
+string_schema!(
     /// A task description.
     Description => |s| s
         .max_length(Some(domain::task::MAX_DESCRIPTION))

@@ -144,6 +144,22 @@ fn build() -> Vec<Entry> {
             task(),
         ),
         entry(
+            "quick_add",
+            "Quick add a task",
+            "Create a task from one line of English, read in the user's time zone, e.g. \
+             `high priority weekly meeting for Monday 10 AM #work remind me 30 min before`. \
+             It reads dates (today, tomorrow, friday, next monday, in 3 days, Dec 3, 2026-12-03, end \
+             of month), times (10am, 17:00, at 5, noon, evening), recurrence (daily, every weekday, \
+             every mon and wed, every 2 weeks, every 15th, every! 3 days, until Dec 31, for 5 times), \
+             priority (p1-p4, urgent, high priority), tags (#work, @home) and reminders (remind me \
+             30 min before, remind me at 9am); the rest is the title. Text in double quotes is kept \
+             as written. `parse.parts` says what was read where; `parse.notes` what could not apply. \
+             With `create: false` nothing is created: use it to check the reading first.",
+            Adds,
+            named("QuickAddInput"),
+            named("QuickAddResult"),
+        ),
+        entry(
             "list_tasks",
             "List tasks",
             "List the user's tasks, newest first unless sorted otherwise, one page at a time \
@@ -323,6 +339,7 @@ pub async fn call(
     let mut args = Args(arguments);
     let value = match name {
         "add_task" => out(tasks::create(ctx, trace, user, args.rest()?).await?)?,
+        "quick_add" => out(tasks::quick_add(ctx, trace, user, args.rest()?).await?)?,
         "list_tasks" => out(tasks::list(ctx, user, args.rest()?).await?)?,
         "get_task" => {
             let id = args.task_id()?;
@@ -491,7 +508,7 @@ mod tests {
                 tool.name
             );
         }
-        assert_eq!(catalog().len(), 19);
+        assert_eq!(catalog().len(), 20);
     }
 
     #[test]

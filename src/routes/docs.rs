@@ -31,7 +31,7 @@ use crate::domain::schema::{
     paths(
         auth::signup, auth::login, auth::logout, auth::logout_all, auth::create_token,
         auth::list_tokens, auth::revoke_token, auth::me, auth::update_me,
-        tasks::create, tasks::list, tasks::get, tasks::replace, tasks::patch, tasks::delete,
+        tasks::create, tasks::quick_add, tasks::list, tasks::get, tasks::replace, tasks::patch, tasks::delete,
         tasks::complete, tasks::uncomplete, tasks::skip_occurrence, tasks::set_reminder,
         tasks::remove_reminder, tasks::list_reminders,
         tasks::clear_completed, tasks::add_tag, tasks::remove_tag,

@@ -66,6 +66,7 @@ fn user_scope(prefix: &str) -> actix_web::Scope {
     web::scope(prefix)
         .service(web::resource("/tasks").get(tasks::list).post(tasks::create))
         .service(web::resource("/tasks/clear-completed").post(tasks::clear_completed))
+        .service(web::resource("/tasks/quick-add").post(tasks::quick_add))
         .service(
             web::resource("/tasks/{task_id}")
                 .get(tasks::get)

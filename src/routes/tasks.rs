@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use super::extract::{ApiJson, ApiQuery, IfMatch, TagPath, TaskPath, etag};
 use crate::auth::AuthUser;
 use crate::domain::query::TaskListParams;
+use crate::domain::quick_add::{QuickAddInput, QuickAddResult};
 use crate::domain::schema::{EntityTag, UserIdPath};
 use crate::domain::task::{Task, TaskInput, TaskPatch};
 use crate::error::AppError;
@@ -42,6 +43,35 @@ pub async fn create(
         res.headers_mut().insert(header::LOCATION, v);
     }
     Ok(res)
+}
+
+#[utoipa::path(post, path = "/api/{user_id}/tasks/quick-add", tag = "tasks", security(("bearer" = [])),
+    params(("user_id" = UserIdPath, Path)), request_body = QuickAddInput,
+    responses(
+        (status = 201, body = QuickAddResult, description = "created: the task and how the text read",
+            headers(("Location" = String, description = "the task's URL"), ("ETag" = String, description = "its version"))),
+        (status = 200, body = QuickAddResult, description = "`create` was false: how the text reads")))]
+pub async fn quick_add(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: AuthUser,
+    trace: Trace,
+    body: ApiJson<QuickAddInput>,
+) -> Result<HttpResponse, AppError> {
+    let result = tasks::quick_add(&state.service, &trace, user.id(), body.0).await?;
+    let Some(task) = &result.task else {
+        return Ok(HttpResponse::Ok().json(&result));
+    };
+    let tasks_url = req
+        .path()
+        .trim_end_matches('/')
+        .trim_end_matches("/quick-add");
+    let mut res = HttpResponse::Created();
+    res.insert_header((header::ETAG, etag(task.version)));
+    if let Ok(v) = header::HeaderValue::from_str(&format!("{tasks_url}/{}", task.id)) {
+        res.insert_header((header::LOCATION, v));
+    }
+    Ok(res.json(&result))
 }
 
 #[utoipa::path(get, path = "/api/{user_id}/tasks", tag = "tasks", security(("bearer" = [])),

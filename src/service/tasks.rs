@@ -5,6 +5,7 @@
 //! transaction and hands them to the dispatcher only after commit: a
 //! committed change always has its events, a rolled-back one never does.
 
+use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -13,9 +14,11 @@ use super::{check_version, ensure_user_tz, reminders, user_tz};
 use crate::db::tasks::TaskRow;
 use crate::db::{self, Conn, now};
 use crate::domain::query::{TaskListParams, TaskQuery};
+use crate::domain::quick_add::{self, QuickAddInput, QuickAddResult};
 use crate::domain::recurrence::{Occurrence, next_due};
 use crate::domain::tag::{MAX_TAGS_PER_TASK, TagName};
 use crate::domain::task::{RecurrenceMode, Task, TaskFields, TaskId, TaskInput, TaskPatch};
+use crate::domain::time::to_utc;
 use crate::domain::user::UserId;
 use crate::error::AppError;
 use crate::events::{DomainEvent, Trace};
@@ -57,15 +60,59 @@ pub async fn create(
     user: &UserId,
     input: TaskInput,
 ) -> Result<Task, AppError> {
+    let (task, ()) = create_from(ctx, trace, user, |tz| Ok((input.validate(tz)?, ()))).await?;
+    Ok(task)
+}
+
+/// Creates a task from fields read in the user's time zone by `read`, which
+/// may also return something of its own (quick add: how the text read).
+async fn create_from<T: Send>(
+    ctx: &Context,
+    trace: &Trace,
+    user: &UserId,
+    read: impl FnOnce(Tz) -> Result<(TaskFields, T), AppError> + Send,
+) -> Result<(Task, T), AppError> {
     let changed = transaction!(ctx.db, |conn| {
-        let fields = input.validate(ensure_user_tz(ctx, conn, user).await?)?;
+        let (fields, extra) = read(ensure_user_tz(ctx, conn, user).await?)?;
         let row = TaskRow::new(TaskId::generate(), user.as_str(), &fields, None, ctx.now());
         db::tasks::insert(conn, &row).await?;
         let task = tag_new(ctx, conn, user, row, &fields.tags).await?;
         let events = record_change(ctx, conn, trace, user, None, Some(&task)).await?;
-        Ok((task, events))
+        Ok(((task, extra), events))
     })?;
     Ok(committed(ctx, changed))
+}
+
+/// Quick add: reads one line in the user's time zone at the current time
+/// and, unless only the reading is asked for, creates the task as
+/// [`create`] does (the same events, reminder and activity).
+pub async fn quick_add(
+    ctx: &Context,
+    trace: &Trace,
+    user: &UserId,
+    input: QuickAddInput,
+) -> Result<QuickAddResult, AppError> {
+    let text = input.text()?;
+    let now = to_utc(ctx.now());
+    if !input.create() {
+        let mut pooled = ctx.db.get().await?;
+        let tz = user_tz(&mut pooled.conn(), user).await?;
+        let parsed = quick_add::parse(text, now, tz);
+        parsed.fields()?;
+        return Ok(QuickAddResult {
+            parse: parsed.into_view(),
+            task: None,
+        });
+    }
+    let (task, parsed) = create_from(ctx, trace, user, |tz| {
+        let parsed = quick_add::parse(text, now, tz);
+        Ok((parsed.fields()?, parsed))
+    })
+    .await?;
+    Ok(QuickAddResult {
+        parse: parsed.into_view(),
+        task: Some(task),
+    })
 }
 
 pub async fn get(ctx: &Context, user: &UserId, id: TaskId) -> Result<Task, AppError> {

@@ -20,6 +20,7 @@ mod list;
 mod mcp;
 mod ops;
 mod process;
+mod quick_add;
 mod recurrence;
 mod reminders;
 mod retention;

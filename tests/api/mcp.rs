@@ -111,8 +111,9 @@ fn tool_names(tools: &[rmcp::model::Tool]) -> Vec<String> {
     tools.iter().map(|t| t.name.to_string()).collect()
 }
 
-const ALL_TOOLS: [&str; 19] = [
+const ALL_TOOLS: [&str; 20] = [
     "add_task",
+    "quick_add",
     "list_tasks",
     "get_task",
     "update_task",
@@ -587,6 +588,50 @@ async fn a_read_token_sees_and_calls_only_reading_tools(#[case] backend: Backend
         client.list_all_tools().await.is_err(),
         "a revoked token is refused"
     );
+}
+
+#[apply(backends)]
+#[actix_web::test]
+async fn quick_add_reads_a_line_and_creates_the_task(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
+    let user = app.signup().await;
+    let client = connect(&app, &user).await;
+    let text = "Submit report by friday 5pm #work p2 remind me 1 hour before";
+
+    let only = ok(&client, "quick_add", json!({"text": text, "create": false})).await;
+    assert!(only.get("task").is_none(), "{only}");
+    let kinds: Vec<&str> = only["parse"]["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["date", "time", "tag", "priority", "reminder"]);
+    let page = ok(&client, "list_tasks", json!({})).await;
+    assert_eq!(page["total"], 0, "reading creates nothing");
+
+    let created = ok(&client, "quick_add", json!({"text": text})).await;
+    let task = &created["task"];
+    assert_eq!(task["title"], "Submit report");
+    assert_eq!(task["priority"], "high");
+    assert_eq!(task["tags"], json!(["work"]));
+    assert_eq!(task["reminder_offset_minutes"], 60);
+    assert_eq!(task["due_at"], created["parse"]["due_at"]);
+    assert_eq!(task["due_at"], only["parse"]["due_at"]);
+    let rest = app
+        .get(
+            &format!("/api/v1/tasks/{}", task["id"].as_str().unwrap()),
+            &user.token,
+        )
+        .await
+        .expect(200);
+    assert_eq!(&rest.body, task);
+
+    // Nothing left for a title: refused as REST refuses it, naming `text`.
+    let error = refused(&client, "quick_add", json!({"text": "tomorrow #work"})).await;
+    assert_eq!(error["code"], "validation_failed");
+    assert!(error["details"]["text"].is_string(), "{error}");
+    assert_eq!(ok(&client, "list_tasks", json!({})).await["total"], 1);
 }
 
 #[apply(backends)]

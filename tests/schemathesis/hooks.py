@@ -40,6 +40,29 @@ schemathesis.openapi.format(
     ),
 )
 
+# `format: quick-add` (POST …/tasks/quick-add) is ours: a line whose title is
+# not empty once dates, times, tags and the other parts are read out of it.
+# Titles stay words the grammar does not know; the parts are any of its own.
+schemathesis.openapi.format(
+    "quick-add",
+    st.builds(
+        lambda title, parts: " ".join([title, *parts]),
+        st.text(alphabet="bcdfghjklqvxz", min_size=1, max_size=20),
+        st.lists(
+            st.sampled_from(
+                [
+                    "tomorrow", "next monday", "in 3 days", "on Dec 3", "2027-02-28",
+                    "at 5pm", "10:30", "noon", "every weekday", "every 2 weeks",
+                    "every! 3 days", "until Dec 31", "for 5 times", "p1", "!3",
+                    "high priority", "#work", "@home", "remind me 30 min before",
+                    "remind me at 9am", '"kept as written"', "Feb 30",
+                ]
+            ),
+            max_size=5,
+        ),
+    ),
+)
+
 # Operations that end the presented token get a token of their own each
 # time, so that the run's main token stays valid.
 SESSION_ENDING = {"/api/auth/logout", "/api/auth/logout-all"}
