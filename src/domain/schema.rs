@@ -50,7 +50,7 @@ string_schema!(
         .pattern(Some(domain::LINE_PATTERN))
         .format(Some(utoipa::openapi::SchemaFormat::Custom("quick-add".into())))
         .description(Some(
-            "one line of at most 1 000 characters, no control characters; what is not read as a \
+            "one line of at most 500 characters, no control characters; what is not read as a \
              date, time, recurrence, priority, tag or reminder is the title, which must not be empty",
         ))
 );

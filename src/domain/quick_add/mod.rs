@@ -48,8 +48,9 @@ use crate::error::AppError;
 #[cfg(test)]
 mod tests;
 
-/// Longest quick-add text, in characters.
-pub const MAX_TEXT: usize = 1_000;
+/// Longest quick-add text, in characters: a title's length, so that any text
+/// short enough has a title short enough.
+pub const MAX_TEXT: usize = 500;
 
 /// What a date without a time of day is due at, local.
 const END_OF_DAY: NaiveTime = hm(23, 59);
