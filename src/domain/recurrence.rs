@@ -6,8 +6,10 @@
 //! a monthly rule on the 31st skips months without a 31st; a yearly rule on
 //! February 29 occurs only in leap years.
 //!
-//! * `due` mode: the first instance strictly after the current due date
-//!   (Todoist "every"); without a due date, after the completion time.
+//! * `due` mode: the first instance strictly after both the current due
+//!   date and the completion time (Todoist "every"): an overdue task's
+//!   successor skips the instances already past, keeping the rule's rhythm
+//!   and time of day; without a due date, after the completion time.
 //! * `completion` mode: the rule restarts at the completion time (Todoist
 //!   "every!"): the first instance strictly after it, at the original due
 //!   date's local time of day where the task had one.
@@ -52,7 +54,9 @@ pub fn next_due(
     }
     let zone = rrule::Tz::Tz(tz);
     let (anchor, after) = match (mode, current.due_at) {
-        (RecurrenceMode::Due, Some(due)) => (due, due),
+        // Instances already past at completion are skipped: the successor
+        // of an overdue task is not born overdue.
+        (RecurrenceMode::Due, Some(due)) => (due, due.max(completed_at)),
         (RecurrenceMode::Due, None) => (completed_at, completed_at),
         (RecurrenceMode::Completion, due) => {
             let time_of_day = due.map_or_else(
@@ -157,7 +161,7 @@ mod tests {
         "daily",
         Due,
         Some("2026-03-02T08:00:00Z"),
-        "2026-03-05T12:00:00Z",
+        "2026-03-02T07:00:00Z",
         "UTC",
         Some("2026-03-03T08:00:00Z")
     )]
@@ -297,14 +301,61 @@ mod tests {
         "UTC",
         Some("2026-03-19T09:00:00Z")
     )]
-    // Late completion in due mode still steps from the due date.
+    // Late completion in due mode skips the instances already past: the
+    // successor keeps the rule's time of day and is never born overdue.
     #[case::due_mode_late(
         "daily",
         Due,
         Some("2026-03-02T08:00:00Z"),
         "2026-03-10T15:00:00Z",
         "UTC",
-        Some("2026-03-03T08:00:00Z")
+        Some("2026-03-11T08:00:00Z")
+    )]
+    // Due yesterday 08:00, completed today 15:23: tomorrow 08:00, not today.
+    #[case::due_mode_overdue_by_a_day(
+        "daily",
+        Due,
+        Some("2026-03-09T08:00:00Z"),
+        "2026-03-10T15:23:00Z",
+        "UTC",
+        Some("2026-03-11T08:00:00Z")
+    )]
+    // Completed before today's instance: today's is still ahead.
+    #[case::due_mode_overdue_before_todays_instance(
+        "daily",
+        Due,
+        Some("2026-03-09T08:00:00Z"),
+        "2026-03-10T07:59:00Z",
+        "UTC",
+        Some("2026-03-10T08:00:00Z")
+    )]
+    // Completed at an instance's very time: strictly after, the next one.
+    #[case::due_mode_completed_on_the_instance(
+        "daily",
+        Due,
+        Some("2026-03-09T08:00:00Z"),
+        "2026-03-10T08:00:00Z",
+        "UTC",
+        Some("2026-03-11T08:00:00Z")
+    )]
+    // Weekly on Monday, three weeks late on a Thursday: next Monday, in the
+    // user's zone across the DST change (09:00 EST, then 09:00 EDT).
+    #[case::due_mode_weeks_late_across_dst(
+        "FREQ=WEEKLY;BYDAY=MO",
+        Due,
+        Some("2026-02-16T14:00:00Z"),
+        "2026-03-12T18:00:00Z",
+        "America/New_York",
+        Some("2026-03-16T13:00:00Z")
+    )]
+    // Completion mode is unchanged: counted from the completion time.
+    #[case::completion_mode_late(
+        "daily",
+        Completion,
+        Some("2026-03-09T08:00:00Z"),
+        "2026-03-10T15:23:00Z",
+        "UTC",
+        Some("2026-03-11T08:00:00Z")
     )]
     // No due date: counts from the completion time.
     #[case::no_due_date(

@@ -46,7 +46,7 @@ async fn completing_a_recurring_task_creates_exactly_one_successor(#[case] backe
             &user,
             json!({
                 "title": "Weekly meeting", "description": "room 4", "priority": "high", "tags": ["work"],
-                "due_at": "2026-03-02T09:00:00Z", "recurrence_pattern": "FREQ=WEEKLY;BYDAY=MO",
+                "due_at": "2030-02-25T09:00:00Z", "recurrence_pattern": "FREQ=WEEKLY;BYDAY=MO",
                 "reminder_offset_minutes": 15
             }),
         )
@@ -59,7 +59,7 @@ async fn completing_a_recurring_task_creates_exactly_one_successor(#[case] backe
     assert_eq!(next.len(), 1);
     let next = next[0];
     assert_eq!(
-        next["due_at"], "2026-03-09T09:00:00Z",
+        next["due_at"], "2030-03-04T09:00:00Z",
         "next Monday, 10:00 Berlin"
     );
     assert_eq!(next["completed"], false);
@@ -74,7 +74,9 @@ async fn completing_a_recurring_task_creates_exactly_one_successor(#[case] backe
     ] {
         assert_eq!(next[field], task[field], "{field} copied");
     }
-    // Events: task.completed, then task.created for the successor.
+    // Events after the creation: its reminder scheduled; on completion
+    // task.completed and that reminder cancelled, then task.created for the
+    // successor with a reminder of its own.
     let log = app
         .get("/api/v1/activity-logs?since_seq=1", &user.token)
         .await
@@ -86,7 +88,16 @@ async fn completing_a_recurring_task_creates_exactly_one_successor(#[case] backe
         .rev()
         .map(|e| e["type"].as_str().unwrap())
         .collect();
-    assert_eq!(types, ["task.completed", "task.created"]);
+    assert_eq!(
+        types,
+        [
+            "reminder.scheduled",
+            "task.completed",
+            "reminder.cancelled",
+            "task.created",
+            "reminder.scheduled"
+        ]
+    );
     // Uncomplete and complete again: the successor stays the only one.
     app.post(
         &format!("/api/v1/tasks/{id}/uncomplete"),
@@ -121,7 +132,7 @@ async fn completing_a_recurring_task_creates_exactly_one_successor(#[case] backe
     app.complete(&user, &next_id).await;
     let third = all_tasks(&app, &user).await;
     let third = successors_of(&third, &next_id);
-    assert_eq!(third[0]["due_at"], "2026-03-16T09:00:00Z");
+    assert_eq!(third[0]["due_at"], "2030-03-11T09:00:00Z");
 }
 
 #[apply(backends)]
@@ -129,7 +140,7 @@ async fn completing_a_recurring_task_creates_exactly_one_successor(#[case] backe
 async fn racing_completions_create_one_successor(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
     let user = app.signup().await;
-    let task = app.create_task(&user, json!({"title": "Daily", "due_at": "2026-05-01T08:00:00Z", "recurrence_pattern": "daily"})).await;
+    let task = app.create_task(&user, json!({"title": "Daily", "due_at": "2030-04-26T08:00:00Z", "recurrence_pattern": "daily"})).await;
     let id = task["id"].as_str().unwrap().to_owned();
     let racers = (0..16).map(|_| {
         let (app, user, id) = (&app, &user, &id);
@@ -155,7 +166,7 @@ async fn racing_completions_create_one_successor(#[case] backend: Backend) {
 async fn a_series_ends_at_its_count_or_end_date(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
     let user = app.signup().await;
-    let counted = app.create_task(&user, json!({"title": "twice", "due_at": "2026-05-01T08:00:00Z", "recurrence_pattern": "FREQ=DAILY;COUNT=2"})).await;
+    let counted = app.create_task(&user, json!({"title": "twice", "due_at": "2030-04-26T08:00:00Z", "recurrence_pattern": "FREQ=DAILY;COUNT=2"})).await;
     let first = counted["id"].as_str().unwrap().to_owned();
     app.complete(&user, &first).await;
     let second = successors_of(&all_tasks(&app, &user).await, &first)[0]["id"]
@@ -168,7 +179,7 @@ async fn a_series_ends_at_its_count_or_end_date(#[case] backend: Backend) {
         "no third occurrence"
     );
     let ending = app
-        .create_task(&user, json!({"title": "until", "due_at": "2026-05-01T08:00:00Z", "recurrence_pattern": "daily", "recurrence_end_date": "2026-05-01T23:00:00Z"}))
+        .create_task(&user, json!({"title": "until", "due_at": "2030-04-26T08:00:00Z", "recurrence_pattern": "daily", "recurrence_end_date": "2030-04-26T23:00:00Z"}))
         .await;
     let ending = ending["id"].as_str().unwrap().to_owned();
     app.complete(&user, &ending).await;
@@ -186,7 +197,7 @@ async fn a_series_ends_at_its_count_or_end_date(#[case] backend: Backend) {
 async fn skipping_an_occurrence(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
     let user = app.signup().await;
-    let task = app.create_task(&user, json!({"title": "standup", "due_at": "2026-03-06T09:00:00Z", "recurrence_pattern": "weekdays"})).await;
+    let task = app.create_task(&user, json!({"title": "standup", "due_at": "2030-03-01T09:00:00Z", "recurrence_pattern": "weekdays"})).await;
     let id = task["id"].as_str().unwrap();
     let skipped = app
         .post(
@@ -197,7 +208,7 @@ async fn skipping_an_occurrence(#[case] backend: Backend) {
         .await
         .expect(200);
     assert_eq!(
-        skipped.body["due_at"], "2026-03-09T09:00:00Z",
+        skipped.body["due_at"], "2030-03-04T09:00:00Z",
         "Friday → Monday"
     );
     assert_eq!(skipped.body["version"], 2);
@@ -209,7 +220,7 @@ async fn skipping_an_occurrence(#[case] backend: Backend) {
     let once = app
         .create_task(
             &user,
-            json!({"title": "once", "due_at": "2026-03-06T09:00:00Z"}),
+            json!({"title": "once", "due_at": "2030-03-01T09:00:00Z"}),
         )
         .await;
     let res = app
@@ -224,7 +235,7 @@ async fn skipping_an_occurrence(#[case] backend: Backend) {
         .await
         .expect(409);
     assert_eq!(res.code(), "not_recurring");
-    let last = app.create_task(&user, json!({"title": "last", "due_at": "2026-03-06T09:00:00Z", "recurrence_pattern": "FREQ=DAILY;COUNT=1"})).await;
+    let last = app.create_task(&user, json!({"title": "last", "due_at": "2030-03-01T09:00:00Z", "recurrence_pattern": "FREQ=DAILY;COUNT=1"})).await;
     let res = app
         .post(
             &format!(
@@ -284,7 +295,7 @@ async fn a_completion_delivered_from_another_replica_ensures_the_successor_once(
     let sidecar = Sidecar::start().await;
     let elsewhere = other_replica(&app, &sidecar).await;
     let user = elsewhere.signup().await;
-    let task = elsewhere.create_task(&user, json!({"title": "elsewhere", "due_at": "2026-05-01T08:00:00Z", "recurrence_pattern": "daily"})).await;
+    let task = elsewhere.create_task(&user, json!({"title": "elsewhere", "due_at": "2030-04-26T08:00:00Z", "recurrence_pattern": "daily"})).await;
     let id = task["id"].as_str().unwrap().to_owned();
     elsewhere.complete(&user, &id).await;
     let completed = sidecar
@@ -307,7 +318,7 @@ async fn a_completion_delivered_from_another_replica_ensures_the_successor_once(
     let tasks = all_tasks(&app, &user).await;
     let next = successors_of(&tasks, &id);
     assert_eq!(next.len(), 1, "created once");
-    assert_eq!(next[0]["due_at"], "2026-05-02T08:00:00Z");
+    assert_eq!(next[0]["due_at"], "2030-04-27T08:00:00Z");
 
     // The user deletes the successor; the completion delivered again (after
     // the deduplication window) does not bring it back.
@@ -331,7 +342,7 @@ async fn a_completion_delivered_from_another_replica_ensures_the_successor_once(
 
     // A made-up completion of a task completed without an event: the log
     // does not hold it, so nothing happens.
-    let quiet = app.create_task(&user, json!({"title": "quiet", "due_at": "2026-05-01T08:00:00Z", "recurrence_pattern": "daily"})).await;
+    let quiet = app.create_task(&user, json!({"title": "quiet", "due_at": "2030-04-26T08:00:00Z", "recurrence_pattern": "daily"})).await;
     let quiet_id = quiet["id"].as_str().unwrap().to_owned();
     taskstream::db_run!(&mut pooled.conn(), |c| diesel::update(
         tasks::table.filter(tasks::id.eq(&quiet_id))
