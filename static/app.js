@@ -1,60 +1,25 @@
-// taskstream web UI: a dependency-free single page over the JSON API.
+// taskstream web UI: a dependency-free single page over the JSON API, in
+// ES modules by concern: `api.js` (requests, the session token),
+// `quickadd.js` (the main input), and this module (session, live channel,
+// lists, settings).
 //
 // Data flow: every mutation calls the API and then `refresh()`, which
 // re-reads tasks and tags from the server and re-renders both lists. The
 // live channel (`/api/ws/{user_id}`) calls `refresh()` when another tab or
 // device changes something, and shows reminders as they fire.
-'use strict';
 
-const TOKEN_KEY = 'taskstream.token';
+import { api, dropToken, keepToken, session } from './api.js';
+import { mountQuickAdd } from './quickadd.js';
+
 const SEARCH_DEBOUNCE_MS = 300;
 const LIVE_RETRY_MS = 2000;
 
 const state = {
-  token: localStorage.getItem(TOKEN_KEY),
   user: null,
   filters: { search: '', status: 'all', sort: 'created_at:desc', tag: '' },
 };
 
 const $ = (selector) => document.querySelector(selector);
-
-// ---------------------------------------------------------------- API
-
-class ApiError extends Error {
-  constructor(status, body) {
-    const error = (body && body.error) || {};
-    super(error.message || `Request failed (HTTP ${status})`);
-    this.status = status;
-    this.code = error.code;
-    this.details = error.details;
-  }
-}
-
-async function api(method, path, body) {
-  const headers = { Accept: 'application/json' };
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
-  if (state.token) headers.Authorization = `Bearer ${state.token}`;
-
-  const response = await fetch(path, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  let data = null;
-  try {
-    data = text ? JSON.parse(text) : null;
-  } catch {
-    data = null;
-  }
-  if (!response.ok) {
-    // An expired or revoked token: drop the session. Failed logins also
-    // answer 401, but they are sent without a token.
-    if (response.status === 401 && state.token) logout();
-    throw new ApiError(response.status, data);
-  }
-  return data;
-}
 
 // ---------------------------------------------------------------- Messages
 
@@ -119,9 +84,8 @@ function formatDue(iso) {
 // ---------------------------------------------------------------- Session
 
 function setSession(token, user) {
-  state.token = token;
+  keepToken(token);
   state.user = user;
-  localStorage.setItem(TOKEN_KEY, token);
   showApp();
 }
 
@@ -133,10 +97,10 @@ let lastSeq = null;
 const liveRefresh = debounce(() => refresh().catch(showError), 100);
 
 function connectLive() {
-  if (!state.token || !state.user || live) return;
+  if (!session.token || !state.user || live) return;
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
   const since = lastSeq === null ? '' : `?since=${lastSeq}`;
-  const socket = new WebSocket(`${scheme}://${location.host}/api/ws/${encodeURIComponent(state.user.id)}${since}`, ['bearer', state.token]);
+  const socket = new WebSocket(`${scheme}://${location.host}/api/ws/${encodeURIComponent(state.user.id)}${since}`, ['bearer', session.token]);
   live = socket;
   socket.onmessage = (frame) => {
     const message = JSON.parse(frame.data);
@@ -155,7 +119,7 @@ function connectLive() {
       showMessage('Your session has ended: please log in again.', 'info');
       return;
     }
-    if (state.token) setTimeout(connectLive, LIVE_RETRY_MS);
+    if (session.token) setTimeout(connectLive, LIVE_RETRY_MS);
   };
 }
 
@@ -169,7 +133,7 @@ function disconnectLive() {
 // Ends the session on the server too (the token stops working on every
 // device and socket), then locally. Locally it ends whatever the server says.
 async function endSession() {
-  if (state.token) {
+  if (session.token) {
     try {
       await api('POST', '/api/auth/logout');
     } catch {
@@ -181,10 +145,9 @@ async function endSession() {
 
 function logout() {
   disconnectLive();
-  state.token = null;
+  dropToken();
   state.user = null;
   state.filters.tag = '';
-  localStorage.removeItem(TOKEN_KEY);
   showAuth();
 }
 
@@ -269,7 +232,7 @@ async function refresh() {
     api('GET', `/api/v1/tasks?${query}`),
     api('GET', '/api/v1/tags'),
   ]);
-  if (seq !== refreshSeq || !state.token) return;
+  if (seq !== refreshSeq || !session.token) return;
   renderTasks(page);
   renderTags(tags);
 }
@@ -331,17 +294,6 @@ function filterByTag(name) {
 }
 
 // ---------------------------------------------------------------- Wiring
-
-function readTaskForm() {
-  const body = { title: $('#task-title').value.trim(), priority: $('#task-priority').value };
-  const due = $('#task-due').value;
-  if (due) body.due_at = new Date(due).toISOString();
-  const tags = $('#task-tags').value.split(',').map((t) => t.trim()).filter(Boolean);
-  if (tags.length) body.tags = tags;
-  const recurrence = $('#task-recurrence').value;
-  if (recurrence) body.recurrence_pattern = recurrence;
-  return body;
-}
 
 function debounce(fn, ms) {
   let timer;
@@ -422,14 +374,14 @@ function wire() {
     endSession();
   });
 
-  $('#task-form').addEventListener('submit', (e) => {
-    e.preventDefault();
-    run(async () => {
-      await api('POST', '/api/v1/tasks', readTaskForm());
-      e.target.reset();
-      $('#task-title').focus();
-      await refresh();
-    });
+  mountQuickAdd({
+    form: $('#quick-add'),
+    input: $('#quick-add-text'),
+    overlay: $('#quick-add-highlight'),
+    preview: $('#quick-add-preview'),
+    timeZone: () => state.user?.timezone || Intl.DateTimeFormat().resolvedOptions().timeZone,
+    onCreated: () => refresh(),
+    onError: showError,
   });
 
   const list = $('#task-list');
@@ -489,13 +441,14 @@ function wire() {
 }
 
 async function start() {
+  session.onUnauthorized = logout;
   wire();
-  if (!state.token) return showAuth();
+  if (!session.token) return showAuth();
   try {
     state.user = await api('GET', '/api/auth/me');
     showApp();
   } catch (err) {
-    if (state.token) showError(err); // network trouble: keep the token
+    if (session.token) showError(err); // network trouble: keep the token
     else showMessage('Your session has expired. Please log in again.');
     if (!state.user) showAuth();
   }

@@ -86,13 +86,13 @@ export async function startApp() {
  * Launches Chromium and opens a page that records what a person would
  * never want: script errors and Content-Security-Policy refusals.
  */
-export async function openBrowser() {
+export async function openBrowser(contextOptions = {}) {
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
       '--disable-component-update', '--disable-sync', '--no-first-run'],
   });
-  const context = await browser.newContext({ viewport: { width: 1200, height: 800 } });
+  const context = await browser.newContext({ viewport: { width: 1200, height: 800 }, ...contextOptions });
   const page = await context.newPage();
   const problems = [];
   page.on('pageerror', (err) => problems.push(`script error: ${err.message}`));

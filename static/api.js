@@ -1,0 +1,56 @@
+// The JSON API: one `api()` call per request, errors as `ApiError` with the
+// server's code and field details, and the session token it sends.
+
+const TOKEN_KEY = 'taskstream.token';
+
+export const session = {
+  token: localStorage.getItem(TOKEN_KEY),
+  // Called when the server refuses the session's token (expired, revoked).
+  onUnauthorized: () => {},
+};
+
+export function keepToken(token) {
+  session.token = token;
+  localStorage.setItem(TOKEN_KEY, token);
+}
+
+export function dropToken() {
+  session.token = null;
+  localStorage.removeItem(TOKEN_KEY);
+}
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    const error = (body && body.error) || {};
+    super(error.message || `Request failed (HTTP ${status})`);
+    this.status = status;
+    this.code = error.code;
+    this.details = error.details;
+  }
+}
+
+export async function api(method, path, body) {
+  const headers = { Accept: 'application/json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (session.token) headers.Authorization = `Bearer ${session.token}`;
+
+  const response = await fetch(path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = null;
+  }
+  if (!response.ok) {
+    // An expired or revoked token ends the session. Failed logins also
+    // answer 401, but they are sent without a token.
+    if (response.status === 401 && session.token) session.onUnauthorized();
+    throw new ApiError(response.status, data);
+  }
+  return data;
+}
