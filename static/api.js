@@ -29,7 +29,8 @@ export class ApiError extends Error {
   }
 }
 
-export async function api(method, path, body) {
+/** One request; `keepalive` lets it outlive the page (sent while leaving). */
+export async function api(method, path, body, { keepalive = false } = {}) {
   const headers = { Accept: 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (session.token) headers.Authorization = `Bearer ${session.token}`;
@@ -38,6 +39,7 @@ export async function api(method, path, body) {
     method,
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),
+    keepalive,
   });
   const text = await response.text();
   let data = null;

@@ -10,14 +10,24 @@
 
 import { api, dropToken, keepToken, session } from './api.js';
 import { mountQuickAdd } from './quickadd.js';
+import {
+  dateIn, dayInWords, dueInWords, hashOf, queryOf, titleOf, viewFromHash,
+} from './views.js';
 
 const SEARCH_DEBOUNCE_MS = 300;
 const LIVE_RETRY_MS = 2000;
+const UNDO_MS = 5000;
+const PAGE_SIZE = 100;
 
 const state = {
   user: null,
-  filters: { search: '', status: 'all', sort: 'created_at:desc', tag: '' },
+  view: viewFromHash(location.hash),
+  // The toolbar, on top of the view: '' leaves the view's own choice.
+  filters: { search: '', priority: '', sort: '' },
+  shown: PAGE_SIZE,
 };
+
+const timeZone = () => state.user?.timezone || Intl.DateTimeFormat().resolvedOptions().timeZone;
 
 const $ = (selector) => document.querySelector(selector);
 
@@ -102,6 +112,7 @@ function connectLive() {
   const since = lastSeq === null ? '' : `?since=${lastSeq}`;
   const socket = new WebSocket(`${scheme}://${location.host}/api/ws/${encodeURIComponent(state.user.id)}${since}`, ['bearer', session.token]);
   live = socket;
+  socket.onopen = () => showLiveState('live');
   socket.onmessage = (frame) => {
     const message = JSON.parse(frame.data);
     if (message.type === 'hello' && lastSeq === null) lastSeq = message.last_seq;
@@ -119,8 +130,19 @@ function connectLive() {
       showMessage('Your session has ended: please log in again.', 'info');
       return;
     }
-    if (session.token) setTimeout(connectLive, LIVE_RETRY_MS);
+    if (session.token) {
+      showLiveState(navigator.onLine ? 'reconnecting' : 'offline');
+      setTimeout(connectLive, LIVE_RETRY_MS);
+    }
   };
+}
+
+const LIVE_WORDS = { live: 'Live', reconnecting: 'Reconnecting…', offline: 'Offline' };
+
+function showLiveState(kind) {
+  const badge = $('#live-state');
+  badge.dataset.state = kind;
+  badge.textContent = LIVE_WORDS[kind];
 }
 
 function disconnectLive() {
@@ -147,7 +169,6 @@ function logout() {
   disconnectLive();
   dropToken();
   state.user = null;
-  state.filters.tag = '';
   showAuth();
 }
 
@@ -160,6 +181,7 @@ function showAuth() {
   $('#auth-view').hidden = false;
   $('#task-list').replaceChildren();
   $('#tag-list').replaceChildren();
+  $('#live-state').textContent = '';
 }
 
 function showApp() {
@@ -218,31 +240,77 @@ function hideSecret() {
 
 let refreshSeq = 0;
 
-// Re-reads tasks and tags from the API and re-renders. Safe to call at any
-// time; only the latest call's results are drawn.
+// The view's query with the toolbar's search, priority and sort on top.
+function listQuery(today) {
+  const query = { ...queryOf(state.view, today), limit: String(state.shown) };
+  const { search, priority, sort } = state.filters;
+  if (search) query.search = search;
+  if (priority) query.priority = priority;
+  if (sort) [query.sort_by, query.sort_order] = sort.split(':');
+  return new URLSearchParams(query);
+}
+
+// How many tasks each view holds, for the sidebar.
+async function viewCounts(today) {
+  const kinds = ['inbox', 'today', 'upcoming', 'completed'];
+  const totals = await Promise.all(kinds.map((kind) => {
+    const query = new URLSearchParams({ ...queryOf({ kind }, today), limit: '1' });
+    return api('GET', `/api/v1/tasks?${query}`).then((page) => page.total);
+  }));
+  return Object.fromEntries(kinds.map((kind, i) => [kind, totals[i]]));
+}
+
+// Re-reads the view, its counts and the tags from the API and re-renders.
+// Safe to call at any time; only the latest call's results are drawn.
 async function refresh() {
   const seq = ++refreshSeq;
-  const { search, status, sort, tag } = state.filters;
-  const [sortBy, sortOrder] = sort.split(':');
-  const query = new URLSearchParams({ status, sort_by: sortBy, sort_order: sortOrder, limit: '50' });
-  if (search) query.set('search', search);
-  if (tag) query.set('tags', tag);
-
-  const [page, tags] = await Promise.all([
-    api('GET', `/api/v1/tasks?${query}`),
+  const today = dateIn(new Date(), timeZone());
+  const [page, tags, counts] = await Promise.all([
+    api('GET', `/api/v1/tasks?${listQuery(today)}`),
     api('GET', '/api/v1/tags'),
+    viewCounts(today),
   ]);
   if (seq !== refreshSeq || !session.token) return;
   renderTasks(page);
-  renderTags(tags);
+  renderSidebar(tags, counts);
 }
 
 function renderTasks(page) {
-  $('#task-list').replaceChildren(...page.items.map(renderTask));
+  const hidden = hiddenIds();
+  const visible = page.items.filter((task) => !hidden.has(task.id));
+  const rows = [];
+  let day = null;
+  for (const task of visible) {
+    // Upcoming is grouped by day.
+    if (state.view.kind === 'upcoming' && task.due_at) {
+      const date = dateIn(new Date(task.due_at), timeZone());
+      if (date !== day) {
+        day = date;
+        rows.push(el('li', { class: 'day-heading', role: 'presentation' },
+          el('h3', { text: dayInWords(date) })));
+      }
+    }
+    rows.push(renderTask(task));
+  }
+  $('#view-title').textContent = titleOf(state.view);
+  $('#task-list').replaceChildren(...rows);
+  const total = page.total - (page.items.length - visible.length);
   $('#task-count').textContent = page.items.length < page.total
-    ? `Showing ${page.items.length} of ${page.total} tasks`
-    : `${page.total} task${page.total === 1 ? '' : 's'}`;
+    ? `Showing ${visible.length} of ${total} tasks`
+    : `${total} task${total === 1 ? '' : 's'}`;
+  $('#show-more').hidden = page.items.length >= page.total;
+  $('#task-empty').hidden = visible.length !== 0;
+  $('#task-empty').textContent = EMPTY[state.view.kind];
+  $('#clear-completed').hidden = state.view.kind !== 'completed' || total === 0;
 }
+
+const EMPTY = {
+  inbox: 'Nothing to do. Add a task above — try "Call mom tomorrow 5pm".',
+  today: 'Nothing due today.',
+  upcoming: 'Nothing due in the next seven days.',
+  completed: 'No completed tasks yet.',
+  tag: 'No open tasks with this tag.',
+};
 
 function renderTask(task) {
   const overdue = !task.completed && task.due_at && new Date(task.due_at) < new Date();
@@ -253,44 +321,102 @@ function renderTask(task) {
     meta.append(el('span', { class: `priority priority-${task.priority}`, text: task.priority }));
   }
   if (task.due_at) {
-    meta.append(el('time', { class: 'task-due', datetime: task.due_at, text: formatDue(task.due_at) }));
+    meta.append(el('time', { class: 'task-due', datetime: task.due_at, title: formatDue(task.due_at),
+                             text: dueInWords(task.due_at, timeZone()) }));
   }
   if (task.recurrence_pattern) {
     meta.append(el('span', { class: 'task-recurrence', text: `↻ ${task.recurrence_pattern}` }));
   }
   for (const name of task.tags) {
-    meta.append(el('button', { type: 'button', class: 'tag-chip', 'data-tag': name, text: name }));
+    meta.append(el('a', { class: 'tag-chip', href: hashOf({ kind: 'tag', tag: name }), text: name }));
   }
 
   return el('li', { class: classes.join(' '), 'data-id': task.id },
     el('input', { type: 'checkbox', class: 'task-toggle', checked: task.completed,
-                  'aria-label': task.completed ? 'Mark as pending' : 'Mark as done' }),
+                  'aria-label': `${task.completed ? 'Reopen' : 'Complete'} ${task.title}` }),
     el('div', { class: 'task-body' },
       el('span', { class: 'task-title', text: task.title }),
       meta),
-    el('button', { type: 'button', class: 'task-delete', 'aria-label': 'Delete task', text: '✕' }));
+    el('button', { type: 'button', class: 'task-delete', 'aria-label': `Delete ${task.title}`, text: '✕' }));
 }
 
-function renderTags(tags) {
-  const item = (name, label, count, color) => {
-    const button = el('button', {
-      type: 'button',
-      class: `tag-filter${state.filters.tag === name ? ' active' : ''}`,
-      'data-tag': name,
-    });
-    if (color) button.append(el('span', { class: 'tag-dot', style: `background:${color}` }));
-    button.append(el('span', { text: label }));
-    if (count != null) button.append(el('span', { class: 'count', text: String(count) }));
-    return el('li', {}, button);
+function renderSidebar(tags, counts) {
+  const link = (view, label, count, color) => {
+    const current = hashOf(view) === hashOf(state.view);
+    const a = el('a', { class: `view-link${current ? ' active' : ''}`, href: hashOf(view),
+                        'aria-current': current ? 'page' : null });
+    if (color) a.append(el('span', { class: 'tag-dot', 'data-color': color }));
+    a.append(el('span', { text: label }));
+    if (count != null) a.append(el('span', { class: 'count', text: String(count) }));
+    return el('li', {}, a);
   };
-  $('#tag-list').replaceChildren(
-    item('', 'All tasks'),
-    ...tags.map((t) => item(t.name, t.name, t.task_count, /^#[0-9a-f]{3,8}$/i.test(t.color) ? t.color : null)));
+  $('#view-list').replaceChildren(...['inbox', 'today', 'upcoming', 'completed']
+    .map((kind) => link({ kind }, titleOf({ kind }), counts[kind])));
+  $('#tag-list').replaceChildren(...tags.map((t) => link({ kind: 'tag', tag: t.name }, t.name, t.task_count,
+    /^#[0-9a-f]{3,8}$/i.test(t.color) ? t.color : null)));
+  $('#tags-heading').hidden = tags.length === 0;
+  // Colours come from data, so they are set as properties, not markup
+  // (the page's Content-Security-Policy forbids inline styles).
+  for (const dot of document.querySelectorAll('.tag-dot[data-color]')) {
+    dot.style.setProperty('background', dot.dataset.color);
+  }
 }
 
-function filterByTag(name) {
-  state.filters.tag = state.filters.tag === name ? '' : name;
+// Shows another view (the URL's hash names it: back and forward work).
+function showView() {
+  state.view = viewFromHash(location.hash);
+  state.shown = PAGE_SIZE;
+  state.filters.sort = '';
+  $('#sort-by').value = '';
   return refresh();
+}
+
+// ---------------------------------------------------------------- Undo
+
+// Deletions wait a few seconds, their tasks hidden, so that they can be
+// undone: each entry is keyed by the ids it hides.
+const pendingDeletes = new Map();
+
+const hiddenIds = () => new Set([...pendingDeletes.keys()].flatMap((key) => key.split(',')));
+
+function deleteLater(ids, label, action) {
+  const key = ids.join(',');
+  const timer = setTimeout(() => {
+    pendingDeletes.delete(key);
+    run(async () => {
+      try {
+        await action();
+      } finally {
+        await refresh().catch(() => {});
+      }
+    });
+  }, UNDO_MS);
+  pendingDeletes.set(key, { timer, action });
+  showUndo(label, () => {
+    clearTimeout(timer);
+    pendingDeletes.delete(key);
+    return refresh();
+  });
+  return refresh();
+}
+
+// Leaving the page carries out what was waiting.
+function flushDeletes() {
+  for (const [key, { timer, action }] of pendingDeletes) {
+    clearTimeout(timer);
+    pendingDeletes.delete(key);
+    action({ keepalive: true }).catch(() => {});
+  }
+}
+
+function showUndo(text, undo) {
+  showMessage(text, 'info');
+  const button = el('button', { type: 'button', class: 'undo', text: 'Undo' });
+  button.addEventListener('click', () => {
+    clearMessage();
+    run(undo);
+  });
+  $('#message').append(' ', button);
 }
 
 // ---------------------------------------------------------------- Wiring
@@ -398,22 +524,22 @@ function wire() {
     });
   });
   list.addEventListener('click', (e) => {
-    const target = e.target.closest('.task-delete, .tag-chip');
+    const target = e.target.closest('.task-delete');
     if (!target) return;
-    if (target.matches('.tag-chip')) {
-      run(() => filterByTag(target.dataset.tag));
-      return;
-    }
-    const id = target.closest('li.task').dataset.id;
-    run(async () => {
-      await api('DELETE', `/api/v1/tasks/${id}`);
-      await refresh();
-    });
+    const row = target.closest('li.task');
+    const title = row.querySelector('.task-title').textContent;
+    run(() => deleteLater([row.dataset.id], `Deleted "${title}".`,
+      (options) => api('DELETE', `/api/v1/tasks/${row.dataset.id}`, undefined, options)));
   });
 
-  $('#tag-list').addEventListener('click', (e) => {
-    const button = e.target.closest('.tag-filter');
-    if (button) run(() => filterByTag(button.dataset.tag));
+  window.addEventListener('hashchange', () => run(showView));
+  window.addEventListener('pagehide', flushDeletes);
+  window.addEventListener('online', () => showLiveState(live ? 'live' : 'reconnecting'));
+  window.addEventListener('offline', () => showLiveState('offline'));
+
+  $('#show-more').addEventListener('click', () => {
+    state.shown += PAGE_SIZE;
+    run(refresh);
   });
 
   $('#search').addEventListener('input', debounce((e) => {
@@ -421,8 +547,8 @@ function wire() {
     run(refresh);
   }, SEARCH_DEBOUNCE_MS));
 
-  $('#status-filter').addEventListener('change', (e) => {
-    state.filters.status = e.target.value;
+  $('#priority-filter').addEventListener('change', (e) => {
+    state.filters.priority = e.target.value;
     run(refresh);
   });
 
@@ -432,11 +558,17 @@ function wire() {
   });
 
   $('#clear-completed').addEventListener('click', () => {
-    run(async () => {
-      const { deleted } = await api('POST', '/api/v1/tasks/clear-completed');
-      showMessage(`Deleted ${deleted} completed task${deleted === 1 ? '' : 's'}.`, 'info');
-      await refresh();
-    });
+    const ids = [...document.querySelectorAll('#task-list li.task.completed')].map((row) => row.dataset.id);
+    if (!ids.length) return;
+    run(() => deleteLater(ids, `Cleared ${ids.length} completed task${ids.length === 1 ? '' : 's'}.`,
+      async (options) => {
+        // Only the tasks that were shown: one at a time, those still there.
+        for (const id of ids) {
+          await api('DELETE', `/api/v1/tasks/${id}`, undefined, options).catch((err) => {
+            if (err.status !== 404) throw err;
+          });
+        }
+      }));
   });
 }
 
