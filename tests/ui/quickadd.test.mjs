@@ -3,21 +3,10 @@
 // text stays literal, and a line with nothing left for a title is refused
 // next to the input.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { openBrowser, screenshot, signUp, startApp } from './support.mjs';
+import { test } from 'node:test';
+import { screenshot, signUp, withAppAndBrowser } from './support.mjs';
 
-let app;
-let session;
-
-before(async () => {
-  app = await startApp();
-  session = await openBrowser({ timezoneId: 'Europe/Berlin' });
-});
-
-after(async () => {
-  await session?.browser.close();
-  await app?.stop();
-});
+const ctx = withAppAndBrowser({ timezoneId: 'Europe/Berlin' });
 
 const DEMO = 'high priority weekly meeting for Monday 10 AM #work remind me 30 min before';
 
@@ -33,8 +22,8 @@ async function tasksOf(page, base) {
 }
 
 test('typing highlights what is understood and Enter creates that task', async () => {
-  const { page, problems } = session;
-  await signUp(page, app.base, 'quick-add-ui@example.com');
+  const { page, problems } = ctx.session;
+  await signUp(page, ctx.app.base, 'quick-add-ui@example.com');
 
   await page.fill('#quick-add-text', DEMO);
   await page.waitForFunction(() => document.querySelectorAll('#quick-add-highlight mark').length === 6);
@@ -59,7 +48,7 @@ test('typing highlights what is understood and Enter creates that task', async (
   assert.equal(await page.inputValue('#quick-add-text'), '', 'the input is ready for the next one');
   assert.equal(await page.textContent('#quick-add-preview'), '');
 
-  const [task] = await tasksOf(page, app.base);
+  const [task] = await tasksOf(page, ctx.app.base);
   assert.equal(task.title, 'meeting');
   assert.equal(task.priority, 'high');
   assert.equal(task.recurrence_pattern, 'weekly');
@@ -73,7 +62,7 @@ test('typing highlights what is understood and Enter creates that task', async (
 });
 
 test('quoted text stays literal, and a line without a title is refused in place', async () => {
-  const { page, problems } = session;
+  const { page, problems } = ctx.session;
   await page.fill('#quick-add-text', 'Read "next monday" notes tomorrow');
   await page.waitForFunction(() => document.querySelectorAll('#quick-add-highlight mark').length === 1);
   assert.deepEqual(await marks(page), [['date', 'tomorrow']]);
@@ -84,10 +73,10 @@ test('quoted text stays literal, and a line without a title is refused in place'
   assert.match(await page.textContent('#quick-add-preview'), /nothing is left for the title/);
   await page.press('#quick-add-text', 'Enter');
   await page.waitForSelector('#quick-add-preview.qa-error');
-  assert.equal((await tasksOf(page, app.base)).length, 1, 'nothing created');
+  assert.equal((await tasksOf(page, ctx.app.base)).length, 1, 'nothing created');
   assert.equal(await page.isHidden('#message'), true, 'the refusal is shown by the input, not as a banner');
 
-  const favicon = await fetch(`${app.base}/favicon.svg`);
+  const favicon = await fetch(`${ctx.app.base}/favicon.svg`);
   assert.equal(favicon.status, 200);
 
   await page.setViewportSize({ width: 390, height: 800 });

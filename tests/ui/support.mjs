@@ -10,6 +10,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { after, before } from 'node:test';
 import { chromium } from 'playwright-core';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -116,4 +117,22 @@ export async function signUp(page, base, email, password = 'correct horse batter
   await page.fill('#signup-password', password);
   await page.click('#signup-form button[type=submit]');
   await page.waitForSelector('#app-view:not([hidden])');
+}
+
+/**
+ * For a test file: the app and a browser started before its tests and
+ * stopped after them. The returned object's `app` and `session` are set
+ * once the tests run.
+ */
+export function withAppAndBrowser(contextOptions = {}) {
+  const handle = { app: null, session: null };
+  before(async () => {
+    handle.app = await startApp();
+    handle.session = await openBrowser(contextOptions);
+  });
+  after(async () => {
+    await handle.session?.browser.close();
+    await handle.app?.stop();
+  });
+  return handle;
 }

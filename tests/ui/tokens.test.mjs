@@ -1,27 +1,16 @@
 // API tokens from the settings view: created with the secret shown once,
 // listed, usable as a Bearer token, and revoked at once.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { openBrowser, screenshot, signUp, startApp } from './support.mjs';
+import { test } from 'node:test';
+import { screenshot, signUp, withAppAndBrowser } from './support.mjs';
 
-let app;
-let session;
-
-before(async () => {
-  app = await startApp();
-  session = await openBrowser();
-});
-
-after(async () => {
-  await session?.browser.close();
-  await app?.stop();
-});
+const ctx = withAppAndBrowser();
 
 const bearer = (secret) => ({ headers: { Authorization: `Bearer ${secret}` } });
 
 test('a token is created, listed, used and revoked from the settings view', async () => {
-  const { page, problems } = session;
-  await signUp(page, app.base, 'tokens-ui@example.com');
+  const { page, problems } = ctx.session;
+  await signUp(page, ctx.app.base, 'tokens-ui@example.com');
 
   await page.click('#settings-toggle');
   await page.waitForSelector('#settings-view:not([hidden])');
@@ -49,9 +38,9 @@ test('a token is created, listed, used and revoked from the settings view', asyn
   await screenshot(page, 'settings-token-created');
 
   // The secret works as a Bearer token, for reading only.
-  const read = await fetch(`${app.base}/api/v1/tasks`, bearer(secret));
+  const read = await fetch(`${ctx.app.base}/api/v1/tasks`, bearer(secret));
   assert.equal(read.status, 200);
-  const write = await fetch(`${app.base}/api/v1/tasks`, {
+  const write = await fetch(`${ctx.app.base}/api/v1/tasks`, {
     method: 'POST',
     headers: { ...bearer(secret).headers, 'Content-Type': 'application/json' },
     body: JSON.stringify({ title: 'not allowed' }),
@@ -74,13 +63,13 @@ test('a token is created, listed, used and revoked from the settings view', asyn
   assert.equal(await row.count(), 0);
   await screenshot(page, 'settings-token-revoked');
 
-  const revoked = await fetch(`${app.base}/api/v1/tasks`, bearer(secret));
+  const revoked = await fetch(`${ctx.app.base}/api/v1/tasks`, bearer(secret));
   assert.equal(revoked.status, 401);
   assert.deepEqual(problems, []);
 });
 
 test('a refused token name shows the field error and creates nothing', async () => {
-  const { page, problems } = session;
+  const { page, problems } = ctx.session;
   // The page is still in settings from the test before, logged in.
   await page.fill('#token-name', '   ');
   await page.evaluate(() => { document.querySelector('#token-name').required = false; });

@@ -2,27 +2,16 @@
 // Completed and one per tag, each in the URL (back and forward work), with
 // counts in the sidebar; delete with undo; the live connection's state.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { openBrowser, screenshot, signUp, startApp } from './support.mjs';
+import { test } from 'node:test';
+import { screenshot, signUp, withAppAndBrowser } from './support.mjs';
 
-let app;
-let session;
-
-before(async () => {
-  app = await startApp();
-  session = await openBrowser({ timezoneId: 'Europe/Berlin' });
-});
-
-after(async () => {
-  await session?.browser.close();
-  await app?.stop();
-});
+const ctx = withAppAndBrowser({ timezoneId: 'Europe/Berlin' });
 
 const DAY = 86_400_000;
 
 async function rest(page, method, path, body) {
   const token = await page.evaluate(() => localStorage.getItem('taskstream.token'));
-  const response = await fetch(`${app.base}${path}`, {
+  const response = await fetch(`${ctx.app.base}${path}`, {
     method,
     headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
@@ -43,8 +32,8 @@ async function showsView(page, hash, expected) {
 }
 
 test('each view lists its tasks, is kept in the URL and counted in the sidebar', async () => {
-  const { page, problems } = session;
-  await signUp(page, app.base, 'views-ui@example.com');
+  const { page, problems } = ctx.session;
+  await signUp(page, ctx.app.base, 'views-ui@example.com');
   await page.waitForSelector('#live-state[data-state="live"]');
   assert.equal(await page.textContent('#live-state'), 'Live');
   assert.match(await page.textContent('#task-empty'), /Nothing to do/);
@@ -100,7 +89,7 @@ test('each view lists its tasks, is kept in the URL and counted in the sidebar',
 });
 
 test('a deleted task can be brought back for a few seconds, then it is gone', async () => {
-  const { page, problems } = session;
+  const { page, problems } = ctx.session;
   await page.click('#view-list a[href="#/inbox"]');
   await showsView(page, '#/inbox', ['Overdue report', 'Later today', 'In three days', 'Someday']);
   const id = await page.getAttribute('#task-list li.task:has-text("Someday")', 'data-id');
