@@ -29,9 +29,12 @@ export class ApiError extends Error {
   }
 }
 
-/** One request; `keepalive` lets it outlive the page (sent while leaving). */
-export async function api(method, path, body, { keepalive = false } = {}) {
-  const headers = { Accept: 'application/json' };
+/**
+ * One request; `keepalive` lets it outlive the page (sent while leaving),
+ * `headers` adds some (`If-Match`).
+ */
+export async function api(method, path, body, { keepalive = false, headers: extra = {} } = {}) {
+  const headers = { Accept: 'application/json', ...extra };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (session.token) headers.Authorization = `Bearer ${session.token}`;
 

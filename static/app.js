@@ -9,6 +9,7 @@
 // device changes something, and shows reminders as they fire.
 
 import { api, dropToken, keepToken, session } from './api.js';
+import { mountEditor } from './editor.js';
 import { mountQuickAdd } from './quickadd.js';
 import {
   dateIn, dayInWords, dueInWords, hashOf, queryOf, titleOf, viewFromHash,
@@ -335,7 +336,7 @@ function renderTask(task) {
     el('input', { type: 'checkbox', class: 'task-toggle', checked: task.completed,
                   'aria-label': `${task.completed ? 'Reopen' : 'Complete'} ${task.title}` }),
     el('div', { class: 'task-body' },
-      el('span', { class: 'task-title', text: task.title }),
+      el('button', { type: 'button', class: 'task-title', 'aria-label': `Edit ${task.title}`, text: task.title }),
       meta),
     el('button', { type: 'button', class: 'task-delete', 'aria-label': `Delete ${task.title}`, text: '✕' }));
 }
@@ -523,7 +524,19 @@ function wire() {
       }
     });
   });
+  const edit = mountEditor({
+    timeZone,
+    save: (id, body, version) => api('PATCH', `/api/v1/tasks/${id}`, body, { headers: { 'If-Match': `"${version}"` } }),
+    reload: (id) => api('GET', `/api/v1/tasks/${id}`),
+    onSaved: () => refresh(),
+  });
   list.addEventListener('click', (e) => {
+    const opener = e.target.closest('.task-title');
+    if (opener) {
+      const id = opener.closest('li.task').dataset.id;
+      run(async () => edit(await api('GET', `/api/v1/tasks/${id}`)));
+      return;
+    }
     const target = e.target.closest('.task-delete');
     if (!target) return;
     const row = target.closest('li.task');

@@ -136,3 +136,15 @@ export function withAppAndBrowser(contextOptions = {}) {
   });
   return handle;
 }
+
+/** A REST call as the page's signed-in user: `{status, body}`. */
+export async function rest(page, base, method, path, body) {
+  const token = await page.evaluate(() => localStorage.getItem('taskstream.token'));
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : null };
+}

@@ -3,21 +3,11 @@
 // counts in the sidebar; delete with undo; the live connection's state.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { screenshot, signUp, withAppAndBrowser } from './support.mjs';
+import { rest, screenshot, signUp, withAppAndBrowser } from './support.mjs';
 
 const ctx = withAppAndBrowser({ timezoneId: 'Europe/Berlin' });
 
 const DAY = 86_400_000;
-
-async function rest(page, method, path, body) {
-  const token = await page.evaluate(() => localStorage.getItem('taskstream.token'));
-  const response = await fetch(`${ctx.app.base}${path}`, {
-    method,
-    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: response.status, body: response.status === 204 ? null : await response.json() };
-}
 
 const titles = (page) => page.$$eval('#task-list li.task .task-title', (nodes) => nodes.map((n) => n.textContent));
 const count = (page, kind) => page.textContent(`#view-list a[href="#/${kind}"] .count`);
@@ -39,14 +29,14 @@ test('each view lists its tasks, is kept in the URL and counted in the sidebar',
   assert.match(await page.textContent('#task-empty'), /Nothing to do/);
 
   const now = Date.now();
-  const make = (body) => rest(page, 'POST', '/api/v1/tasks', body);
+  const make = (body) => rest(page, ctx.app.base, 'POST', '/api/v1/tasks', body);
   await make({ title: 'Overdue report', due_at: new Date(now - 2 * DAY).toISOString(), priority: 'high' });
   // Due today at 23:59 in the user's zone, whatever the time of the run.
-  await rest(page, 'POST', '/api/v1/tasks/quick-add', { text: '"Later today" today' });
+  await rest(page, ctx.app.base, 'POST', '/api/v1/tasks/quick-add', { text: '"Later today" today' });
   await make({ title: 'In three days', due_at: new Date(now + 3 * DAY).toISOString(), tags: ['home'] });
   await make({ title: 'Someday', tags: ['home'] });
   const done = await make({ title: 'Already done' });
-  await rest(page, 'POST', `/api/v1/tasks/${done.body.id}/complete`);
+  await rest(page, ctx.app.base, 'POST', `/api/v1/tasks/${done.body.id}/complete`);
 
   // Made by REST: the open page shows them without a reload.
   await showsView(page, '', ['Overdue report', 'Later today', 'In three days', 'Someday']);
@@ -100,13 +90,13 @@ test('a deleted task can be brought back for a few seconds, then it is gone', as
   await page.click('#message .undo');
   await showsView(page, '#/inbox', ['Overdue report', 'Later today', 'In three days', 'Someday']);
   await new Promise((r) => setTimeout(r, 5500));
-  assert.equal((await rest(page, 'GET', `/api/v1/tasks/${id}`)).status, 200, 'undone: never deleted');
+  assert.equal((await rest(page, ctx.app.base, 'GET', `/api/v1/tasks/${id}`)).status, 200, 'undone: never deleted');
 
   await page.click('#task-list li.task:has-text("Someday") .task-delete');
   await showsView(page, '#/inbox', ['Overdue report', 'Later today', 'In three days']);
-  assert.equal((await rest(page, 'GET', `/api/v1/tasks/${id}`)).status, 200, 'not yet: it can still be undone');
+  assert.equal((await rest(page, ctx.app.base, 'GET', `/api/v1/tasks/${id}`)).status, 200, 'not yet: it can still be undone');
   const deadline = Date.now() + 8000;
-  while ((await rest(page, 'GET', `/api/v1/tasks/${id}`)).status !== 404) {
+  while ((await rest(page, ctx.app.base, 'GET', `/api/v1/tasks/${id}`)).status !== 404) {
     assert.ok(Date.now() < deadline, 'deleted after the undo period');
     await new Promise((r) => setTimeout(r, 200));
   }
