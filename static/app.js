@@ -10,6 +10,7 @@
 
 import { api, dropToken, keepToken, session } from './api.js';
 import { mountEditor } from './editor.js';
+import { mountKeys } from './keys.js';
 import { mountQuickAdd } from './quickadd.js';
 import {
   dateIn, dayInWords, dueInWords, hashOf, queryOf, titleOf, viewFromHash,
@@ -203,9 +204,23 @@ function showSettings(open) {
   const toggle = $('#settings-toggle');
   toggle.textContent = open ? 'Tasks' : 'Settings';
   toggle.setAttribute('aria-expanded', String(open));
-  if (open) return refreshTokens();
+  if (open) {
+    fillProfile();
+    return refreshTokens();
+  }
   hideSecret();
   return Promise.resolve();
+}
+
+function fillProfile() {
+  const select = $('#profile-timezone');
+  if (!select.options.length) {
+    const zones = Intl.supportedValuesOf ? Intl.supportedValuesOf('timeZone') : [];
+    select.append(...['UTC', ...zones.filter((z) => z !== 'UTC')].map((z) => new Option(z, z)));
+  }
+  if (![...select.options].some((o) => o.value === timeZone())) select.append(new Option(timeZone(), timeZone()));
+  select.value = timeZone();
+  $('#profile-name').value = state.user.name || '';
 }
 
 async function refreshTokens() {
@@ -240,6 +255,7 @@ function hideSecret() {
 // ---------------------------------------------------------------- Rendering
 
 let refreshSeq = 0;
+let keys = null;
 
 // The view's query with the toolbar's search, priority and sort on top.
 function listQuery(today) {
@@ -295,6 +311,7 @@ function renderTasks(page) {
   }
   $('#view-title').textContent = titleOf(state.view);
   $('#task-list').replaceChildren(...rows);
+  keys?.reselect();
   const total = page.total - (page.items.length - visible.length);
   $('#task-count').textContent = page.items.length < page.total
     ? `Showing ${visible.length} of ${total} tasks`
@@ -463,6 +480,17 @@ function wire() {
     run(() => showSettings($('#settings-view').hidden));
   });
 
+  $('#profile-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    run(async () => {
+      state.user = await api('PATCH', '/api/auth/me', {
+        name: $('#profile-name').value.trim(),
+        timezone: $('#profile-timezone').value,
+      });
+      showMessage(`Saved: dates are shown in ${state.user.timezone}.`, 'info');
+    });
+  });
+
   $('#token-form').addEventListener('submit', (e) => {
     e.preventDefault();
     run(async () => {
@@ -543,6 +571,12 @@ function wire() {
     const title = row.querySelector('.task-title').textContent;
     run(() => deleteLater([row.dataset.id], `Deleted "${title}".`,
       (options) => api('DELETE', `/api/v1/tasks/${row.dataset.id}`, undefined, options)));
+  });
+
+  keys = mountKeys({
+    list,
+    focusQuickAdd: () => $('#quick-add-text').focus(),
+    focusSearch: () => $('#search').focus(),
   });
 
   window.addEventListener('hashchange', () => run(showView));
