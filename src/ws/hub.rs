@@ -111,6 +111,7 @@ impl Hub {
     ) -> Addr<Self> {
         let hub = Self::default().start();
         let mut local = fanout.subscribe();
+        let mut missed = fanout.subscribe_missed();
         let mut remote = inbound.subscribe();
         let mut revoked = revocations.subscribe();
         let addr = hub.clone();
@@ -120,6 +121,10 @@ impl Hub {
                     received = local.recv() => match received {
                         Ok(event) => addr.do_send(Deliver(event)),
                         Err(RecvError::Lagged(_)) => addr.do_send(CheckAll),
+                        Err(RecvError::Closed) => break,
+                    },
+                    received = missed.recv() => match received {
+                        Ok(()) | Err(RecvError::Lagged(_)) => addr.do_send(CheckAll),
                         Err(RecvError::Closed) => break,
                     },
                     received = remote.recv() => match received {

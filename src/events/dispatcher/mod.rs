@@ -68,6 +68,7 @@ pub fn spawn(
         fanout,
         settings.dapr_enabled.then(|| fresh.clone()),
         jobs,
+        metrics.clone(),
     ));
     if !settings.dapr_enabled {
         return DispatcherHandle {
