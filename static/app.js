@@ -13,7 +13,7 @@ import { mountEditor } from './editor.js';
 import { mountKeys } from './keys.js';
 import { mountQuickAdd } from './quickadd.js';
 import {
-  dateIn, dayInWords, dueInWords, hashOf, queryOf, titleOf, viewFromHash,
+  dateIn, dayInWords, dueInWords, hashOf, momentInWords, queryOf, titleOf, viewFromHash,
 } from './views.js';
 
 const SEARCH_DEBOUNCE_MS = 300;
@@ -120,7 +120,7 @@ function connectLive() {
     if (message.type === 'hello' && lastSeq === null) lastSeq = message.last_seq;
     if (typeof message.seq === 'number') lastSeq = message.seq;
     if (message.type === 'event') liveRefresh();
-    if (message.type === 'reminder') showMessage(`Reminder: ${message.title}`, 'info');
+    if (message.type === 'reminder') remind(message);
     if (message.type === 'resync_required') { lastSeq = message.last_seq; liveRefresh(); }
   };
   socket.onclose = (event) => {
@@ -137,6 +137,23 @@ function connectLive() {
       setTimeout(connectLive, LIVE_RETRY_MS);
     }
   };
+}
+
+const TOAST_MS = 15000;
+
+// A reminder that fired: a toast in the page and, if the user allowed it, a
+// notification from the browser.
+function remind(message) {
+  const due = message.due_at ? ` — due ${dueInWords(message.due_at, timeZone())}` : '';
+  const text = `Reminder: ${message.title}${due}`;
+  const close = el('button', { type: 'button', class: 'toast-close', 'aria-label': 'Dismiss', text: '✕' });
+  const toast = el('div', { class: 'toast', role: 'alert' }, el('span', { text }), close);
+  close.addEventListener('click', () => toast.remove());
+  $('#toasts').append(toast);
+  setTimeout(() => toast.remove(), TOAST_MS);
+  if ('Notification' in window && Notification.permission === 'granted') {
+    new Notification('taskstream', { body: text, tag: message.task_id });
+  }
 }
 
 const LIVE_WORDS = { live: 'Live', reconnecting: 'Reconnecting…', offline: 'Offline' };
@@ -282,14 +299,32 @@ async function viewCounts(today) {
 async function refresh() {
   const seq = ++refreshSeq;
   const today = dateIn(new Date(), timeZone());
+  const activity = state.view.kind === 'activity';
   const [page, tags, counts] = await Promise.all([
-    api('GET', `/api/v1/tasks?${listQuery(today)}`),
+    activity
+      ? api('GET', `/api/v1/activity-logs?limit=${state.shown}`)
+      : api('GET', `/api/v1/tasks?${listQuery(today)}`),
     api('GET', '/api/v1/tags'),
     viewCounts(today),
   ]);
   if (seq !== refreshSeq || !session.token) return;
-  renderTasks(page);
+  $('#view-title').textContent = titleOf(state.view);
+  $('.toolbar').hidden = activity;
+  if (activity) renderActivity(page);
+  else renderTasks(page);
   renderSidebar(tags, counts);
+}
+
+// The user's activity log, newest first: what changed, by any client.
+function renderActivity(page) {
+  $('#task-list').replaceChildren(...page.items.map((entry) => el('li', { class: 'activity' },
+    el('span', { class: 'activity-summary', text: entry.summary }),
+    el('time', { class: 'muted', datetime: entry.time, text: momentInWords(entry.time, timeZone()) }))));
+  $('#task-count').textContent = `${page.total} change${page.total === 1 ? '' : 's'}`;
+  $('#show-more').hidden = page.items.length >= page.total;
+  $('#task-empty').hidden = page.items.length !== 0;
+  $('#task-empty').textContent = 'Nothing has happened yet.';
+  $('#clear-completed').hidden = true;
 }
 
 function renderTasks(page) {
@@ -309,7 +344,6 @@ function renderTasks(page) {
     }
     rows.push(renderTask(task));
   }
-  $('#view-title').textContent = titleOf(state.view);
   $('#task-list').replaceChildren(...rows);
   keys?.reselect();
   const total = page.total - (page.items.length - visible.length);
@@ -368,8 +402,9 @@ function renderSidebar(tags, counts) {
     if (count != null) a.append(el('span', { class: 'count', text: String(count) }));
     return el('li', {}, a);
   };
-  $('#view-list').replaceChildren(...['inbox', 'today', 'upcoming', 'completed']
-    .map((kind) => link({ kind }, titleOf({ kind }), counts[kind])));
+  $('#view-list').replaceChildren(
+    ...['inbox', 'today', 'upcoming', 'completed'].map((kind) => link({ kind }, titleOf({ kind }), counts[kind])),
+    link({ kind: 'activity' }, 'Activity'));
   $('#tag-list').replaceChildren(...tags.map((t) => link({ kind: 'tag', tag: t.name }, t.name, t.task_count,
     /^#[0-9a-f]{3,8}$/i.test(t.color) ? t.color : null)));
   $('#tags-heading').hidden = tags.length === 0;
@@ -479,6 +514,18 @@ function wire() {
   $('#settings-toggle').addEventListener('click', () => {
     run(() => showSettings($('#settings-view').hidden));
   });
+
+  const notify = $('#notify-allow');
+  const showPermission = () => {
+    const granted = 'Notification' in window && Notification.permission === 'granted';
+    notify.textContent = granted ? 'Browser notifications are on' : 'Allow browser notifications';
+    notify.disabled = granted || !('Notification' in window) || Notification.permission === 'denied';
+  };
+  showPermission();
+  notify.addEventListener('click', () => run(async () => {
+    await Notification.requestPermission();
+    showPermission();
+  }));
 
   $('#profile-form').addEventListener('submit', (e) => {
     e.preventDefault();

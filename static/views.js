@@ -8,7 +8,7 @@ export const UPCOMING_DAYS = 7;
 export function viewFromHash(hash) {
   const [, kind, ...rest] = hash.replace(/^#/, '').split('/');
   if (kind === 'tag' && rest.length) return { kind: 'tag', tag: decodeURIComponent(rest.join('/')) };
-  if (['today', 'upcoming', 'completed'].includes(kind)) return { kind };
+  if (['today', 'upcoming', 'completed', 'activity'].includes(kind)) return { kind };
   return { kind: 'inbox' };
 }
 
@@ -19,7 +19,7 @@ export function hashOf(view) {
 export function titleOf(view) {
   return view.kind === 'tag'
     ? `#${view.tag}`
-    : { inbox: 'Inbox', today: 'Today', upcoming: 'Upcoming', completed: 'Completed' }[view.kind];
+    : { inbox: 'Inbox', today: 'Today', upcoming: 'Upcoming', completed: 'Completed', activity: 'Activity' }[view.kind];
 }
 
 /** `YYYY-MM-DD` of an instant in a time zone. */
@@ -92,4 +92,11 @@ export function dueInWords(iso, timeZone, now = new Date()) {
   if (ahead === 0) return `today${at}`;
   if (ahead === 1) return `tomorrow${at}`;
   return `${dayInWords(day)}${at}`;
+}
+
+/** "Mon 23 Nov, 14:05" for an instant, in a time zone. */
+export function momentInWords(iso, timeZone) {
+  const at = new Date(iso);
+  const part = (options) => new Intl.DateTimeFormat('en-GB', { timeZone, ...options }).format(at);
+  return `${part({ weekday: 'short', day: 'numeric', month: 'short' })}, ${time(at, timeZone)}`;
 }
