@@ -42,42 +42,55 @@ async function waitReady(base, child) {
   throw new Error('taskstream did not become ready');
 }
 
-/** Starts taskstream; `stop()` ends it and removes its files. */
+/**
+ * Starts taskstream; `halt()` stops the process (SIGTERM) and `resume()`
+ * starts it again on the same port and database; `stop()` ends it and
+ * removes its files.
+ */
 export async function startApp() {
   const workdir = mkdtempSync(join(tmpdir(), 'taskstream-ui-'));
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const binary = process.env.TASKSTREAM_BIN || join(ROOT, 'target', 'debug', 'taskstream');
   const log = [];
-  const child = spawn(binary, [], {
-    cwd: workdir,
-    env: {
-      PATH: process.env.PATH,
-      PORT: String(port),
-      DATABASE_URL: `sqlite://${join(workdir, 'taskstream.db')}`,
-      JWT_SECRET: 'ui-tests-secret-0123456789abcdef',
-      STATIC_DIR: join(ROOT, 'static'),
-      LOG_LEVEL: 'warning',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout.on('data', (chunk) => log.push(chunk));
-  child.stderr.on('data', (chunk) => log.push(chunk));
-  try {
-    await waitReady(base, child);
-  } catch (err) {
-    child.kill('SIGKILL');
-    throw new Error(`${err.message}\n${Buffer.concat(log).toString()}`);
-  }
+  let child = null;
+  const launch = async () => {
+    child = spawn(binary, [], {
+      cwd: workdir,
+      env: {
+        PATH: process.env.PATH,
+        PORT: String(port),
+        DATABASE_URL: `sqlite://${join(workdir, 'taskstream.db')}`,
+        JWT_SECRET: 'ui-tests-secret-0123456789abcdef',
+        STATIC_DIR: join(ROOT, 'static'),
+        LOG_LEVEL: 'warning',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout.on('data', (chunk) => log.push(chunk));
+    child.stderr.on('data', (chunk) => log.push(chunk));
+    try {
+      await waitReady(base, child);
+    } catch (err) {
+      child.kill('SIGKILL');
+      throw new Error(`${err.message}\n${Buffer.concat(log).toString()}`);
+    }
+  };
+  const halt = async () => {
+    if (child.exitCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
+  };
+  await launch();
   return {
     base,
     log: () => Buffer.concat(log).toString(),
+    halt,
+    resume: launch,
     async stop() {
-      if (child.exitCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        await exited;
-      }
+      await halt();
       rmSync(workdir, { recursive: true, force: true });
     },
   };
