@@ -46,7 +46,17 @@ function showMessage(text, kind = 'error') {
   if (kind === 'info') messageTimer = setTimeout(clearMessage, 4000);
 }
 
+// Whether the message shown is "cannot reach the server" (cleared once the
+// live connection is back).
+let unreachable = false;
+
 function showError(err) {
+  // fetch() rejects with a TypeError when no answer came at all.
+  if (err instanceof TypeError) {
+    showMessage('Cannot reach the server; changes will show again once it is back.', 'error');
+    unreachable = true;
+    return;
+  }
   showMessage(err.message || String(err), 'error');
   if (err.details && typeof err.details === 'object') {
     const list = el('ul', { class: 'details' });
@@ -58,6 +68,7 @@ function showError(err) {
 }
 
 function clearMessage() {
+  unreachable = false;
   clearTimeout(messageTimer);
   $('#message').hidden = true;
   $('#message').replaceChildren();
@@ -114,7 +125,13 @@ function connectLive() {
   const since = lastSeq === null ? '' : `?since=${lastSeq}`;
   const socket = new WebSocket(`${scheme}://${location.host}/api/ws/${encodeURIComponent(state.user.id)}${since}`, ['bearer', session.token]);
   live = socket;
-  socket.onopen = () => showLiveState('live');
+  socket.onopen = () => {
+    showLiveState('live');
+    if (unreachable) {
+      clearMessage();
+      liveRefresh();
+    }
+  };
   socket.onmessage = (frame) => {
     const message = JSON.parse(frame.data);
     if (message.type === 'hello' && lastSeq === null) lastSeq = message.last_seq;
@@ -379,6 +396,9 @@ function renderTask(task) {
   if (task.recurrence_pattern) {
     meta.append(el('span', { class: 'task-recurrence', text: `↻ ${task.recurrence_pattern}` }));
   }
+  if (task.reminder_offset_minutes != null && task.due_at) {
+    meta.append(el('span', { class: 'task-reminder', text: `⏰ ${offsetInWords(task.reminder_offset_minutes)}` }));
+  }
   for (const name of task.tags) {
     meta.append(el('a', { class: 'tag-chip', href: hashOf({ kind: 'tag', tag: name }), text: name }));
   }
@@ -389,7 +409,18 @@ function renderTask(task) {
     el('div', { class: 'task-body' },
       el('button', { type: 'button', class: 'task-title', 'aria-label': `Edit ${task.title}`, text: task.title }),
       meta),
+    task.recurrence_pattern && !task.completed
+      ? el('button', { type: 'button', class: 'task-skip', 'aria-label': `Skip this occurrence of ${task.title}`,
+                       title: 'Skip to the next occurrence', text: '⤼' })
+      : '',
     el('button', { type: 'button', class: 'task-delete', 'aria-label': `Delete ${task.title}`, text: '✕' }));
+}
+
+function offsetInWords(minutes) {
+  if (minutes === 0) return 'at the due time';
+  if (minutes % 1440 === 0) return `${minutes / 1440} day${minutes === 1440 ? '' : 's'} before`;
+  if (minutes % 60 === 0) return `${minutes / 60} h before`;
+  return `${minutes} min before`;
 }
 
 function renderSidebar(tags, counts) {
@@ -610,6 +641,15 @@ function wire() {
     if (opener) {
       const id = opener.closest('li.task').dataset.id;
       run(async () => edit(await api('GET', `/api/v1/tasks/${id}`)));
+      return;
+    }
+    const skip = e.target.closest('.task-skip');
+    if (skip) {
+      const id = skip.closest('li.task').dataset.id;
+      run(async () => {
+        await api('POST', `/api/v1/tasks/${id}/skip-occurrence`);
+        await refresh();
+      });
       return;
     }
     const target = e.target.closest('.task-delete');

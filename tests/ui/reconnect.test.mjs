@@ -20,6 +20,10 @@ test('after a server restart the page reconnects and catches up', async () => {
   await ctx.app.halt();
   await page.waitForSelector('#live-state[data-state="reconnecting"]');
   assert.equal(await page.textContent('#live-state'), 'Reconnecting…');
+  // An action meanwhile says the server cannot be reached, in words.
+  await page.click('#task-list li.task .task-toggle');
+  await page.waitForSelector('#message.error:not([hidden])');
+  assert.match(await page.textContent('#message'), /Cannot reach the server/);
 
   // Back up; a change lands before the page has reconnected.
   await ctx.app.resume();
@@ -30,6 +34,7 @@ test('after a server restart the page reconnects and catches up', async () => {
   });
   assert.equal(made.status, 201);
   await page.waitForSelector('#live-state[data-state="live"]', { timeout: 10_000 });
+  await page.waitForSelector('#message', { state: 'hidden' });
   await page.locator('#task-list .task-title', { hasText: 'While it was away' }).waitFor({ timeout: 5000 });
   assert.deepEqual(await titles(page), ['While it was away', 'Before the restart']);
   // Problems the restart itself causes (a refused connection) are not the page's.
