@@ -1,7 +1,8 @@
 // taskstream web UI: a dependency-free single page over the JSON API, in
 // ES modules by concern: `api.js` (requests, the session token),
-// `quickadd.js` (the main input), and this module (session, live channel,
-// lists, settings).
+// `quickadd.js` (the main input), `live.js` (the WebSocket), `views.js`
+// (what each view lists, dates in words), `editor.js` (the task dialog),
+// `keys.js` (shortcuts), and this module (session, lists, settings).
 //
 // Data flow: every mutation calls the API and then `refresh()`, which
 // re-reads tasks and tags from the server and re-renders both lists. The
@@ -11,13 +12,13 @@
 import { api, dropToken, keepToken, session } from './api.js';
 import { mountEditor } from './editor.js';
 import { mountKeys } from './keys.js';
+import { createLive } from './live.js';
 import { mountQuickAdd } from './quickadd.js';
 import {
   dateIn, dayInWords, dueInWords, hashOf, momentInWords, queryOf, titleOf, viewFromHash,
 } from './views.js';
 
 const SEARCH_DEBOUNCE_MS = 300;
-const LIVE_RETRY_MS = 2000;
 const UNDO_MS = 5000;
 const PAGE_SIZE = 100;
 
@@ -112,49 +113,22 @@ function setSession(token, user) {
   showApp();
 }
 
-// The live channel: browsers cannot set headers on a WebSocket, so the
-// token travels as the subprotocol pair `bearer, <token>`. On a drop it
-// reconnects and resumes after the last sequence number it saw.
-let live = null;
-let lastSeq = null;
 const liveRefresh = debounce(() => refresh().catch(showError), 100);
-
-function connectLive() {
-  if (!session.token || !state.user || live) return;
-  const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-  const since = lastSeq === null ? '' : `?since=${lastSeq}`;
-  const socket = new WebSocket(`${scheme}://${location.host}/api/ws/${encodeURIComponent(state.user.id)}${since}`, ['bearer', session.token]);
-  live = socket;
-  socket.onopen = () => {
-    showLiveState('live');
+const live = createLive({
+  badge: $('#live-state'),
+  onChange: liveRefresh,
+  onReminder: (message) => remind(message),
+  onOpen: () => {
     if (unreachable) {
       clearMessage();
       liveRefresh();
     }
-  };
-  socket.onmessage = (frame) => {
-    const message = JSON.parse(frame.data);
-    if (message.type === 'hello' && lastSeq === null) lastSeq = message.last_seq;
-    if (typeof message.seq === 'number') lastSeq = message.seq;
-    if (message.type === 'event') liveRefresh();
-    if (message.type === 'reminder') remind(message);
-    if (message.type === 'resync_required') { lastSeq = message.last_seq; liveRefresh(); }
-  };
-  socket.onclose = (event) => {
-    if (live !== socket) return;
-    live = null;
-    // 4001: the token was revoked (logged out elsewhere) or has expired.
-    if (event.code === 4001) {
-      logout();
-      showMessage('Your session has ended: please log in again.', 'info');
-      return;
-    }
-    if (session.token) {
-      showLiveState(navigator.onLine ? 'reconnecting' : 'offline');
-      setTimeout(connectLive, LIVE_RETRY_MS);
-    }
-  };
-}
+  },
+  onEnded: () => {
+    logout();
+    showMessage('Your session has ended: please log in again.', 'info');
+  },
+});
 
 const TOAST_MS = 15000;
 
@@ -173,21 +147,6 @@ function remind(message) {
   }
 }
 
-const LIVE_WORDS = { live: 'Live', reconnecting: 'Reconnecting…', offline: 'Offline' };
-
-function showLiveState(kind) {
-  const badge = $('#live-state');
-  badge.dataset.state = kind;
-  badge.textContent = LIVE_WORDS[kind];
-}
-
-function disconnectLive() {
-  const socket = live;
-  live = null;
-  lastSeq = null;
-  if (socket) socket.close(1000);
-}
-
 // Ends the session on the server too (the token stops working on every
 // device and socket), then locally. Locally it ends whatever the server says.
 async function endSession() {
@@ -202,7 +161,7 @@ async function endSession() {
 }
 
 function logout() {
-  disconnectLive();
+  live.stop();
   dropToken();
   state.user = null;
   showAuth();
@@ -217,7 +176,6 @@ function showAuth() {
   $('#auth-view').hidden = false;
   $('#task-list').replaceChildren();
   $('#tag-list').replaceChildren();
-  $('#live-state').textContent = '';
 }
 
 function showApp() {
@@ -226,7 +184,7 @@ function showApp() {
   $('#session').hidden = false;
   $('#user-email').textContent = state.user.email;
   refresh().catch(showError);
-  connectLive();
+  live.start(state.user.id);
 }
 
 // ---------------------------------------------------------------- Settings
@@ -668,8 +626,6 @@ function wire() {
 
   window.addEventListener('hashchange', () => run(showView));
   window.addEventListener('pagehide', flushDeletes);
-  window.addEventListener('online', () => showLiveState(live ? 'live' : 'reconnecting'));
-  window.addEventListener('offline', () => showLiveState('offline'));
 
   $('#show-more').addEventListener('click', () => {
     state.shown += PAGE_SIZE;
