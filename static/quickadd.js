@@ -4,16 +4,10 @@
 // input before Enter creates it. Text in double quotes stays literal.
 
 import { api } from './api.js';
+import { momentInWords } from './views.js';
 
 const READ_DELAY_MS = 120;
 const PRIORITY_LABEL = { urgent: 'p1', high: 'p2', medium: 'p3', low: 'p4' };
-
-// "Mon 23 Nov, 10:00" in the user's time zone.
-function whenInWords(iso, timeZone) {
-  const at = new Date(iso);
-  const part = (options) => new Intl.DateTimeFormat('en-GB', { timeZone, ...options }).format(at);
-  return `${part({ weekday: 'short', day: 'numeric', month: 'short' })}, ${part({ hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })}`;
-}
 
 // The line as text nodes with each recognised part in a <mark>. Spans count
 // Unicode code points, as the API does, not UTF-16 units.
@@ -40,7 +34,7 @@ function highlighted(text, parts) {
 function described(parse, timeZone) {
   const meaning = (kind) => parse.parts.find((p) => p.kind === kind)?.meaning;
   const bits = [];
-  if (parse.due_at) bits.push(whenInWords(parse.due_at, timeZone));
+  if (parse.due_at) bits.push(momentInWords(parse.due_at, timeZone));
   if (parse.recurrence_pattern) {
     const rule = parse.parts.filter((p) => p.kind === 'recurrence').map((p) => p.meaning);
     bits.push(rule.join(', ') || parse.recurrence_pattern);

@@ -25,6 +25,18 @@ fn task_response(status: StatusCode, task: &Task) -> HttpResponse {
         .json(task)
 }
 
+/// 201 for a new `task`: its `ETag`, its URL under `tasks_url` in
+/// `Location`, and `body`.
+fn created(tasks_url: &str, task: &Task, body: &impl Serialize) -> HttpResponse {
+    let mut res = HttpResponse::Created();
+    res.insert_header((header::ETAG, etag(task.version)));
+    let location = format!("{}/{}", tasks_url.trim_end_matches('/'), task.id);
+    if let Ok(v) = header::HeaderValue::from_str(&location) {
+        res.insert_header((header::LOCATION, v));
+    }
+    res.json(body)
+}
+
 #[utoipa::path(post, path = "/api/{user_id}/tasks", tag = "tasks", security(("bearer" = [])),
     params(("user_id" = UserIdPath, Path)), request_body = TaskInput,
     responses((status = 201, body = Task, description = "created",
@@ -37,12 +49,7 @@ pub async fn create(
     body: ApiJson<TaskInput>,
 ) -> Result<HttpResponse, AppError> {
     let task = tasks::create(&state.service, &trace, user.id(), body.0).await?;
-    let location = format!("{}/{}", req.path().trim_end_matches('/'), task.id);
-    let mut res = task_response(StatusCode::CREATED, &task);
-    if let Ok(v) = header::HeaderValue::from_str(&location) {
-        res.headers_mut().insert(header::LOCATION, v);
-    }
-    Ok(res)
+    Ok(created(req.path(), &task, &task))
 }
 
 #[utoipa::path(post, path = "/api/{user_id}/tasks/quick-add", tag = "tasks", security(("bearer" = [])),
@@ -66,12 +73,7 @@ pub async fn quick_add(
         .path()
         .trim_end_matches('/')
         .trim_end_matches("/quick-add");
-    let mut res = HttpResponse::Created();
-    res.insert_header((header::ETAG, etag(task.version)));
-    if let Ok(v) = header::HeaderValue::from_str(&format!("{tasks_url}/{}", task.id)) {
-        res.insert_header((header::LOCATION, v));
-    }
-    Ok(res.json(&result))
+    Ok(created(tasks_url, task, &result))
 }
 
 #[utoipa::path(get, path = "/api/{user_id}/tasks", tag = "tasks", security(("bearer" = [])),

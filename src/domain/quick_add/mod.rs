@@ -416,20 +416,21 @@ impl Unit {
         })
     }
 
-    fn name(self, n: u32) -> String {
-        let unit = match self {
+    fn word(self) -> &'static str {
+        match self {
             Self::Minute => "minute",
             Self::Hour => "hour",
             Self::Day => "day",
             Self::Week => "week",
             Self::Month => "month",
             Self::Year => "year",
-        };
-        if n == 1 {
-            format!("1 {unit}")
-        } else {
-            format!("{n} {unit}s")
         }
+    }
+
+    /// "1 week", "3 days".
+    fn name(self, n: u32) -> String {
+        let plural = if n == 1 { "" } else { "s" };
+        format!("{n} {}{plural}", self.word())
     }
 }
 
@@ -543,7 +544,7 @@ impl Rule {
             Freq::Yearly => Unit::Year,
         };
         let mut s = match self.interval {
-            1 => format!("every {}", &unit.name(1)[2..]),
+            1 => format!("every {}", unit.word()),
             n => format!("every {}", unit.name(n)),
         };
         if self.days == WEEKDAYS {
@@ -1261,7 +1262,8 @@ impl<'a> Parser<'a> {
                 ));
             }
         }
-        let mut drop = |kept: &mut Vec<&Phrase>, which: fn(&Found) -> bool, why: &str| {
+        // Takes a kept part back out: its text returns to the title, with a note.
+        let mut unapply = |kept: &mut Vec<&Phrase>, which: fn(&Found) -> bool, why: &str| {
             if let Some(k) = kept.iter().position(|p| which(&p.found)) {
                 notes.push(format!("{}: {why}", self.quote(kept[k])));
                 kept.remove(k);
@@ -1270,13 +1272,13 @@ impl<'a> Parser<'a> {
 
         if rule.is_none() {
             let why = "needs a recurrence such as \"every week\"";
-            drop(&mut kept, |f| matches!(f, Found::Until(_)), why);
-            drop(&mut kept, |f| matches!(f, Found::Count(_)), why);
-            drop(&mut kept, |f| matches!(f, Found::Completion), why);
+            unapply(&mut kept, |f| matches!(f, Found::Until(_)), why);
+            unapply(&mut kept, |f| matches!(f, Found::Count(_)), why);
+            unapply(&mut kept, |f| matches!(f, Found::Completion), why);
             (until, count, completion) = (None, None, false);
         }
         if matches!(date, Some(Date::Exact(_))) && time.is_some() {
-            drop(
+            unapply(
                 &mut kept,
                 |f| matches!(f, Found::Time(_)),
                 "the date already gives a time",
@@ -1305,12 +1307,12 @@ impl<'a> Parser<'a> {
         match remind {
             Some(Remind::Before(m)) => match due {
                 Some(_) if m <= i64::from(MAX_REMINDER_OFFSET) => offset = i32::try_from(m).ok(),
-                Some(_) => drop(
+                Some(_) => unapply(
                     &mut kept,
                     |f| matches!(f, Found::Remind(_)),
                     "reminders are at most a year before",
                 ),
-                None => drop(
+                None => unapply(
                     &mut kept,
                     |f| matches!(f, Found::Remind(_)),
                     "needs a due date",
