@@ -355,7 +355,7 @@ function renderTask(task) {
     meta.append(el('span', { class: 'task-recurrence', text: `↻ ${task.recurrence_pattern}` }));
   }
   if (task.reminder_offset_minutes != null && task.due_at) {
-    meta.append(el('span', { class: 'task-reminder', text: `⏰ ${offsetInWords(task.reminder_offset_minutes)}` }));
+    meta.append(el('span', { class: 'task-reminder', text: `reminder ${offsetInWords(task.reminder_offset_minutes)}` }));
   }
   for (const name of task.tags) {
     meta.append(el('a', { class: 'tag-chip', href: hashOf({ kind: 'tag', tag: name }), text: name }));

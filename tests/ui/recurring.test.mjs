@@ -14,7 +14,7 @@ test('completing a recurring task brings its next occurrence; skip moves it on',
   const row = page.locator('#task-list li.task', { hasText: 'Stretch' });
   await row.waitFor();
   assert.match(await row.textContent(), /↻ daily/);
-  assert.match(await row.textContent(), /⏰ 15 min before/);
+  assert.match(await row.textContent(), /reminder 15 min before/);
   const firstId = await row.getAttribute('data-id');
   const first = (await rest(page, ctx.app.base, 'GET', `/api/v1/tasks/${firstId}`)).body;
 
