@@ -26,6 +26,8 @@ test('each view lists its tasks, is kept in the URL and counted in the sidebar',
   await signUp(page, ctx.app.base, 'views-ui@example.com');
   await page.waitForSelector('#live-state[data-state="live"]');
   assert.equal(await page.textContent('#live-state'), 'Live');
+  // The list's first drawing may come after the connection is up.
+  await page.waitForSelector('#task-empty:not([hidden])');
   assert.match(await page.textContent('#task-empty'), /Nothing to do/);
 
   const now = Date.now();
