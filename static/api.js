@@ -22,7 +22,9 @@ export function dropToken() {
 export class ApiError extends Error {
   constructor(status, body) {
     const error = (body && body.error) || {};
-    super(error.message || `Request failed (HTTP ${status})`);
+    // The server's message as a sentence: "Invalid e-mail or password".
+    const message = error.message || `request failed (HTTP ${status})`;
+    super(message.charAt(0).toUpperCase() + message.slice(1));
     this.status = status;
     this.code = error.code;
     this.details = error.details;
@@ -54,8 +56,12 @@ export async function api(method, path, body, { keepalive = false, headers: extr
   if (!response.ok) {
     // An expired or revoked token ends the session. Failed logins also
     // answer 401, but they are sent without a token.
-    if (response.status === 401 && session.token) session.onUnauthorized();
-    throw new ApiError(response.status, data);
+    const err = new ApiError(response.status, data);
+    if (response.status === 401 && session.token) {
+      err.sessionEnded = true;
+      session.onUnauthorized();
+    }
+    throw err;
   }
   return data;
 }

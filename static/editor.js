@@ -4,6 +4,7 @@
 // conflict, never silently overwritten. Field errors appear by their field.
 
 import { ApiError, session } from './api.js';
+import { clearFields, markFields, refusal } from './messages.js';
 
 const PRESETS = ['daily', 'weekdays', 'weekly', 'monthly', 'yearly'];
 
@@ -88,8 +89,7 @@ function showRecurrence() {
 }
 
 function clearErrors() {
-  for (const node of document.querySelectorAll('#edit-form .field-error')) node.remove();
-  for (const node of document.querySelectorAll('#edit-form [aria-invalid]')) node.removeAttribute('aria-invalid');
+  clearFields($('edit-form'));
   $('edit-problem').hidden = true;
 }
 
@@ -101,24 +101,12 @@ const INPUT_OF = {
 };
 
 function showErrors(err) {
-  const unplaced = [];
-  for (const [field, why] of Object.entries(err.details || {})) {
-    const id = field === 'recurrence_pattern' && $('edit-recurrence').value !== 'custom'
-      ? 'edit-recurrence' : INPUT_OF[field];
-    const input = id && $(id);
-    if (!input) {
-      unplaced.push(`${field}: ${why}`);
-      continue;
-    }
-    input.setAttribute('aria-invalid', 'true');
-    const note = document.createElement('span');
-    note.className = 'field-error';
-    note.id = `${id}-error`;
-    note.textContent = why;
-    input.setAttribute('aria-describedby', note.id);
-    input.closest('label').append(note);
+  const inputOf = (field) => (field === 'recurrence_pattern' && $('edit-recurrence').value !== 'custom'
+    ? 'edit-recurrence' : INPUT_OF[field]);
+  const unplaced = err.details ? Object.entries(markFields($('edit-form'), err.details, inputOf)) : [];
+  if (unplaced.length || !err.details) {
+    problem(refusal(err, unplaced));
   }
-  if (unplaced.length || !err.details) problem([err.message, ...unplaced].join(' — '));
 }
 
 function problem(text, ...actions) {

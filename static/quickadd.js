@@ -61,6 +61,9 @@ export function mountQuickAdd({ form, input, overlay, preview, timeZone, onCreat
 
   const show = (parse, error) => {
     preview.classList.toggle('qa-error', Boolean(error));
+    // The refusal is the input's own error (the preview describes it).
+    if (error) input.setAttribute('aria-invalid', 'true');
+    else input.removeAttribute('aria-invalid');
     if (error) {
       preview.textContent = error;
       return;

@@ -2,7 +2,7 @@
 // listed, usable as a Bearer token, and revoked at once.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { screenshot, signUp, withAppAndBrowser } from './support.mjs';
+import { besides, screenshot, signUp, withAppAndBrowser } from './support.mjs';
 
 const ctx = withAppAndBrowser();
 
@@ -74,9 +74,13 @@ test('a refused token name shows the field error and creates nothing', async () 
   await page.fill('#token-name', '   ');
   await page.evaluate(() => { document.querySelector('#token-name').required = false; });
   await page.click('#token-form button[type=submit]');
-  await page.waitForSelector('#message.error:not([hidden])');
-  assert.match(await page.textContent('#message'), /name/);
+  // Under the field it is about, not in the message line.
+  await page.waitForSelector('#token-name[aria-invalid="true"]');
+  assert.match(await page.textContent('#token-name-error'), /\S/);
+  assert.equal(await page.getAttribute('#token-name', 'aria-errormessage'), 'token-name-error');
+  assert.equal(await page.isHidden('#message'), true);
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'token-name', 'the field has the focus');
   assert.equal(await page.isVisible('#token-empty'), true);
   assert.equal(await page.isHidden('#token-secret'), true);
-  assert.deepEqual(problems, []);
+  assert.deepEqual(besides(problems, 422), []);
 });

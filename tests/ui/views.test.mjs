@@ -105,3 +105,21 @@ test('a deleted task can be brought back for a few seconds, then it is gone', as
   assert.equal((await titles(page)).includes('Someday'), false);
   assert.deepEqual(problems, []);
 });
+
+test('a task reopened from Completed leaves it and is open again', async () => {
+  const { page, problems } = ctx.session;
+  await page.click('#view-list a[href="#/completed"]');
+  await showsView(page, '#/completed', ['Already done']);
+  await page.click('#task-list li.task:has-text("Already done") .task-toggle');
+  await showsView(page, '#/completed', []);
+  assert.match(await page.textContent('#task-empty'), /No completed tasks yet/);
+  assert.equal(await page.isVisible('#clear-completed'), false);
+  await page.waitForFunction(() => document.querySelector('#view-list a[href="#/completed"] .count')?.textContent === '0');
+  assert.equal(await count(page, 'inbox'), '4');
+
+  const [task] = (await rest(page, ctx.app.base, 'GET', '/api/v1/tasks?search=Already')).body.items;
+  assert.equal(task.completed, false);
+  await page.click('#view-list a[href="#/inbox"]');
+  await showsView(page, '#/inbox', ['Overdue report', 'Later today', 'In three days', 'Already done']);
+  assert.deepEqual(problems, []);
+});
