@@ -18,6 +18,8 @@ pub struct Metrics {
     /// Write transactions waiting for SQLite's one writer (set when
     /// scraped; always 0 on PostgreSQL).
     pub db_writers_waiting: IntGauge,
+    /// Publishing shards this replica holds (of 64).
+    pub publisher_shards: IntGauge,
     /// Seconds per publish call.
     pub publish_latency: Histogram,
     /// Hand-offs dropped because the channel was full (recovered from the log).
@@ -55,6 +57,10 @@ impl Metrics {
                 "db_writers_waiting",
                 "write transactions queued for SQLite's single writer",
             )?,
+            publisher_shards: IntGauge::new(
+                "publisher_shards",
+                "publishing shards this replica holds",
+            )?,
             publish_latency: Histogram::with_opts(
                 HistogramOpts::new(
                     "publish_duration_seconds",
@@ -91,7 +97,8 @@ impl Metrics {
             )?,
             registry,
         };
-        let collectors: [Box<dyn prometheus::core::Collector>; 11] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 12] = [
+            Box::new(metrics.publisher_shards.clone()),
             Box::new(metrics.db_writers_waiting.clone()),
             Box::new(metrics.events_written.clone()),
             Box::new(metrics.events_published.clone()),

@@ -88,6 +88,10 @@ pub struct Settings {
     pub dapr_jobs_api_version: String,
     /// Seconds allowed per publish call.
     pub dapr_publish_timeout: f64,
+    /// Publish a round's events for a topic in one call to Dapr's bulk
+    /// publish API (falling back to one call per event on a sidecar
+    /// without it); `false` always publishes one event per call.
+    pub dapr_bulk_publish: bool,
     /// Sent as `dapr-api-token` to the sidecar.
     pub dapr_api_token: Option<String>,
     /// Required as `dapr-api-token` on calls Dapr makes to us.
@@ -110,6 +114,10 @@ pub struct Settings {
     pub outbox_sweep_interval: f64,
     /// Longest wait, in seconds, between retries of a failed publication.
     pub outbox_retry_cap: f64,
+    /// Seconds a replica's hold on its publishing shards lasts unless
+    /// renewed (renewed every third of it): how long the shards of a replica
+    /// that died wait before others take them over.
+    pub outbox_lease_ttl: f64,
     /// Seconds between the server's WebSocket pings.
     pub ws_ping_interval: f64,
     /// Seconds of silence after which a WebSocket client is dropped.
@@ -193,6 +201,7 @@ impl Default for Settings {
             dapr_updates_pubsub_name: String::new(),
             dapr_jobs_api_version: "v1.0".into(),
             dapr_publish_timeout: 2.0,
+            dapr_bulk_publish: true,
             dapr_api_token: None,
             app_api_token: None,
             event_source: "taskstream/api".into(),
@@ -208,6 +217,7 @@ impl Default for Settings {
             event_channel_capacity: 1024,
             outbox_sweep_interval: 1.0,
             outbox_retry_cap: 30.0,
+            outbox_lease_ttl: 15.0,
             ws_ping_interval: 10.0,
             ws_client_timeout: 30.0,
             ws_session_queue: 1024,
@@ -253,6 +263,7 @@ const ENV_KEYS: &[&str] = &[
     "DAPR_UPDATES_PUBSUB_NAME",
     "DAPR_JOBS_API_VERSION",
     "DAPR_PUBLISH_TIMEOUT",
+    "DAPR_BULK_PUBLISH",
     "DAPR_API_TOKEN",
     "APP_API_TOKEN",
     "EVENT_SOURCE",
@@ -264,6 +275,7 @@ const ENV_KEYS: &[&str] = &[
     "EVENT_CHANNEL_CAPACITY",
     "OUTBOX_SWEEP_INTERVAL",
     "OUTBOX_RETRY_CAP",
+    "OUTBOX_LEASE_TTL",
     "WS_PING_INTERVAL",
     "WS_CLIENT_TIMEOUT",
     "WS_SESSION_QUEUE",
@@ -363,6 +375,7 @@ impl Settings {
             ("DAPR_PUBLISH_TIMEOUT", self.dapr_publish_timeout),
             ("OUTBOX_SWEEP_INTERVAL", self.outbox_sweep_interval),
             ("OUTBOX_RETRY_CAP", self.outbox_retry_cap),
+            ("OUTBOX_LEASE_TTL", self.outbox_lease_ttl),
             ("WS_PING_INTERVAL", self.ws_ping_interval),
             ("WS_CLIENT_TIMEOUT", self.ws_client_timeout),
         ] {

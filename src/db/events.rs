@@ -1,12 +1,11 @@
-//! Queries on the event log, its per-topic deliveries, consumed ids and the
-//! publisher lease.
+//! Queries on the event log, its per-topic deliveries and consumed ids.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use super::schema::{event_deliveries, events, processed_events, relay_leases, users};
-use super::{Conn, now};
+use super::Conn;
+use super::schema::{event_deliveries, events, processed_events, users};
 use crate::db_run;
 
 /// A row of the event log.
@@ -269,54 +268,6 @@ pub async fn mark_processed(
         .execute(c)
         .await
         .map(|n| n == 1))
-}
-
-/// Takes or renews the lease `name` for `holder` until `until`; `true` when
-/// `holder` has it (it was free, expired, or already ours).
-pub async fn acquire_lease(
-    conn: &mut Conn<'_>,
-    name: &str,
-    holder: &str,
-    until: NaiveDateTime,
-) -> QueryResult<bool> {
-    let t = now();
-    db_run!(conn, |c| diesel::insert_into(relay_leases::table)
-        .values((
-            relay_leases::name.eq(name),
-            relay_leases::holder.eq(holder),
-            relay_leases::expires_at.eq(until)
-        ))
-        .on_conflict_do_nothing()
-        .execute(c)
-        .await)?;
-    let taken = db_run!(conn, |c| diesel::update(
-        relay_leases::table
-            .filter(relay_leases::name.eq(name))
-            .filter(
-                relay_leases::holder
-                    .eq(holder)
-                    .or(relay_leases::expires_at.lt(t))
-            )
-    )
-    .set((
-        relay_leases::holder.eq(holder),
-        relay_leases::expires_at.eq(until)
-    ))
-    .execute(c)
-    .await)?;
-    Ok(taken == 1)
-}
-
-/// Gives the lease up (at shutdown), so another instance need not wait.
-pub async fn release_lease(conn: &mut Conn<'_>, name: &str, holder: &str) -> QueryResult<()> {
-    db_run!(conn, |c| diesel::delete(
-        relay_leases::table
-            .filter(relay_leases::name.eq(name))
-            .filter(relay_leases::holder.eq(holder))
-    )
-    .execute(c)
-    .await
-    .map(drop))
 }
 
 /// Deletes up to `limit` published events written before `before`, oldest

@@ -9,6 +9,7 @@
 
 pub mod api_tokens;
 pub mod events;
+pub mod leases;
 pub mod reminders;
 pub mod schema;
 pub mod sqlite;

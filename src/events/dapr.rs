@@ -1,6 +1,9 @@
-//! The Dapr sidecar's publish API, over `awc`: `POST
-//! {sidecar}/v1.0/publish/{pubsub}/{topic}?metadata.partitionKey={user}`.
-//! This binary never talks to Kafka itself.
+//! The Dapr sidecar's publish API, over `awc`: one event with `POST
+//! {sidecar}/v1.0/publish/{pubsub}/{topic}?metadata.partitionKey={user}`,
+//! several with the bulk publish API (`POST
+//! {sidecar}/v1.0-alpha1/publish/bulk/{pubsub}/{topic}`, each entry with
+//! its own partition key), and the Jobs API. This binary never talks to
+//! Kafka itself.
 
 use std::time::Duration;
 
@@ -9,7 +12,7 @@ use actix_web::http::StatusCode;
 use crate::settings::Settings;
 
 /// Why a publication failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum PublishError {
     /// Connection refused or reset: the sidecar is not there.
     #[error("sidecar unreachable: {0}")]
@@ -39,6 +42,62 @@ impl PublishError {
         matches!(self, Self::Unreachable(_) | Self::Timeout)
     }
 }
+
+/// Why a bulk publication failed as a whole.
+#[derive(Debug, thiserror::Error)]
+pub enum BulkError {
+    /// The sidecar has no bulk publish API (404, 405 or 501 from a Dapr
+    /// older than 1.10, or one that turned it off).
+    #[error("the sidecar does not offer bulk publish ({0})")]
+    Unsupported(u16),
+    /// No entry was published.
+    #[error(transparent)]
+    Failed(#[from] PublishError),
+}
+
+/// One event of a bulk publication: a structured CloudEvent and the key
+/// that picks its partition.
+pub struct BulkEntry<'a> {
+    /// Unique within the request (the event id).
+    pub entry_id: &'a str,
+    pub partition_key: &'a str,
+    pub event: cloudevents::Event,
+}
+
+/// A bulk entry as Dapr reads it, serialized straight from the CloudEvent.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct WireEntry<'a> {
+    entry_id: &'a str,
+    event: &'a cloudevents::Event,
+    content_type: &'static str,
+    metadata: WireMetadata<'a>,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct WireMetadata<'a> {
+    partition_key: &'a str,
+}
+
+/// An entry the sidecar could not publish, and the broker's reason.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct FailedEntry {
+    #[serde(rename = "entryId")]
+    pub entry_id: String,
+    #[serde(default)]
+    pub error: String,
+}
+
+#[derive(serde::Deserialize)]
+struct BulkFailure {
+    #[serde(rename = "failedEntries", default)]
+    failed_entries: Option<Vec<FailedEntry>>,
+}
+
+/// Largest error body read from the sidecar: a bulk answer lists every
+/// failed entry.
+const ERROR_BODY_LIMIT: usize = 4 * 1024 * 1024;
 
 /// A client for one sidecar. `awc::Client` is `!Send`: build it on the task
 /// that uses it.
@@ -83,6 +142,62 @@ impl DaprClient {
             .map_err(|e| PublishError::Unreachable(e.to_string()))?
             .insert_header(("Content-Type", super::cloudevent::CONTENT_TYPE));
         self.call(request, Body::Raw(body)).await
+    }
+
+    /// Publishes several CloudEvents on `topic` in one request. Ok lists the
+    /// entries that failed (none: all were published); an error means none
+    /// was.
+    pub async fn publish_bulk(
+        &self,
+        topic: &str,
+        entries: &[BulkEntry<'_>],
+    ) -> Result<Vec<FailedEntry>, BulkError> {
+        let url = format!(
+            "{}/v1.0-alpha1/publish/bulk/{}/{}",
+            self.base, self.pubsub, topic
+        );
+        let wire: Vec<WireEntry<'_>> = entries
+            .iter()
+            .map(|entry| WireEntry {
+                entry_id: entry.entry_id,
+                event: &entry.event,
+                content_type: super::cloudevent::CONTENT_TYPE,
+                metadata: WireMetadata {
+                    partition_key: entry.partition_key,
+                },
+            })
+            .collect();
+        let body = serde_json::to_vec(&wire).map_err(|e| PublishError::Status {
+            status: 0,
+            body: e.to_string(),
+        })?;
+        let request = self
+            .client
+            .post(url)
+            .insert_header(("Content-Type", "application/json"));
+        match self.call(request, Body::Raw(body)).await {
+            Ok(()) => Ok(Vec::new()),
+            Err(PublishError::Status { status, body }) => {
+                // A missing pub/sub component is an error of this sidecar's
+                // configuration, not a sidecar without the API.
+                let no_route =
+                    matches!(status, 404 | 405 | 501) && !body.contains("ERR_PUBSUB_NOT_FOUND");
+                if no_route {
+                    return Err(BulkError::Unsupported(status));
+                }
+                match serde_json::from_str::<BulkFailure>(&body) {
+                    Ok(BulkFailure {
+                        failed_entries: Some(failed),
+                    }) if status == 500 && !failed.is_empty() => Ok(failed),
+                    _ => Err(PublishError::Status {
+                        status,
+                        body: body.chars().take(1024).collect(),
+                    }
+                    .into()),
+                }
+            }
+            Err(other) => Err(other.into()),
+        }
     }
 
     /// Schedules (or replaces) the one-shot job `name` for `due` with the
@@ -133,7 +248,7 @@ impl DaprClient {
         }
         let body = response
             .body()
-            .limit(4096)
+            .limit(ERROR_BODY_LIMIT)
             .await
             .map(|b| String::from_utf8_lossy(&b).into_owned())
             .unwrap_or_default();

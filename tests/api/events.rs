@@ -8,12 +8,12 @@ use std::time::Duration;
 use rstest_reuse::apply;
 use serde_json::{Value, json};
 
-use crate::backends;
 use crate::helpers::{
-    Backend, TestApp, TestUser, create_concurrently, dapr_on, other_replica, processed_ids,
-    spawn_app, spawn_app_with, start_on,
+    Backend, Publishing, TestApp, TestUser, create_concurrently, dapr_on, other_replica,
+    processed_ids, publishing_through, spawn_app, spawn_app_with, start_on,
 };
 use crate::support::dapr::{Mode, Received, Sidecar};
+use crate::{backends, backends_and_publishing};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -49,11 +49,14 @@ async fn create(app: &TestApp, user: &TestUser, title: &str) -> String {
         .to_owned()
 }
 
-#[apply(backends)]
+#[apply(backends_and_publishing)]
 #[actix_web::test]
-async fn every_mutation_is_published_as_cloud_events_in_order(#[case] backend: Backend) {
+async fn every_mutation_is_published_as_cloud_events_in_order(
+    #[case] backend: Backend,
+    #[case] publishing: Publishing,
+) {
     let sidecar = Sidecar::start().await;
-    let app = spawn_app_with(backend, dapr_on(&sidecar)).await;
+    let app = spawn_app_with(backend, publishing_through(&sidecar, publishing)).await;
     let user = app.signup().await;
     let base = format!("/api/{}/tasks", user.id);
     let incoming_trace = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -125,7 +128,10 @@ async fn every_mutation_is_published_as_cloud_events_in_order(#[case] backend: B
             (m.method.as_str(), m.pubsub.as_str()),
             ("POST", "pubsub-kafka")
         );
-        assert_eq!(m.path, format!("/v1.0/publish/pubsub-kafka/{}", m.topic));
+        let single = format!("/v1.0/publish/pubsub-kafka/{}", m.topic);
+        let bulk = format!("/v1.0-alpha1/publish/bulk/pubsub-kafka/{}", m.topic);
+        assert_eq!(m.path, if m.bulk { bulk } else { single });
+        assert!(publishing == Publishing::Bulk || !m.bulk);
         assert_eq!(m.headers["content-type"], "application/cloudevents+json");
         assert_eq!(
             m.query["metadata.partitionKey"], user.id,
@@ -224,11 +230,14 @@ async fn every_mutation_is_published_as_cloud_events_in_order(#[case] backend: B
     assert_eq!(sidecar.delivered().len(), 21);
 }
 
-#[apply(backends)]
+#[apply(backends_and_publishing)]
 #[actix_web::test]
-async fn nothing_is_lost_while_the_sidecar_is_down(#[case] backend: Backend) {
+async fn nothing_is_lost_while_the_sidecar_is_down(
+    #[case] backend: Backend,
+    #[case] publishing: Publishing,
+) {
     let sidecar = Sidecar::start().await;
-    let app = spawn_app_with(backend, dapr_on(&sidecar)).await;
+    let app = spawn_app_with(backend, publishing_through(&sidecar, publishing)).await;
     let user = app.signup().await;
     sidecar.down().await;
     let mut ids = Vec::new();
@@ -248,14 +257,26 @@ async fn nothing_is_lost_while_the_sidecar_is_down(#[case] backend: Backend) {
             "{topic}: every event, in order"
         );
         assert_eq!(messages.len(), 200, "{topic}: none twice");
+        let requests: std::collections::HashSet<u64> = messages.iter().map(|m| m.request).collect();
+        match publishing {
+            Publishing::Single => assert_eq!(requests.len(), 200, "{topic}: a call per event"),
+            Publishing::Bulk => assert!(
+                requests.len() <= 10,
+                "{topic}: the backlog in a few bulk calls, not {}",
+                requests.len()
+            ),
+        }
     }
 }
 
-#[apply(backends)]
+#[apply(backends_and_publishing)]
 #[actix_web::test]
-async fn a_failing_or_hanging_sidecar_is_retried(#[case] backend: Backend) {
+async fn a_failing_or_hanging_sidecar_is_retried(
+    #[case] backend: Backend,
+    #[case] publishing: Publishing,
+) {
     let sidecar = Sidecar::start().await;
-    let app = spawn_app_with(backend, dapr_on(&sidecar)).await;
+    let app = spawn_app_with(backend, publishing_through(&sidecar, publishing)).await;
     let user = app.signup().await;
     for mode in [Mode::Fail(500), Mode::Fail(404), Mode::Hang] {
         sidecar.set_mode(mode);
@@ -286,11 +307,14 @@ async fn a_failing_or_hanging_sidecar_is_retried(#[case] backend: Backend) {
     assert_eq!(first_seen(&events), [1, 2, 3]);
 }
 
-#[apply(backends)]
+#[apply(backends_and_publishing)]
 #[actix_web::test]
-async fn one_users_failures_do_not_hold_up_another(#[case] backend: Backend) {
+async fn one_users_failures_do_not_hold_up_another(
+    #[case] backend: Backend,
+    #[case] publishing: Publishing,
+) {
     let sidecar = Sidecar::start().await;
-    let app = spawn_app_with(backend, dapr_on(&sidecar)).await;
+    let app = spawn_app_with(backend, publishing_through(&sidecar, publishing)).await;
     let blocked = app.signup().await;
     let flowing = app.signup().await;
     sidecar.fail_partition(&blocked.id, Some(500));
@@ -315,13 +339,147 @@ async fn one_users_failures_do_not_hold_up_another(#[case] backend: Backend) {
         .filter(|m| m.topic == "task-events")
         .collect();
     assert_eq!(first_seen(&theirs), [1, 2, 3, 4, 5], "in order once healed");
+    actix_rt::time::sleep(Duration::from_millis(500)).await;
+    let delivered = sidecar.delivered();
+    assert_eq!(of_user(&delivered, &flowing).len(), 15, "never sent twice");
+    assert_eq!(of_user(&delivered, &blocked).len(), 15, "never sent twice");
+}
+
+/// `(sequence, topic)` of the user's events the log marks published.
+async fn published_seqs(app: &TestApp, user: &TestUser) -> Vec<i64> {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    use taskstream::db::schema::events;
+    let db = crate::helpers::database_of(app).await;
+    let mut pooled = db.get().await.unwrap();
+    taskstream::db_run!(&mut pooled.conn(), |c| events::table
+        .filter(events::user_id.eq(&user.id))
+        .filter(events::published_at.is_not_null())
+        .order(events::seq.asc())
+        .select(events::seq)
+        .load::<i64>(c)
+        .await
+        .unwrap())
 }
 
 #[apply(backends)]
 #[actix_web::test]
-async fn pending_events_are_published_after_a_restart(#[case] backend: Backend) {
+async fn a_failed_bulk_entry_alone_is_retried_and_holds_its_users_later_events(
+    #[case] backend: Backend,
+) {
     let sidecar = Sidecar::start().await;
-    let mut first = spawn_app_with(backend, dapr_on(&sidecar)).await;
+    let app = spawn_app_with(backend, publishing_through(&sidecar, Publishing::Bulk)).await;
+    let user = app.signup().await;
+    sidecar.down().await;
+    for i in 0..5 {
+        create(&app, &user, &format!("backlog {i}")).await;
+    }
+    sidecar.fail_message("task-events", &user.id, 3, u32::MAX);
+    sidecar.up().await;
+
+    // Everything else arrives, in bulk; event 3 on task-events does not.
+    let delivered = sidecar
+        .wait_until(WAIT, "all but one message", |d| d.len() >= 14)
+        .await;
+    assert!(delivered.iter().all(|m| m.bulk), "sent in bulk");
+    let on = |topic: &str| -> Vec<i64> {
+        let messages: Vec<Received> = sidecar
+            .delivered()
+            .into_iter()
+            .filter(|m| m.topic == topic)
+            .collect();
+        seqs(&messages)
+    };
+    assert_eq!(on("task-events"), [1, 2, 4, 5]);
+    assert_eq!(on("task-updates"), [1, 2, 3, 4, 5]);
+    // Retried, alone; the later events are not published before it.
+    sidecar
+        .wait_until(WAIT, "retries of the failed entry", |_| {
+            sidecar
+                .received()
+                .iter()
+                .filter(|m| m.topic == "task-events" && m.body["sequence"] == "3")
+                .count()
+                >= 3
+        })
+        .await;
+    assert_eq!(published_seqs(&app, &user).await, [1, 2]);
+    assert_eq!(
+        on("task-events"),
+        [1, 2, 4, 5],
+        "4 and 5 are not sent again"
+    );
+
+    sidecar.fail_message("task-events", &user.id, 3, 0);
+    sidecar.wait_for("task-events", 5, WAIT).await;
+    let deadline = std::time::Instant::now() + WAIT;
+    while published_seqs(&app, &user).await.len() < 5 {
+        assert!(std::time::Instant::now() < deadline, "all marked published");
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(on("task-events"), [1, 2, 4, 5, 3]);
+    for topic in ["task-updates", "activity-logs"] {
+        assert_eq!(on(topic), [1, 2, 3, 4, 5], "{topic}: each once");
+    }
+}
+
+#[apply(backends)]
+#[actix_web::test]
+async fn what_piles_up_behind_a_slow_sidecar_goes_out_in_one_call_per_topic(
+    #[case] backend: Backend,
+) {
+    let sidecar = Sidecar::start().await;
+    sidecar.set_latency(Duration::from_millis(300));
+    let app = spawn_app_with(backend, publishing_through(&sidecar, Publishing::Bulk)).await;
+    let user = app.signup().await;
+    create_concurrently(&[&app], &user, 30, "burst").await;
+    let events = sidecar.wait_for("task-events", 30, WAIT).await;
+    assert_eq!(first_seen(&events), (1..=30).collect::<Vec<_>>());
+    assert_eq!(events.len(), 30, "each once");
+    let requests: std::collections::HashSet<u64> = events.iter().map(|m| m.request).collect();
+    assert!(
+        requests.len() <= 4,
+        "30 events in {} calls: what waits during one call goes out in the next",
+        requests.len()
+    );
+}
+
+#[rstest::rstest]
+#[actix_web::test]
+async fn a_sidecar_without_bulk_publish_gets_one_call_per_event(
+    #[values(Backend::Sqlite, Backend::Postgres)] backend: Backend,
+    #[values(404, 405, 501)] status: u16,
+) {
+    let sidecar = Sidecar::start().await;
+    sidecar.without_bulk(status);
+    let app = spawn_app_with(backend, publishing_through(&sidecar, Publishing::Bulk)).await;
+    let user = app.signup().await;
+    let bulk_calls = || sidecar.received().iter().filter(|m| m.bulk).count();
+    for round in 1..=2 {
+        sidecar.down().await;
+        for i in 0..5 {
+            create(&app, &user, &format!("round {round}, task {i}")).await;
+        }
+        sidecar.up().await;
+        let events = sidecar.wait_for("task-events", 5 * round, WAIT).await;
+        assert_eq!(seqs(&events), (1..=5 * round as i64).collect::<Vec<_>>());
+        assert!(events.iter().all(|m| !m.bulk));
+        assert!(
+            (1..=3).contains(&bulk_calls()),
+            "bulk tried in the first round only, then remembered: {}",
+            bulk_calls()
+        );
+    }
+}
+
+#[apply(backends_and_publishing)]
+#[actix_web::test]
+async fn pending_events_are_published_after_a_restart(
+    #[case] backend: Backend,
+    #[case] publishing: Publishing,
+) {
+    let sidecar = Sidecar::start().await;
+    let mut first = spawn_app_with(backend, publishing_through(&sidecar, publishing)).await;
     let user = first.signup().await;
     sidecar.down().await;
     for i in 0..10 {
@@ -329,16 +487,20 @@ async fn pending_events_are_published_after_a_restart(#[case] backend: Backend) 
     }
     first.stop().await;
     sidecar.up().await;
-    let _second = start_on(first.database_url.clone(), dapr_on(&sidecar)).await;
+    let _second = start_on(
+        first.database_url.clone(),
+        publishing_through(&sidecar, publishing),
+    )
+    .await;
     let events = sidecar.wait_for("task-events", 10, WAIT).await;
     assert_eq!(first_seen(&events), (1..=10).collect::<Vec<_>>());
 }
 
-#[apply(backends)]
+#[apply(backends_and_publishing)]
 #[actix_web::test]
-async fn a_full_channel_loses_nothing(#[case] backend: Backend) {
+async fn a_full_channel_loses_nothing(#[case] backend: Backend, #[case] publishing: Publishing) {
     let sidecar = Sidecar::start().await;
-    let configure = dapr_on(&sidecar);
+    let configure = publishing_through(&sidecar, publishing);
     let app = spawn_app_with(backend, |s| {
         configure(s);
         s.event_channel_capacity = 1;
@@ -454,16 +616,19 @@ async fn the_dapr_api_token_is_sent(#[case] backend: Backend) {
     assert_eq!(events[0].headers["dapr-api-token"], "sidecar-token");
 }
 
+#[rstest::rstest]
 #[actix_web::test]
-async fn replicas_sharing_postgres_publish_each_event_once_in_order() {
+async fn replicas_sharing_postgres_publish_each_event_once_in_order(
+    #[values(Publishing::Single, Publishing::Bulk)] publishing: Publishing,
+) {
     let sidecar = Sidecar::start().await;
-    let a_config = dapr_on(&sidecar);
+    let a_config = publishing_through(&sidecar, publishing);
     let a = spawn_app_with(Backend::Postgres, |s| {
         a_config(s);
         s.instance_id = "replica-a".into();
     })
     .await;
-    let b_config = dapr_on(&sidecar);
+    let b_config = publishing_through(&sidecar, publishing);
     let b = start_on(a.database_url.clone(), |s| {
         b_config(s);
         s.instance_id = "replica-b".into();

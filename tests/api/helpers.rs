@@ -452,6 +452,26 @@ pub fn dapr_on(sidecar: &Sidecar) -> impl FnOnce(&mut Settings) + use<> {
     }
 }
 
+/// How the app publishes: one call per event and topic, or a round's
+/// events per topic in one bulk call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Publishing {
+    Single,
+    Bulk,
+}
+
+/// [`dapr_on`], publishing this way.
+pub fn publishing_through(
+    sidecar: &Sidecar,
+    publishing: Publishing,
+) -> impl FnOnce(&mut Settings) + use<> {
+    let dapr = dapr_on(sidecar);
+    move |s| {
+        dapr(s);
+        s.dapr_bulk_publish = publishing == Publishing::Bulk;
+    }
+}
+
 /// Another replica on `app`'s database (instance `elsewhere`), publishing
 /// through `sidecar`: what it publishes is what Dapr delivers to `app`.
 pub async fn other_replica(app: &TestApp, sidecar: &Sidecar) -> TestApp {

@@ -12,6 +12,20 @@ use rstest_reuse::template;
 #[case::postgres(crate::helpers::Backend::Postgres)]
 fn backends(#[case] backend: crate::helpers::Backend) {}
 
+/// Runs a test once per backend and way of publishing (one call per event,
+/// or Dapr's bulk publish API).
+#[template]
+#[rstest::rstest]
+#[case::sqlite_single(crate::helpers::Backend::Sqlite, crate::helpers::Publishing::Single)]
+#[case::sqlite_bulk(crate::helpers::Backend::Sqlite, crate::helpers::Publishing::Bulk)]
+#[case::postgres_single(crate::helpers::Backend::Postgres, crate::helpers::Publishing::Single)]
+#[case::postgres_bulk(crate::helpers::Backend::Postgres, crate::helpers::Publishing::Bulk)]
+fn backends_and_publishing(
+    #[case] backend: crate::helpers::Backend,
+    #[case] publishing: crate::helpers::Publishing,
+) {
+}
+
 mod auth;
 mod events;
 mod helpers;
@@ -27,6 +41,7 @@ mod retention;
 mod security;
 mod service;
 mod sessions;
+mod shards;
 mod tags;
 mod tasks;
 mod tokens;

@@ -9,7 +9,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_taskstream");
 
 /// Starts the binary in `dir` with only the given environment and waits for
 /// its "listening" log line; returns the child and its base URL.
-fn start_in(dir: &std::path::Path, env: &[(&str, &str)]) -> (Child, String) {
+pub(crate) fn start_in(dir: &std::path::Path, env: &[(&str, &str)]) -> (Child, String) {
     let mut cmd = Command::new(BIN);
     cmd.current_dir(dir)
         .env_clear()

@@ -6,7 +6,14 @@
 //! unknown pub/sub component answers 404 `ERR_PUBSUB_NOT_FOUND`; a broker
 //! failure answers 500 `ERR_PUBSUB_PUBLISH_MESSAGE`; with an API token
 //! configured, a request without a matching `dapr-api-token` header answers
-//! 401. `metadata.*` query parameters are passed through as metadata. The
+//! 401. `metadata.*` query parameters are passed through as metadata. Bulk
+//! publish (`POST /v1.0-alpha1/publish/bulk/{pubsubname}/{topic}`, a JSON
+//! array of `{entryId, event, contentType, metadata}`) answers 204 when
+//! every entry was published, and 500 with `failedEntries` (each `entryId`
+//! and `error`) when some were not — the others were; an unknown component
+//! answers 400, a malformed body 400; a sidecar without the API (Dapr before
+//! 1.10) can be played with [`Sidecar::without_bulk`]. Each bulk entry is
+//! recorded as a message of its own, with its metadata as `metadata.*`. The
 //! Jobs API (`POST|DELETE /{version}/jobs/{name}`) answers 204 and is
 //! recorded with the job name as `topic`, at its stable path (`/v1.0/…`,
 //! Dapr 1.18 and later) and at the alpha path older sidecars serve.
@@ -44,6 +51,10 @@ pub struct Received {
     pub body: Value,
     /// Whether it was answered with success (and so counts as delivered).
     pub accepted: bool,
+    /// Which request it came in (each bulk entry is a message of its own).
+    pub request: u64,
+    /// Whether it came in a bulk request.
+    pub bulk: bool,
 }
 
 #[derive(Default)]
@@ -54,6 +65,15 @@ struct Shared {
     api_token: Mutex<Option<String>>,
     /// Partition keys (user ids) whose messages fail with this status.
     failing_partitions: Mutex<HashMap<String, u16>>,
+    /// Messages that fail, by `(topic, userid, sequence)`, and how many
+    /// more times.
+    failing_messages: Mutex<HashMap<(String, String, String), u32>>,
+    /// Set: the bulk API answers this status, as a sidecar without it.
+    no_bulk: Mutex<Option<u16>>,
+    /// How long each publish call takes (a real sidecar's round trip to
+    /// the broker).
+    latency: Mutex<Duration>,
+    requests: std::sync::atomic::AtomicU64,
 }
 
 /// The running stand-in.
@@ -87,6 +107,10 @@ impl Sidecar {
                 .app_data(web::Data::new(shared.clone()))
                 .app_data(web::PayloadConfig::new(4 * 1024 * 1024))
                 .route("/v1.0/publish/{pubsub}/{topic}", web::post().to(publish))
+                .route(
+                    "/v1.0-alpha1/publish/bulk/{pubsub}/{topic}",
+                    web::post().to(publish_bulk),
+                )
                 .route(
                     "/{version:v1\\.0(?:-alpha1)?}/jobs/{name}",
                     web::post().to(job),
@@ -123,6 +147,27 @@ impl Sidecar {
             Some(status) => failing.insert(key.to_owned(), status),
             None => failing.remove(key),
         };
+    }
+
+    /// Fails the message of `topic` with this CloudEvent `userid` and
+    /// `sequence` the next `times` times it comes (500, as a broker
+    /// refusing it).
+    pub fn fail_message(&self, topic: &str, user: &str, sequence: i64, times: u32) {
+        self.shared.failing_messages.lock().expect("lock").insert(
+            (topic.to_owned(), user.to_owned(), sequence.to_string()),
+            times,
+        );
+    }
+
+    /// Plays a sidecar without the bulk publish API: it answers `status`
+    /// (404, 405 or 501) there.
+    pub fn without_bulk(&self, status: u16) {
+        *self.shared.no_bulk.lock().expect("lock") = Some(status);
+    }
+
+    /// Makes every publish call (single or bulk) take this long.
+    pub fn set_latency(&self, latency: Duration) {
+        *self.shared.latency.lock().expect("lock") = latency;
     }
 
     /// Requires this `dapr-api-token` on every call.
@@ -211,39 +256,17 @@ async fn publish(
     shared: web::Data<Arc<Shared>>,
 ) -> HttpResponse {
     let (pubsub, topic) = path.into_inner();
+    shared.delay().await;
     let mut mode = shared.mode.lock().expect("lock").unwrap_or(Mode::Accept);
-    let token_ok = match shared.api_token.lock().expect("lock").as_deref() {
-        None => true,
-        Some(expected) => {
-            req.headers()
-                .get("dapr-api-token")
-                .and_then(|v| v.to_str().ok())
-                == Some(expected)
-        }
-    };
+    let token_ok = shared.token_ok(&req);
     let query: HashMap<String, String> =
         serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
-    let headers: HashMap<String, String> = req
-        .headers()
-        .iter()
-        .filter_map(|(k, v)| {
-            v.to_str()
-                .ok()
-                .map(|v| (k.as_str().to_owned(), v.to_owned()))
-        })
-        .collect();
-    if let Some(status) = query.get("metadata.partitionKey").and_then(|key| {
-        shared
-            .failing_partitions
-            .lock()
-            .expect("lock")
-            .get(key)
-            .copied()
-    }) {
-        mode = Mode::Fail(status);
-    }
     let parsed = serde_json::from_slice(&body)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()));
+    if let Some(status) = shared.refusal(&topic, query.get("metadata.partitionKey"), &parsed) {
+        mode = Mode::Fail(status);
+    }
+    let message = Message::of(&req, &shared, &pubsub, &topic, query);
     let response = if !token_ok {
         HttpResponse::Unauthorized()
             .json(json!({"errorCode": "ERR_UNAUTHORIZED", "message": "invalid api token"}))
@@ -255,41 +278,228 @@ async fn publish(
             Mode::Fail(status) => HttpResponse::build(actix_web::http::StatusCode::from_u16(status).expect("status"))
                 .json(json!({"errorCode": "ERR_PUBSUB_PUBLISH_MESSAGE", "message": "error when publishing to topic"})),
             Mode::Hang => {
-                record(&shared, &req, &pubsub, &topic, query, headers, parsed, false);
+                shared.record(message.with(parsed, false, false));
                 actix_rt::time::sleep(Duration::from_secs(3600)).await;
                 return HttpResponse::GatewayTimeout().finish();
             }
         }
     };
     let accepted = response.status().is_success();
-    record(
-        &shared, &req, &pubsub, &topic, query, headers, parsed, accepted,
-    );
+    shared.record(message.with(parsed, accepted, false));
     response
 }
 
-#[expect(clippy::too_many_arguments, reason = "a test recorder")]
-fn record(
-    shared: &Shared,
-    req: &HttpRequest,
-    pubsub: &str,
-    topic: &str,
+async fn publish_bulk(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+    shared: web::Data<Arc<Shared>>,
+) -> HttpResponse {
+    let (pubsub, topic) = path.into_inner();
+    shared.delay().await;
+    let query: HashMap<String, String> =
+        serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    let request = Message::of(&req, &shared, &pubsub, &topic, query);
+    let entries: Option<Vec<Value>> = serde_json::from_slice(&body).ok();
+    let refuse = |status: actix_web::http::StatusCode, code: &str, message: &str| {
+        HttpResponse::build(status).json(json!({"errorCode": code, "message": message}))
+    };
+    if let Some(status) = *shared.no_bulk.lock().expect("lock") {
+        shared.record(request.with(Value::Null, false, true));
+        return HttpResponse::build(actix_web::http::StatusCode::from_u16(status).expect("status"))
+            .body("404 page not found");
+    }
+    if !shared.token_ok(&req) {
+        shared.record(request.with(Value::Null, false, true));
+        return refuse(
+            actix_web::http::StatusCode::UNAUTHORIZED,
+            "ERR_UNAUTHORIZED",
+            "invalid api token",
+        );
+    }
+    if pubsub != PUBSUB {
+        shared.record(request.with(Value::Null, false, true));
+        return refuse(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            "ERR_PUBSUB_NOT_FOUND",
+            &format!("pubsub {pubsub} not found"),
+        );
+    }
+    let well_formed = entries.as_ref().is_some_and(|entries| {
+        entries.iter().all(|e| {
+            e["entryId"].as_str().is_some_and(|id| !id.is_empty())
+                && !e["event"].is_null()
+                && e["contentType"].is_string()
+        })
+    });
+    let Some(entries) = entries.filter(|_| well_formed) else {
+        shared.record(request.with(Value::Null, false, true));
+        return refuse(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            "ERR_PUBSUB_EVENTS_SER",
+            "malformed bulk publish request",
+        );
+    };
+    let mode = shared.mode.lock().expect("lock").unwrap_or(Mode::Accept);
+    match mode {
+        Mode::Hang => {
+            for entry in &entries {
+                shared.record(request.entry(entry, false));
+            }
+            actix_rt::time::sleep(Duration::from_secs(3600)).await;
+            return HttpResponse::GatewayTimeout().finish();
+        }
+        Mode::Fail(status) if status != 500 => {
+            for entry in &entries {
+                shared.record(request.entry(entry, false));
+            }
+            return HttpResponse::build(actix_web::http::StatusCode::from_u16(status).expect("status"))
+                .json(json!({"errorCode": "ERR_PUBSUB_PUBLISH_MESSAGE", "message": "error when publishing to topic"}));
+        }
+        _ => {}
+    }
+    let mut failed = Vec::new();
+    for entry in &entries {
+        let key = entry["metadata"]["partitionKey"].as_str();
+        let refused = mode != Mode::Accept
+            || shared
+                .refusal(&topic, key.map(str::to_owned).as_ref(), &entry["event"])
+                .is_some();
+        if refused {
+            failed.push(
+                json!({"entryId": entry["entryId"], "error": "the broker refused the message"}),
+            );
+        }
+        shared.record(request.entry(entry, !refused));
+    }
+    if failed.is_empty() {
+        HttpResponse::NoContent().finish()
+    } else {
+        HttpResponse::InternalServerError()
+            .json(json!({"failedEntries": failed, "errorCode": "ERR_PUBSUB_PUBLISH_MESSAGE"}))
+    }
+}
+
+fn headers_of(req: &HttpRequest) -> HashMap<String, String> {
+    req.headers()
+        .iter()
+        .filter_map(|(k, v)| {
+            v.to_str()
+                .ok()
+                .map(|v| (k.as_str().to_owned(), v.to_owned()))
+        })
+        .collect()
+}
+
+/// What every message of a request shares.
+#[derive(Clone)]
+struct Message {
+    method: String,
+    path: String,
+    pubsub: String,
+    topic: String,
     query: HashMap<String, String>,
     headers: HashMap<String, String>,
-    body: Value,
-    accepted: bool,
-) {
-    shared.received.lock().expect("lock").push(Received {
-        method: req.method().to_string(),
-        path: req.path().to_owned(),
-        pubsub: pubsub.to_owned(),
-        topic: topic.to_owned(),
-        query,
-        headers,
-        body,
-        accepted,
-    });
-    shared.arrived.notify_waiters();
+    request: u64,
+}
+
+impl Message {
+    /// The request's shared parts; numbers the request.
+    fn of(
+        req: &HttpRequest,
+        shared: &Shared,
+        pubsub: &str,
+        topic: &str,
+        query: HashMap<String, String>,
+    ) -> Self {
+        Self {
+            method: req.method().to_string(),
+            path: req.path().to_owned(),
+            pubsub: pubsub.to_owned(),
+            topic: topic.to_owned(),
+            query,
+            headers: headers_of(req),
+            request: shared
+                .requests
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                + 1,
+        }
+    }
+
+    fn with(self, body: Value, accepted: bool, bulk: bool) -> Received {
+        Received {
+            method: self.method,
+            path: self.path,
+            pubsub: self.pubsub,
+            topic: self.topic,
+            query: self.query,
+            headers: self.headers,
+            body,
+            accepted,
+            request: self.request,
+            bulk,
+        }
+    }
+
+    /// A bulk entry as a message: its metadata as `metadata.*` parameters,
+    /// its content type as the header.
+    fn entry(&self, entry: &Value, accepted: bool) -> Received {
+        let mut message = self.clone();
+        if let Some(metadata) = entry["metadata"].as_object() {
+            for (key, value) in metadata {
+                let value = value.as_str().unwrap_or_default().to_owned();
+                message.query.insert(format!("metadata.{key}"), value);
+            }
+        }
+        let content_type = entry["contentType"].as_str().unwrap_or_default().to_owned();
+        message.headers.insert("content-type".into(), content_type);
+        message.with(entry["event"].clone(), accepted, true)
+    }
+}
+
+impl Shared {
+    async fn delay(&self) {
+        let latency = *self.latency.lock().expect("lock");
+        if !latency.is_zero() {
+            actix_rt::time::sleep(latency).await;
+        }
+    }
+
+    fn token_ok(&self, req: &HttpRequest) -> bool {
+        match self.api_token.lock().expect("lock").as_deref() {
+            None => true,
+            Some(expected) => {
+                req.headers()
+                    .get("dapr-api-token")
+                    .and_then(|v| v.to_str().ok())
+                    == Some(expected)
+            }
+        }
+    }
+
+    /// The status a message is refused with, if it is to fail: its
+    /// partition is failing, or it is one of the messages set to fail.
+    fn refusal(&self, topic: &str, partition_key: Option<&String>, event: &Value) -> Option<u16> {
+        let key = (
+            topic.to_owned(),
+            event["userid"].as_str().unwrap_or_default().to_owned(),
+            event["sequence"].as_str().unwrap_or_default().to_owned(),
+        );
+        let mut failing = self.failing_messages.lock().expect("lock");
+        if let Some(times) = failing.get_mut(&key).filter(|times| **times > 0) {
+            *times -= 1;
+            return Some(500);
+        }
+        drop(failing);
+        let partitions = self.failing_partitions.lock().expect("lock");
+        partition_key.and_then(|key| partitions.get(key).copied())
+    }
+
+    /// Records a message of the request being answered.
+    fn record(&self, message: Received) {
+        self.received.lock().expect("lock").push(message);
+        self.arrived.notify_waiters();
+    }
 }
 
 async fn job(
@@ -300,24 +510,7 @@ async fn job(
 ) -> HttpResponse {
     let (_version, name) = path.into_inner();
     let parsed = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let headers = req
-        .headers()
-        .iter()
-        .filter_map(|(k, v)| {
-            v.to_str()
-                .ok()
-                .map(|v| (k.as_str().to_owned(), v.to_owned()))
-        })
-        .collect();
-    record(
-        &shared,
-        &req,
-        "",
-        &name,
-        HashMap::new(),
-        headers,
-        parsed,
-        true,
-    );
+    let message = Message::of(&req, &shared, "", &name, HashMap::new());
+    shared.record(message.with(parsed, true, false));
     HttpResponse::NoContent().finish()
 }

@@ -9,9 +9,9 @@
 //! * [`jobs`] (with `REMINDER_SCHEDULER=dapr-jobs`): schedules and deletes
 //!   reminder jobs in the Dapr Jobs API;
 //! * [`publisher`] (with `DAPR_ENABLED`): publishes the outbox through the
-//!   sidecar, each user's events in order, retrying with backoff, sweeping
-//!   for anything the channel dropped or a crash left behind; one replica at
-//!   a time, by lease.
+//!   sidecar, in bulk, each user's events in order, retrying with backoff,
+//!   sweeping for anything the channel dropped or a crash left behind; each
+//!   replica publishes the users of the lease shards it holds.
 
 mod fanout;
 mod jobs;

@@ -1,17 +1,24 @@
 //! The outbox publisher: publishes the events not yet published through the
 //! Dapr sidecar, each user's in sequence order, on all their topics, marking
-//! them published on a 2xx. A failure holds up only that user, who is retried
+//! them published on a 2xx. A round's events go out with one bulk request
+//! per topic (`bulk`), or one call per event and topic where the sidecar
+//! has no bulk API or `DAPR_BULK_PUBLISH` is off. A failure holds up only that user, who is retried
 //! with exponential backoff and jitter (`OUTBOX_RETRY_CAP`, 30 s), forever.
 //! It sweeps the whole outbox at start and on an interval, so events the
-//! channel dropped or a crash left behind go out too. Only the instance
-//! holding the publisher lease publishes, so replicas sharing a database
-//! never publish one user's events concurrently or out of order.
+//! channel dropped or a crash left behind go out too. Users are split into
+//! lease shards (`shards`): each replica publishes the users of the shards
+//! it holds, so replicas sharing a database all publish, yet never one
+//! user's events concurrently or out of order.
 //!
 //! The publisher shares SQLite's single write lock with the requests, so a
 //! round costs two reads and one write transaction however many users it
 //! serves.
 
+mod bulk;
+mod shards;
+
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -33,10 +40,6 @@ use crate::metrics::Metrics;
 use crate::settings::Settings;
 use crate::transaction;
 
-/// Name of the lease that makes one instance the publisher.
-const LEASE: &str = "outbox-publisher";
-/// How long a lease lasts unless renewed.
-const LEASE_TTL: Duration = Duration::from_secs(15);
 /// Users published concurrently in one round.
 const USERS_IN_PARALLEL: usize = 16;
 /// Events loaded per round (over all its users).
@@ -46,6 +49,11 @@ const SWEEP_USERS: i64 = 10_000;
 const BACKOFF_BASE: Duration = Duration::from_millis(500);
 /// After a wake-up, wait this long so one round serves a burst of commits.
 const DEBOUNCE: Duration = Duration::from_millis(10);
+/// Rounds for fresh commits start at most this often: under a steady
+/// stream of writes each round (two reads, one write transaction, a request
+/// per topic) serves more events, which costs the requests less; a lone
+/// change still goes out after `DEBOUNCE`.
+const ROUND_GAP: Duration = Duration::from_millis(50);
 
 /// Users with newly committed events, from the fan-out to the publisher.
 #[derive(Default)]
@@ -69,10 +77,12 @@ pub(super) struct Publisher {
     topics: Topics,
     metrics: Arc<Metrics>,
     log: Logger,
-    /// Until when this instance surely holds the lease (renewed well before).
-    leader_until: Option<NaiveDateTime>,
+    /// The shards whose users this replica publishes.
+    shards: shards::Shards,
     /// Users whose oldest event failed, and when they may be retried.
     backoff: HashMap<String, NaiveDateTime>,
+    /// Set once the sidecar answered that it has no bulk publish API.
+    bulk_unsupported: AtomicBool,
 }
 
 /// What one user's turn achieved.
@@ -94,14 +104,19 @@ impl Publisher {
         metrics: Arc<Metrics>,
         log: Logger,
     ) -> Self {
+        let shards = shards::Shards::new(
+            settings.instance_id.clone(),
+            Duration::from_secs_f64(settings.outbox_lease_ttl),
+        );
         Self {
             settings,
             db,
             topics,
             metrics,
             log,
-            leader_until: None,
+            shards,
             backoff: HashMap::new(),
+            bulk_unsupported: AtomicBool::new(false),
         }
     }
 
@@ -114,6 +129,7 @@ impl Publisher {
         let mut sweep = true;
         loop {
             let users = if sweep { None } else { Some(fresh.take()) };
+            let started = tokio::time::Instant::now();
             self.round(&dapr, users).await;
             let next_retry = self
                 .backoff
@@ -124,7 +140,8 @@ impl Publisher {
             tokio::select! {
                 _ = &mut stop => break,
                 () = fresh.wake.notified() => {
-                    tokio::time::sleep(DEBOUNCE).await;
+                    let paced = started + ROUND_GAP;
+                    tokio::time::sleep_until(paced.max(tokio::time::Instant::now() + DEBOUNCE)).await;
                     sweep = false;
                 }
                 () = tokio::time::sleep(sleep) => sweep = true,
@@ -135,9 +152,7 @@ impl Publisher {
             .max(Duration::from_secs(2));
         let _ = tokio::time::timeout(deadline, self.round(&dapr, None)).await;
         if let Ok(mut pooled) = self.db.get().await {
-            let _ =
-                db::events::release_lease(&mut pooled.conn(), LEASE, &self.settings.instance_id)
-                    .await;
+            let _ = self.shards.release_all(&mut pooled.conn()).await;
         }
     }
 
@@ -170,16 +185,28 @@ impl Publisher {
                 _ => by_user.push((row.user_id.clone(), vec![row])),
             }
         }
-        let states = &states;
-        let this = &*self;
-        let outcomes: Vec<(String, Outcome)> = futures_util::stream::iter(by_user)
-            .map(|(user, rows)| async move {
-                let outcome = this.publish_user(dapr, &rows, states).await;
-                (user, outcome)
-            })
-            .buffer_unordered(USERS_IN_PARALLEL)
-            .collect()
-            .await;
+        let bulk =
+            self.settings.dapr_bulk_publish && !self.bulk_unsupported.load(Ordering::Relaxed);
+        let published = if bulk {
+            self.publish_bulk(dapr, &by_user, &states).await
+        } else {
+            None
+        };
+        let outcomes = match published {
+            Some(outcomes) => outcomes,
+            None => {
+                let states = &states;
+                let this = &*self;
+                futures_util::stream::iter(by_user)
+                    .map(|(user, rows)| async move {
+                        let outcome = this.publish_user(dapr, &rows, states).await;
+                        (user, outcome)
+                    })
+                    .buffer_unordered(USERS_IN_PARALLEL)
+                    .collect()
+                    .await
+            }
+        };
         if let Err(e) = self.record(&outcomes).await {
             // Published but not marked: sent again later; consumers dedupe.
             warn!(self.log, "could not record publication state"; "error" => e.chain());
@@ -191,28 +218,34 @@ impl Publisher {
         }
     }
 
-    /// The pending events of the due users and their per-topic state; `None`
-    /// when another instance holds the publisher lease.
+    /// The pending events of the due users this replica publishes, and their
+    /// per-topic state; `None` when it holds no shard.
     async fn load(
         &mut self,
         users: Option<HashSet<String>>,
     ) -> Result<Option<(Vec<EventRow>, Vec<DeliveryRow>)>, String> {
         let mut pooled = self.db.get().await.map_err(|e| e.to_string())?;
         let conn = &mut pooled.conn();
-        let t = now();
-        let ttl = chrono::Duration::from_std(LEASE_TTL).unwrap_or_default();
-        // Renew once a third of the lease has passed, not on every round.
-        if self
-            .leader_until
-            .is_none_or(|until| until - t <= ttl * 2 / 3)
-        {
-            let until = t + ttl;
-            let leader = db::events::acquire_lease(conn, LEASE, &self.settings.instance_id, until)
-                .await
-                .map_err(|e| e.to_string())?;
-            self.leader_until = leader.then_some(until);
+        // Renewed once a third of the lease has passed, not on every round.
+        if self.shards.due(now()) {
+            let before = self.shards.held();
+            if let Err(e) = self.shards.tick(conn).await {
+                // Not renewed: what is held lapses (and others take it).
+                self.shards = shards::Shards::new(
+                    self.settings.instance_id.clone(),
+                    Duration::from_secs_f64(self.settings.outbox_lease_ttl),
+                );
+                return Err(e.to_string());
+            }
+            if self.shards.held() != before {
+                info!(self.log, "publishing shards rebalanced";
+                    "held" => self.shards.held(), "before" => before, "of" => shards::SHARDS);
+            }
+            self.metrics
+                .publisher_shards
+                .set(i64::try_from(self.shards.held()).unwrap_or(0));
         }
-        if self.leader_until.is_none() {
+        if self.shards.held() == 0 {
             return Ok(None);
         }
         let users: Vec<String> = match users {
@@ -221,10 +254,12 @@ impl Publisher {
                 .await
                 .map_err(|e| e.to_string())?,
         };
+        // Another replica publishes the users of its shards (its sweep finds
+        // what was committed here).
         let due: Vec<&str> = users
             .iter()
             .map(String::as_str)
-            .filter(|u| !self.backoff.contains_key(*u))
+            .filter(|u| self.shards.publishes(u) && !self.backoff.contains_key(*u))
             .collect();
         let events = db::events::pending_for_users(conn, &due, ROUND_BATCH)
             .await
@@ -250,14 +285,7 @@ impl Publisher {
         let Some(head) = rows.first() else {
             return outcome;
         };
-        let head_retry = states
-            .iter()
-            .filter(|d| d.event_id == head.id && d.published_at.is_none())
-            .filter_map(|d| d.next_attempt_at)
-            .max();
-        if let Some(at) = head_retry
-            && at > now()
-        {
+        if let Some(at) = self.head_retry(rows, states) {
             // In backoff from an earlier run (or another instance's attempt).
             outcome.failed = Some((head.id.clone(), String::new(), String::new(), at));
             return outcome;
@@ -297,6 +325,18 @@ impl Publisher {
             outcome.done.push(row.id.clone());
         }
         outcome
+    }
+
+    /// When the user's oldest pending event may be tried again, if that is
+    /// still to come (a failure in an earlier round, or on another instance).
+    fn head_retry(&self, rows: &[EventRow], states: &[DeliveryRow]) -> Option<NaiveDateTime> {
+        let head = rows.first()?;
+        states
+            .iter()
+            .filter(|d| d.event_id == head.id && d.published_at.is_none())
+            .filter_map(|d| d.next_attempt_at)
+            .max()
+            .filter(|at| *at > now())
     }
 
     /// Marks what a round published and the failures that stopped users, in
@@ -344,39 +384,50 @@ impl Publisher {
         let timer = self.metrics.publish_latency.start_timer();
         let result = dapr.publish(topic, &event.user_id, body).await;
         timer.observe_duration();
-        match &result {
+        self.count(topic, &result);
+        if let Err(err) = &result {
+            self.report(event, topic, err, attempts);
+        }
+        result
+    }
+
+    /// Counts a publication on `topic`, or its failure by reason.
+    fn count(&self, topic: &str, result: &Result<(), PublishError>) {
+        match result {
             Ok(()) => self
                 .metrics
                 .events_published
                 .with_label_values(&[topic])
                 .inc(),
-            Err(err) => {
-                self.metrics
-                    .publish_failures
-                    .with_label_values(&[err.reason().as_str()])
-                    .inc();
-                let task_id = event.task_id.map(|id| id.to_string()).unwrap_or_default();
-                macro_rules! report {
-                    ($level:ident) => {
-                        $level!(self.log, "publishing an event failed; will retry";
-                            "event_type" => event.event_type.as_str(),
-                            "topic" => topic,
-                            "task_id" => task_id,
-                            "user_id" => &event.user_id,
-                            "correlation_id" => &event.trace.traceid,
-                            "dapr_status" => err.reason(),
-                            "attempt" => attempts + 1,
-                            "error" => err.to_string())
-                    };
-                }
-                if err.is_unavailable() {
-                    report!(warn);
-                } else {
-                    report!(error);
-                }
-            }
+            Err(err) => self
+                .metrics
+                .publish_failures
+                .with_label_values(&[err.reason().as_str()])
+                .inc(),
         }
-        result
+    }
+
+    /// Logs the failure that holds a user up, with the event's context.
+    fn report(&self, event: &DomainEvent, topic: &str, err: &PublishError, attempts: i32) {
+        let task_id = event.task_id.map(|id| id.to_string()).unwrap_or_default();
+        macro_rules! report {
+            ($level:ident) => {
+                $level!(self.log, "publishing an event failed; will retry";
+                    "event_type" => event.event_type.as_str(),
+                    "topic" => topic,
+                    "task_id" => task_id,
+                    "user_id" => &event.user_id,
+                    "correlation_id" => &event.trace.traceid,
+                    "dapr_status" => err.reason(),
+                    "attempt" => attempts + 1,
+                    "error" => err.to_string())
+            };
+        }
+        if err.is_unavailable() {
+            report!(warn);
+        } else {
+            report!(error);
+        }
     }
 }
 

@@ -1,0 +1,264 @@
+//! Bulk publishing: a round's events go out with one request per topic
+//! (Dapr's bulk publish API) instead of one per event and topic.
+//!
+//! Within a request each user's entries keep their sequence order, and each
+//! carries the user's partition key, so Dapr's Kafka component writes them
+//! to the user's partition in that order. Results are per entry: what was
+//! published is recorded per topic and never sent again; an event counts as
+//! published only once it is on every topic and every earlier event of its
+//! user is, so a failure holds its user at that event (retried with backoff,
+//! as in single publishing) while every other user moves on.
+
+use std::collections::HashMap;
+
+use futures_util::future::join_all;
+use slog::warn;
+
+use super::{Outcome, Publisher, backoff};
+use crate::db::events::{DeliveryRow, EventRow};
+use crate::db::now;
+use crate::events::DomainEvent;
+use crate::events::cloudevent::to_cloud_event;
+use crate::events::dapr::{BulkEntry, BulkError, DaprClient, PublishError};
+use crate::events::log::{self, Stored};
+
+/// Entries per bulk request; a topic with more is sent in several, in order.
+const MAX_ENTRIES: usize = 500;
+
+/// How one event fared on one topic this round.
+type Results = HashMap<(String, String), Result<(), PublishError>>;
+
+/// An event of the round, read.
+struct Pending<'r> {
+    row: &'r EventRow,
+    /// `None`: unreadable, which counts as published (see `log`).
+    event: Option<DomainEvent>,
+}
+
+impl Publisher {
+    /// Publishes the round's events (`by_user`: each user's, in sequence
+    /// order) with one bulk request per topic. `None` when the sidecar has
+    /// no bulk API: nothing was published, and the caller publishes one
+    /// event at a time.
+    pub(super) async fn publish_bulk(
+        &self,
+        dapr: &DaprClient,
+        by_user: &[(String, Vec<EventRow>)],
+        states: &[DeliveryRow],
+    ) -> Option<Vec<(String, Outcome)>> {
+        let state: HashMap<(&str, &str), &DeliveryRow> = states
+            .iter()
+            .map(|d| ((d.event_id.as_str(), d.topic.as_str()), d))
+            .collect();
+        let published = |id: &str, topic: &str| {
+            state
+                .get(&(id, topic))
+                .is_some_and(|d| d.published_at.is_some())
+        };
+
+        let mut outcomes = Vec::new();
+        let mut round: Vec<(&str, Vec<Pending<'_>>)> = Vec::new();
+        for (user, rows) in by_user {
+            if let Some(at) = self.head_retry(rows, states) {
+                // In backoff from an earlier round (or another instance's).
+                let failed = Outcome {
+                    failed: Some((rows[0].id.clone(), String::new(), String::new(), at)),
+                    ..Outcome::default()
+                };
+                outcomes.push((user.clone(), failed));
+                continue;
+            }
+            let pending = rows
+                .iter()
+                .map(|row| Pending {
+                    row,
+                    event: match log::decode(row, &self.metrics, &self.log) {
+                        Stored::Event(event) => Some(*event),
+                        Stored::Unreadable { .. } => None,
+                    },
+                })
+                .collect();
+            round.push((user, pending));
+        }
+
+        // Each topic's entries, user by user, each user's in order.
+        let mut results: Results = HashMap::new();
+        let mut by_topic: Vec<(&str, Vec<BulkEntry<'_>>)> = Vec::new();
+        for (user, pending) in &round {
+            for Pending { row, event } in pending {
+                let Some(event) = event else { continue };
+                for (topic, projection) in self.topics.for_event(event) {
+                    if published(&row.id, topic) {
+                        continue;
+                    }
+                    let body = to_cloud_event(event, projection, &self.settings.event_source)
+                        .map_err(|e| e.to_string());
+                    let body = match body {
+                        Ok(body) => body,
+                        Err(body) => {
+                            let err = PublishError::Status { status: 0, body };
+                            results.insert((row.id.clone(), topic.to_owned()), Err(err));
+                            continue;
+                        }
+                    };
+                    let entry = BulkEntry {
+                        entry_id: &row.id,
+                        partition_key: user,
+                        event: body,
+                    };
+                    match by_topic.iter_mut().find(|(t, _)| *t == topic) {
+                        Some((_, entries)) => entries.push(entry),
+                        None => by_topic.push((topic, vec![entry])),
+                    }
+                }
+            }
+        }
+
+        let sent = join_all(
+            by_topic
+                .iter()
+                .map(|(topic, entries)| self.send_topic(dapr, topic, entries)),
+        )
+        .await;
+        for topic_results in sent {
+            results.extend(topic_results?);
+        }
+
+        for (user, pending) in round {
+            outcomes.push((user.to_owned(), self.settle(&pending, &results, &state)));
+        }
+        Some(outcomes)
+    }
+
+    /// Sends one topic's entries (one plain publish when there is only
+    /// one); `None` when the sidecar has no bulk API.
+    async fn send_topic(
+        &self,
+        dapr: &DaprClient,
+        topic: &str,
+        entries: &[BulkEntry<'_>],
+    ) -> Option<Results> {
+        let mut results = Results::new();
+        let key = |entry: &BulkEntry<'_>| (entry.entry_id.to_owned(), topic.to_owned());
+        if let [entry] = entries {
+            let body = serde_json::to_vec(&entry.event).unwrap_or_default();
+            let timer = self.metrics.publish_latency.start_timer();
+            let result = dapr.publish(topic, entry.partition_key, body).await;
+            timer.observe_duration();
+            self.count(topic, &result);
+            results.insert(key(entry), result);
+            return Some(results);
+        }
+        for chunk in entries.chunks(MAX_ENTRIES) {
+            let timer = self.metrics.publish_latency.start_timer();
+            let answer = dapr.publish_bulk(topic, chunk).await;
+            timer.observe_duration();
+            match answer {
+                Ok(failed) => {
+                    let mut why: HashMap<&str, &str> = failed
+                        .iter()
+                        .map(|f| (f.entry_id.as_str(), f.error.as_str()))
+                        .collect();
+                    for entry in chunk {
+                        let result = match why.remove(entry.entry_id) {
+                            None => Ok(()),
+                            Some(error) => Err(PublishError::Status {
+                                status: 500,
+                                body: error.to_owned(),
+                            }),
+                        };
+                        self.count(topic, &result);
+                        results.insert(key(entry), result);
+                    }
+                }
+                Err(BulkError::Unsupported(status)) => {
+                    self.bulk_unsupported(status);
+                    return None;
+                }
+                Err(BulkError::Failed(err)) => {
+                    for entry in chunk {
+                        let result = Err(err.clone());
+                        self.count(topic, &result);
+                        results.insert(key(entry), result);
+                    }
+                }
+            }
+        }
+        Some(results)
+    }
+
+    /// One user's round: which events are now published, which topics of
+    /// events that are not, and the failure that holds the user up.
+    fn settle(
+        &self,
+        pending: &[Pending<'_>],
+        results: &Results,
+        state: &HashMap<(&str, &str), &DeliveryRow>,
+    ) -> Outcome {
+        let mut outcome = Outcome::default();
+        for Pending { row, event } in pending {
+            let Some(event) = event else {
+                if outcome.failed.is_none() {
+                    outcome.done.push(row.id.clone());
+                }
+                continue;
+            };
+            let mut newly = Vec::new();
+            let mut failure: Option<(&str, PublishError, i32)> = None;
+            for (topic, _) in self.topics.for_event(event) {
+                let previous = state.get(&(row.id.as_str(), topic));
+                if previous.is_some_and(|d| d.published_at.is_some()) {
+                    continue;
+                }
+                match results.get(&(row.id.clone(), topic.to_owned())) {
+                    Some(Ok(())) => newly.push(topic.to_owned()),
+                    Some(Err(err)) => {
+                        let attempts = previous.map_or(0, |d| d.attempts);
+                        failure = failure.or(Some((topic, err.clone(), attempts)));
+                    }
+                    // Not sent this round (it cannot happen: every topic
+                    // not yet published got an entry or an error).
+                    None => {
+                        let err = PublishError::Status {
+                            status: 0,
+                            body: "not sent".into(),
+                        };
+                        failure = failure.or(Some((topic, err, 0)));
+                    }
+                }
+            }
+            let held = outcome.failed.is_some();
+            match failure {
+                None if !held => outcome.done.push(row.id.clone()),
+                Some((topic, err, attempts)) if !held => {
+                    self.report(event, topic, &err, attempts);
+                    let retry = now() + backoff(attempts + 1, self.retry_cap());
+                    outcome.failed =
+                        Some((row.id.clone(), topic.to_owned(), err.to_string(), retry));
+                }
+                // After the event that holds the user up: only the topics
+                // it reached are recorded, so they are not sent again.
+                _ => {}
+            }
+            outcome
+                .partial
+                .extend(newly.into_iter().map(|topic| (row.id.clone(), topic)));
+        }
+        // A done event is marked as a whole: its topic rows are not needed.
+        let done: std::collections::HashSet<&String> = outcome.done.iter().collect();
+        let partial = std::mem::take(&mut outcome.partial);
+        outcome.partial = partial
+            .into_iter()
+            .filter(|(id, _)| !done.contains(id))
+            .collect();
+        outcome
+    }
+
+    fn bulk_unsupported(&self, status: u16) {
+        use std::sync::atomic::Ordering;
+        if !self.bulk_unsupported.swap(true, Ordering::Relaxed) {
+            warn!(self.log, "the Dapr sidecar has no bulk publish API: publishing one event per call";
+                "dapr_status" => status);
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! Publishing shards: users are hashed into [`SHARDS`] shards, each a lease
+//! in the database, and a replica publishes the users of the shards it
+//! holds. A user belongs to one shard, so one replica at a time publishes
+//! them, in order; every replica publishes, so publishing grows with the
+//! deployment.
+//!
+//! Each replica also holds a membership lease, so all know how many are
+//! alive and what a fair share is (`ceil(SHARDS / replicas)`). On each tick
+//! a replica renews what it holds, gives back what is over its share (a
+//! newcomer takes it) and takes expired shards up to its share (a replica
+//! that stopped renewing loses its shards when their lease runs out). Ticks
+//! happen between publishing rounds, so a shard is never handed over while
+//! its replica is publishing it. A graceful stop gives everything back at
+//! once.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+use diesel::QueryResult;
+
+use crate::db::{self, Conn, now};
+
+/// How many shards the outbox is split into: enough for a fair spread over
+/// any sensible number of replicas. Fixed: every replica must agree.
+pub const SHARDS: u16 = 64;
+
+const SHARD_PREFIX: &str = "outbox-shard-";
+const MEMBER_PREFIX: &str = "outbox-member-";
+/// The single lease of releases before shards: while an instance of such a
+/// release holds it (during a rolling upgrade), no shard is taken.
+const LEGACY_LEASE: &str = "outbox-publisher";
+
+/// The shard a user's events are published from: FNV-1a of the id, so
+/// every replica and release agrees.
+pub fn shard_of(user_id: &str) -> u16 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in user_id.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    u16::try_from(hash % u64::from(SHARDS)).unwrap_or(0)
+}
+
+fn shard_name(shard: u16) -> String {
+    format!("{SHARD_PREFIX}{shard:02}")
+}
+
+fn shard_of_name(name: &str) -> Option<u16> {
+    name.strip_prefix(SHARD_PREFIX)?.parse().ok()
+}
+
+/// The shards this replica holds.
+pub(super) struct Shards {
+    instance: String,
+    ttl: Duration,
+    held: BTreeSet<u16>,
+    /// Until when the held shards are surely ours (renewed well before).
+    until: Option<NaiveDateTime>,
+    created: bool,
+}
+
+impl Shards {
+    pub(super) fn new(instance: String, ttl: Duration) -> Self {
+        Self {
+            instance,
+            ttl,
+            held: BTreeSet::new(),
+            until: None,
+            created: false,
+        }
+    }
+
+    fn ttl(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.ttl).unwrap_or_else(|_| chrono::Duration::seconds(15))
+    }
+
+    /// Whether a tick is due: once a third of the lease has passed.
+    pub(super) fn due(&self, t: NaiveDateTime) -> bool {
+        self.until
+            .is_none_or(|until| until - t <= self.ttl() * 2 / 3)
+    }
+
+    /// Whether this replica publishes `user_id`'s events.
+    pub(super) fn publishes(&self, user_id: &str) -> bool {
+        self.held.contains(&shard_of(user_id))
+    }
+
+    pub(super) fn held(&self) -> usize {
+        self.held.len()
+    }
+
+    /// Renews, gives back what is over the fair share, takes free shards up
+    /// to it.
+    pub(super) async fn tick(&mut self, conn: &mut Conn<'_>) -> QueryResult<()> {
+        let until = now() + self.ttl();
+        if !self.created {
+            let names: Vec<String> = (0..SHARDS).map(shard_name).collect();
+            db::leases::ensure(conn, &names).await?;
+            self.created = true;
+        }
+        let member = format!("{MEMBER_PREFIX}{}", self.instance);
+        db::leases::acquire(conn, &member, &self.instance, until).await?;
+        let legacy = db::leases::holder(conn, LEGACY_LEASE).await?;
+        if legacy.is_some_and(|holder| holder != self.instance) {
+            // An older release publishes everything until it is gone.
+            self.held.clear();
+            self.until = Some(until);
+            return Ok(());
+        }
+        let renewed = db::leases::renew_held(conn, SHARD_PREFIX, &self.instance, until).await?;
+        self.held = renewed.iter().filter_map(|n| shard_of_name(n)).collect();
+
+        let replicas = usize::try_from(db::leases::held_count(conn, MEMBER_PREFIX).await?)
+            .unwrap_or(1)
+            .max(1);
+        let fair = usize::from(SHARDS).div_ceil(replicas);
+        if self.held.len() > fair {
+            let surplus: Vec<u16> = self
+                .held
+                .iter()
+                .rev()
+                .take(self.held.len() - fair)
+                .copied()
+                .collect();
+            let names: Vec<String> = surplus.iter().map(|s| shard_name(*s)).collect();
+            db::leases::release(conn, &names, &self.instance).await?;
+            for shard in surplus {
+                self.held.remove(&shard);
+            }
+        } else if self.held.len() < fair {
+            let wanted = i64::try_from(fair - self.held.len()).unwrap_or(0);
+            for name in db::leases::free(conn, SHARD_PREFIX, wanted).await? {
+                if db::leases::take_expired(conn, &name, &self.instance, until).await?
+                    && let Some(shard) = shard_of_name(&name)
+                {
+                    self.held.insert(shard);
+                }
+            }
+        }
+        self.until = Some(until);
+        Ok(())
+    }
+
+    /// Gives every shard and the membership back (at a graceful stop).
+    pub(super) async fn release_all(&mut self, conn: &mut Conn<'_>) -> QueryResult<()> {
+        let mut names: Vec<String> = self.held.iter().map(|s| shard_name(*s)).collect();
+        names.push(format!("{MEMBER_PREFIX}{}", self.instance));
+        self.held.clear();
+        self.until = None;
+        db::leases::release(conn, &names, &self.instance).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn users_spread_over_every_shard_and_stay_in_theirs() {
+        let mut counts = [0u32; SHARDS as usize];
+        for i in 0..64_000 {
+            let user = uuid::Uuid::from_u128(i * 7_919).to_string();
+            let shard = shard_of(&user);
+            assert_eq!(shard, shard_of(&user), "the same shard every time");
+            counts[usize::from(shard)] += 1;
+        }
+        let (min, max) = (counts.iter().min().unwrap(), counts.iter().max().unwrap());
+        assert!(*min > 800 && *max < 1200, "an even spread: {min}..{max}");
+        // Fixed values: every replica and release must agree.
+        assert_eq!(shard_of(""), (0xcbf2_9ce4_8422_2325u64 % 64) as u16);
+        assert_eq!(shard_of_name(&shard_name(7)), Some(7));
+    }
+}
