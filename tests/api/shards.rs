@@ -118,11 +118,8 @@ async fn three_replicas_share_the_shards_and_publish_each_event_once_in_order() 
     });
     futures_util::future::join_all(writes).await;
 
-    let delivered = sidecar
-        .wait_until(WAIT, "every event", |d| {
-            d.iter().filter(|m| m.topic == "task-events").count() >= 24 * 6
-        })
-        .await;
+    sidecar.wait_for_count(24 * 6 * 3, WAIT).await;
+    let delivered = sidecar.delivered();
     actix_rt::time::sleep(Duration::from_millis(500)).await;
     let seqs = by_user(&sidecar.delivered());
     assert_eq!(seqs.len(), 24);

@@ -717,7 +717,7 @@ async fn publish_benchmark() {
     const RATE: u32 = 250;
     const SECONDS: u32 = 8;
     /// Closed-loop runs per mode, interleaved; the median is reported.
-    const REPEATS: usize = 3;
+    const REPEATS: usize = 5;
     let admin = std::env::var("BENCH_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let header = "| backend | Dapr | p50 ms | p95 ms | throughput | vs. disabled (p50, throughput) | all published after the load |\n|---|---|---:|---:|---:|---|---:|";
@@ -756,9 +756,7 @@ async fn publish_benchmark() {
                     let (p50, p95) = percentiles(&mut times);
                     let drained = if mode.ends_with("bulk") || mode.ends_with("per event") {
                         let n = times.len() * 3;
-                        sidecar
-                            .wait_until(Duration::from_secs(120), "every message", |d| d.len() >= n)
-                            .await;
+                        sidecar.wait_for_count(n, Duration::from_secs(120)).await;
                         Some(load_ended.elapsed().as_secs_f64())
                     } else {
                         None
@@ -859,6 +857,7 @@ async fn replicas_benchmark() {
                 s.outbox_sweep_interval = 0.1;
                 s.outbox_retry_cap = 0.2;
                 s.outbox_lease_ttl = 1.5;
+                s.signup_per_address_per_hour = 100_000;
                 s.instance_id = name;
                 s
             };

@@ -74,6 +74,8 @@ struct Shared {
     /// the broker).
     latency: Mutex<Duration>,
     requests: std::sync::atomic::AtomicU64,
+    /// Messages answered with success so far.
+    accepted: std::sync::atomic::AtomicUsize,
 }
 
 /// The running stand-in.
@@ -238,6 +240,24 @@ impl Sidecar {
         }
     }
 
+    /// Waits until at least `n` messages were delivered (on any topic),
+    /// without copying them: for benchmarks that count many.
+    pub async fn wait_for_count(&self, n: usize, timeout: Duration) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while self
+            .shared
+            .accepted
+            .load(std::sync::atomic::Ordering::Relaxed)
+            < n
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for {n} messages"
+            );
+            actix_rt::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
     /// Waits until at least `n` messages were delivered on `topic`.
     pub async fn wait_for(&self, topic: &str, n: usize, timeout: Duration) -> Vec<Received> {
         let all = self
@@ -343,14 +363,14 @@ async fn publish_bulk(
     let mode = shared.mode.lock().expect("lock").unwrap_or(Mode::Accept);
     match mode {
         Mode::Hang => {
-            for entry in &entries {
+            for entry in entries {
                 shared.record(request.entry(entry, false));
             }
             actix_rt::time::sleep(Duration::from_secs(3600)).await;
             return HttpResponse::GatewayTimeout().finish();
         }
         Mode::Fail(status) if status != 500 => {
-            for entry in &entries {
+            for entry in entries {
                 shared.record(request.entry(entry, false));
             }
             return HttpResponse::build(actix_web::http::StatusCode::from_u16(status).expect("status"))
@@ -359,7 +379,7 @@ async fn publish_bulk(
         _ => {}
     }
     let mut failed = Vec::new();
-    for entry in &entries {
+    for entry in entries {
         let key = entry["metadata"]["partitionKey"].as_str();
         let refused = mode != Mode::Accept
             || shared
@@ -443,7 +463,7 @@ impl Message {
 
     /// A bulk entry as a message: its metadata as `metadata.*` parameters,
     /// its content type as the header.
-    fn entry(&self, entry: &Value, accepted: bool) -> Received {
+    fn entry(&self, mut entry: Value, accepted: bool) -> Received {
         let mut message = self.clone();
         if let Some(metadata) = entry["metadata"].as_object() {
             for (key, value) in metadata {
@@ -453,7 +473,7 @@ impl Message {
         }
         let content_type = entry["contentType"].as_str().unwrap_or_default().to_owned();
         message.headers.insert("content-type".into(), content_type);
-        message.with(entry["event"].clone(), accepted, true)
+        message.with(entry["event"].take(), accepted, true)
     }
 }
 
@@ -497,6 +517,10 @@ impl Shared {
 
     /// Records a message of the request being answered.
     fn record(&self, message: Received) {
+        if message.accepted {
+            self.accepted
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         self.received.lock().expect("lock").push(message);
         self.arrived.notify_waiters();
     }
