@@ -32,8 +32,8 @@ pub async fn ensure(conn: &mut Conn<'_>, names: &[String]) -> QueryResult<()> {
     Ok(())
 }
 
-/// Takes or renews the lease `name` for `holder` until `until`; `true` when
-/// `holder` has it (it was free, expired, or already ours).
+/// Takes or renews the lease `name` for `holder` until `until`, creating it
+/// first if it does not exist yet; `true` when `holder` has it.
 pub async fn acquire(
     conn: &mut Conn<'_>,
     name: &str,
@@ -41,6 +41,18 @@ pub async fn acquire(
     until: NaiveDateTime,
 ) -> QueryResult<bool> {
     ensure(conn, &[name.to_owned()]).await?;
+    take(conn, name, holder, until).await
+}
+
+/// Takes or renews the existing lease `name` for `holder` until `until`;
+/// `true` when `holder` has it (it was free, expired, or already ours),
+/// `false` when another instance holds it.
+pub async fn take(
+    conn: &mut Conn<'_>,
+    name: &str,
+    holder: &str,
+    until: NaiveDateTime,
+) -> QueryResult<bool> {
     let t = now();
     let taken = db_run!(conn, |c| diesel::update(
         relay_leases::table
@@ -115,29 +127,6 @@ pub async fn holder(conn: &mut Conn<'_>, name: &str) -> QueryResult<Option<Strin
         .first(c)
         .await
         .optional())
-}
-
-/// Takes the expired lease `name` for `holder`; `false` when another
-/// instance took it first.
-pub async fn take_expired(
-    conn: &mut Conn<'_>,
-    name: &str,
-    holder: &str,
-    until: NaiveDateTime,
-) -> QueryResult<bool> {
-    let t = now();
-    let taken = db_run!(conn, |c| diesel::update(
-        relay_leases::table
-            .filter(relay_leases::name.eq(name))
-            .filter(relay_leases::expires_at.lt(t))
-    )
-    .set((
-        relay_leases::holder.eq(holder),
-        relay_leases::expires_at.eq(until)
-    ))
-    .execute(c)
-    .await)?;
-    Ok(taken == 1)
 }
 
 /// Gives these leases up, so another instance need not wait for them to

@@ -36,6 +36,19 @@ impl PublishError {
         }
     }
 
+    /// The error with its body cut to what is worth logging and storing.
+    fn shortened(self) -> Self {
+        match self {
+            Self::Status { status, body } if body.chars().count() > ERROR_TEXT_LIMIT => {
+                Self::Status {
+                    status,
+                    body: body.chars().take(ERROR_TEXT_LIMIT).collect(),
+                }
+            }
+            other => other,
+        }
+    }
+
     /// Whether the sidecar itself is away (logged as a warning) rather than
     /// answering with an error (logged as an error).
     pub fn is_unavailable(&self) -> bool {
@@ -98,6 +111,9 @@ struct BulkFailure {
 /// Largest error body read from the sidecar: a bulk answer lists every
 /// failed entry.
 const ERROR_BODY_LIMIT: usize = 4 * 1024 * 1024;
+/// Characters of an error body kept in an error (logged, and stored with
+/// the failed delivery).
+const ERROR_TEXT_LIMIT: usize = 1024;
 
 /// A client for one sidecar. `awc::Client` is `!Send`: build it on the task
 /// that uses it.
@@ -175,7 +191,7 @@ impl DaprClient {
             .client
             .post(url)
             .insert_header(("Content-Type", "application/json"));
-        match self.call(request, Body::Raw(body)).await {
+        match self.send(request, Body::Raw(body)).await {
             Ok(()) => Ok(Vec::new()),
             Err(PublishError::Status { status, body }) => {
                 // A missing pub/sub component is an error of this sidecar's
@@ -189,11 +205,7 @@ impl DaprClient {
                     Ok(BulkFailure {
                         failed_entries: Some(failed),
                     }) if status == 500 && !failed.is_empty() => Ok(failed),
-                    _ => Err(PublishError::Status {
-                        status,
-                        body: body.chars().take(1024).collect(),
-                    }
-                    .into()),
+                    _ => Err(PublishError::Status { status, body }.shortened().into()),
                 }
             }
             Err(other) => Err(other.into()),
@@ -226,7 +238,15 @@ impl DaprClient {
     }
 
     /// Sends a request to the sidecar with the API token; Ok on any 2xx.
-    async fn call(&self, mut request: awc::ClientRequest, body: Body) -> Result<(), PublishError> {
+    async fn call(&self, request: awc::ClientRequest, body: Body) -> Result<(), PublishError> {
+        self.send(request, body)
+            .await
+            .map_err(PublishError::shortened)
+    }
+
+    /// [`Self::call`] with the whole error body (up to `ERROR_BODY_LIMIT`),
+    /// for answers that list something.
+    async fn send(&self, mut request: awc::ClientRequest, body: Body) -> Result<(), PublishError> {
         if let Some(token) = &self.token {
             request = request.insert_header(("dapr-api-token", token.as_str()));
         }

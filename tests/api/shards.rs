@@ -41,26 +41,33 @@ async fn shards_of(base: &str) -> i64 {
         .map_or(0, |v| v.trim().parse().unwrap())
 }
 
-/// Waits until the replicas hold these many shards each (in any order).
-async fn balanced(bases: &[&str], shares: &[i64]) {
-    let mut want = shares.to_vec();
-    want.sort_unstable();
+/// Waits until the shards the replicas hold (in their order) are `what`
+/// `settled` says; panics, naming `what`, after `WAIT`.
+async fn shards_settle(bases: &[&str], what: &str, settled: impl Fn(&[i64]) -> bool) {
     let deadline = Instant::now() + WAIT;
     loop {
         let mut held = Vec::new();
         for base in bases {
             held.push(shards_of(base).await);
         }
-        held.sort_unstable();
-        if held == want {
+        if settled(&held) {
             return;
         }
-        assert!(
-            Instant::now() < deadline,
-            "shards {held:?}, wanted {want:?}"
-        );
+        assert!(Instant::now() < deadline, "not {what}: {held:?}");
         actix_rt::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Waits until the replicas hold these many shards each (in any order).
+async fn balanced(bases: &[&str], shares: &[i64]) {
+    let mut want = shares.to_vec();
+    want.sort_unstable();
+    shards_settle(bases, &format!("{want:?}"), |held| {
+        let mut held = held.to_vec();
+        held.sort_unstable();
+        held == want
+    })
+    .await;
 }
 
 fn short_leases(s: &mut taskstream::settings::Settings) {
@@ -88,18 +95,11 @@ async fn three_replicas_share_the_shards_and_publish_each_event_once_in_order() 
     }
     let bases: Vec<String> = replicas.iter().map(|r| r.address.clone()).collect();
     // 64 shards over three replicas: 22, 21 and 21, or 22, 22 and 20.
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let mut held = Vec::new();
-        for base in &bases {
-            held.push(shards_of(base).await);
-        }
-        if held.iter().sum::<i64>() == 64 && held.iter().all(|h| (20..=22).contains(h)) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "not balanced: {held:?}");
-        actix_rt::time::sleep(Duration::from_millis(100)).await;
-    }
+    let refs: Vec<&str> = bases.iter().map(String::as_str).collect();
+    shards_settle(&refs, "balanced", |held| {
+        held.iter().sum::<i64>() == 64 && held.iter().all(|h| (20..=22).contains(h))
+    })
+    .await;
 
     let mut users: Vec<TestUser> = Vec::new();
     for _ in 0..24 {
@@ -215,21 +215,11 @@ async fn a_replica_killed_under_load_has_its_shards_taken_over_losing_nothing() 
         .map(|i| replica_process(dirs[i].path(), &url, &sidecar, &format!("process-{i}")))
         .collect();
     let bases: Vec<String> = processes.iter().map(|p| p.base.clone()).collect();
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let mut held = Vec::new();
-        for base in &bases {
-            held.push(shards_of(base).await);
-        }
-        if held.iter().sum::<i64>() == 64 && held.iter().all(|h| *h > 0) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "not every replica holds shards: {held:?}"
-        );
-        actix_rt::time::sleep(Duration::from_millis(100)).await;
-    }
+    let refs: Vec<&str> = bases.iter().map(String::as_str).collect();
+    shards_settle(&refs, "held by every replica", |held| {
+        held.iter().sum::<i64>() == 64 && held.iter().all(|h| *h > 0)
+    })
+    .await;
     let mut users = Vec::new();
     for n in 0..12 {
         users.push(signup(&bases[0], n).await);

@@ -283,20 +283,19 @@ async fn publish(
         serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
     let parsed = serde_json::from_slice(&body)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()));
-    if let Some(status) = shared.refusal(&topic, query.get("metadata.partitionKey"), &parsed) {
+    let key = query.get("metadata.partitionKey").map(String::as_str);
+    if let Some(status) = shared.refusal(&topic, key, &parsed) {
         mode = Mode::Fail(status);
     }
     let message = Message::of(&req, &shared, &pubsub, &topic, query);
     let response = if !token_ok {
-        HttpResponse::Unauthorized()
-            .json(json!({"errorCode": "ERR_UNAUTHORIZED", "message": "invalid api token"}))
+        unauthorized()
     } else if pubsub != PUBSUB {
-        HttpResponse::NotFound().json(json!({"errorCode": "ERR_PUBSUB_NOT_FOUND", "message": format!("pubsub {pubsub} not found")}))
+        no_such_pubsub(404, &pubsub)
     } else {
         match mode {
             Mode::Accept => HttpResponse::NoContent().finish(),
-            Mode::Fail(status) => HttpResponse::build(actix_web::http::StatusCode::from_u16(status).expect("status"))
-                .json(json!({"errorCode": "ERR_PUBSUB_PUBLISH_MESSAGE", "message": "error when publishing to topic"})),
+            Mode::Fail(status) => broker_failure(status),
             Mode::Hang => {
                 shared.record(message.with(parsed, false, false));
                 actix_rt::time::sleep(Duration::from_secs(3600)).await;
@@ -321,9 +320,6 @@ async fn publish_bulk(
         serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
     let request = Message::of(&req, &shared, &pubsub, &topic, query);
     let entries: Option<Vec<Value>> = serde_json::from_slice(&body).ok();
-    let refuse = |status: actix_web::http::StatusCode, code: &str, message: &str| {
-        HttpResponse::build(status).json(json!({"errorCode": code, "message": message}))
-    };
     if let Some(status) = *shared.no_bulk.lock().expect("lock") {
         shared.record(request.with(Value::Null, false, true));
         return HttpResponse::build(actix_web::http::StatusCode::from_u16(status).expect("status"))
@@ -331,19 +327,11 @@ async fn publish_bulk(
     }
     if !shared.token_ok(&req) {
         shared.record(request.with(Value::Null, false, true));
-        return refuse(
-            actix_web::http::StatusCode::UNAUTHORIZED,
-            "ERR_UNAUTHORIZED",
-            "invalid api token",
-        );
+        return unauthorized();
     }
     if pubsub != PUBSUB {
         shared.record(request.with(Value::Null, false, true));
-        return refuse(
-            actix_web::http::StatusCode::BAD_REQUEST,
-            "ERR_PUBSUB_NOT_FOUND",
-            &format!("pubsub {pubsub} not found"),
-        );
+        return no_such_pubsub(400, &pubsub);
     }
     let well_formed = entries.as_ref().is_some_and(|entries| {
         entries.iter().all(|e| {
@@ -354,8 +342,8 @@ async fn publish_bulk(
     });
     let Some(entries) = entries.filter(|_| well_formed) else {
         shared.record(request.with(Value::Null, false, true));
-        return refuse(
-            actix_web::http::StatusCode::BAD_REQUEST,
+        return dapr_error(
+            400,
             "ERR_PUBSUB_EVENTS_SER",
             "malformed bulk publish request",
         );
@@ -373,18 +361,15 @@ async fn publish_bulk(
             for entry in entries {
                 shared.record(request.entry(entry, false));
             }
-            return HttpResponse::build(actix_web::http::StatusCode::from_u16(status).expect("status"))
-                .json(json!({"errorCode": "ERR_PUBSUB_PUBLISH_MESSAGE", "message": "error when publishing to topic"}));
+            return broker_failure(status);
         }
         _ => {}
     }
     let mut failed = Vec::new();
     for entry in entries {
         let key = entry["metadata"]["partitionKey"].as_str();
-        let refused = mode != Mode::Accept
-            || shared
-                .refusal(&topic, key.map(str::to_owned).as_ref(), &entry["event"])
-                .is_some();
+        let refused =
+            mode != Mode::Accept || shared.refusal(&topic, key, &entry["event"]).is_some();
         if refused {
             failed.push(
                 json!({"entryId": entry["entryId"], "error": "the broker refused the message"}),
@@ -398,6 +383,33 @@ async fn publish_bulk(
         HttpResponse::InternalServerError()
             .json(json!({"failedEntries": failed, "errorCode": "ERR_PUBSUB_PUBLISH_MESSAGE"}))
     }
+}
+
+/// An error answer in Dapr's shape: `{errorCode, message}`.
+fn dapr_error(status: u16, code: &str, message: &str) -> HttpResponse {
+    HttpResponse::build(actix_web::http::StatusCode::from_u16(status).expect("status"))
+        .json(json!({"errorCode": code, "message": message}))
+}
+
+fn unauthorized() -> HttpResponse {
+    dapr_error(401, "ERR_UNAUTHORIZED", "invalid api token")
+}
+
+/// An unknown pub/sub component: 404 from the publish API, 400 from bulk.
+fn no_such_pubsub(status: u16, pubsub: &str) -> HttpResponse {
+    dapr_error(
+        status,
+        "ERR_PUBSUB_NOT_FOUND",
+        &format!("pubsub {pubsub} not found"),
+    )
+}
+
+fn broker_failure(status: u16) -> HttpResponse {
+    dapr_error(
+        status,
+        "ERR_PUBSUB_PUBLISH_MESSAGE",
+        "error when publishing to topic",
+    )
 }
 
 fn headers_of(req: &HttpRequest) -> HashMap<String, String> {
@@ -499,7 +511,7 @@ impl Shared {
 
     /// The status a message is refused with, if it is to fail: its
     /// partition is failing, or it is one of the messages set to fail.
-    fn refusal(&self, topic: &str, partition_key: Option<&String>, event: &Value) -> Option<u16> {
+    fn refusal(&self, topic: &str, partition_key: Option<&str>, event: &Value) -> Option<u16> {
         let key = (
             topic.to_owned(),
             event["userid"].as_str().unwrap_or_default().to_owned(),

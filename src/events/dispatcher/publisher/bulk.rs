@@ -25,8 +25,8 @@ use crate::events::log::{self, Stored};
 /// Entries per bulk request; a topic with more is sent in several, in order.
 const MAX_ENTRIES: usize = 500;
 
-/// How one event fared on one topic this round.
-type Results = HashMap<(String, String), Result<(), PublishError>>;
+/// How each event fared on each topic this round, by `(event id, topic)`.
+type Results<'a> = HashMap<(&'a str, &'a str), Result<(), PublishError>>;
 
 /// An event of the round, read.
 struct Pending<'r> {
@@ -59,13 +59,8 @@ impl Publisher {
         let mut outcomes = Vec::new();
         let mut round: Vec<(&str, Vec<Pending<'_>>)> = Vec::new();
         for (user, rows) in by_user {
-            if let Some(at) = self.head_retry(rows, states) {
-                // In backoff from an earlier round (or another instance's).
-                let failed = Outcome {
-                    failed: Some((rows[0].id.clone(), String::new(), String::new(), at)),
-                    ..Outcome::default()
-                };
-                outcomes.push((user.clone(), failed));
+            if let Some((head, at)) = self.head_retry(rows, states) {
+                outcomes.push((user.clone(), Outcome::waiting(head, at)));
                 continue;
             }
             let pending = rows
@@ -97,7 +92,7 @@ impl Publisher {
                         Ok(body) => body,
                         Err(body) => {
                             let err = PublishError::Status { status: 0, body };
-                            results.insert((row.id.clone(), topic.to_owned()), Err(err));
+                            results.insert((&row.id, topic), Err(err));
                             continue;
                         }
                     };
@@ -132,20 +127,17 @@ impl Publisher {
 
     /// Sends one topic's entries (one plain publish when there is only
     /// one); `None` when the sidecar has no bulk API.
-    async fn send_topic(
+    async fn send_topic<'a>(
         &self,
         dapr: &DaprClient,
-        topic: &str,
-        entries: &[BulkEntry<'_>],
-    ) -> Option<Results> {
+        topic: &'a str,
+        entries: &[BulkEntry<'a>],
+    ) -> Option<Results<'a>> {
         let mut results = Results::new();
-        let key = |entry: &BulkEntry<'_>| (entry.entry_id.to_owned(), topic.to_owned());
+        let key = |entry: &BulkEntry<'a>| (entry.entry_id, topic);
         if let [entry] = entries {
             let body = serde_json::to_vec(&entry.event).unwrap_or_default();
-            let timer = self.metrics.publish_latency.start_timer();
-            let result = dapr.publish(topic, entry.partition_key, body).await;
-            timer.observe_duration();
-            self.count(topic, &result);
+            let result = self.send_one(dapr, topic, entry.partition_key, body).await;
             results.insert(key(entry), result);
             return Some(results);
         }
@@ -192,7 +184,7 @@ impl Publisher {
     fn settle(
         &self,
         pending: &[Pending<'_>],
-        results: &Results,
+        results: &Results<'_>,
         state: &HashMap<(&str, &str), &DeliveryRow>,
     ) -> Outcome {
         let mut outcome = Outcome::default();
@@ -210,7 +202,7 @@ impl Publisher {
                 if previous.is_some_and(|d| d.published_at.is_some()) {
                     continue;
                 }
-                match results.get(&(row.id.clone(), topic.to_owned())) {
+                match results.get(&(row.id.as_str(), topic)) {
                     Some(Ok(())) => newly.push(topic.to_owned()),
                     Some(Err(err)) => {
                         let attempts = previous.map_or(0, |d| d.attempts);
@@ -229,7 +221,11 @@ impl Publisher {
             }
             let held = outcome.failed.is_some();
             match failure {
-                None if !held => outcome.done.push(row.id.clone()),
+                // Marked as a whole: its topic rows are not needed.
+                None if !held => {
+                    outcome.done.push(row.id.clone());
+                    continue;
+                }
                 Some((topic, err, attempts)) if !held => {
                     self.report(event, topic, &err, attempts);
                     let retry = now() + backoff(attempts + 1, self.retry_cap());
@@ -244,13 +240,6 @@ impl Publisher {
                 .partial
                 .extend(newly.into_iter().map(|topic| (row.id.clone(), topic)));
         }
-        // A done event is marked as a whole: its topic rows are not needed.
-        let done: std::collections::HashSet<&String> = outcome.done.iter().collect();
-        let partial = std::mem::take(&mut outcome.partial);
-        outcome.partial = partial
-            .into_iter()
-            .filter(|(id, _)| !done.contains(id))
-            .collect();
         outcome
     }
 

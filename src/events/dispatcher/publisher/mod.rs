@@ -2,8 +2,9 @@
 //! Dapr sidecar, each user's in sequence order, on all their topics, marking
 //! them published on a 2xx. A round's events go out with one bulk request
 //! per topic (`bulk`), or one call per event and topic where the sidecar
-//! has no bulk API or `DAPR_BULK_PUBLISH` is off. A failure holds up only that user, who is retried
-//! with exponential backoff and jitter (`OUTBOX_RETRY_CAP`, 30 s), forever.
+//! has no bulk API or `DAPR_BULK_PUBLISH` is off. A failure holds up only
+//! that user, who is retried with exponential backoff and jitter
+//! (`OUTBOX_RETRY_CAP`, 30 s), forever.
 //! It sweeps the whole outbox at start and on an interval, so events the
 //! channel dropped or a crash left behind go out too. Users are split into
 //! lease shards (`shards`): each replica publishes the users of the shards
@@ -94,6 +95,17 @@ struct Outcome {
     partial: Vec<(String, String)>,
     /// (event, topic, error, retry at) that stopped the user.
     failed: Option<(String, String, String, NaiveDateTime)>,
+}
+
+impl Outcome {
+    /// The user's oldest event waits for its retry at `at` (a failure in an
+    /// earlier round, or on another instance): nothing is tried now.
+    fn waiting(head: &EventRow, at: NaiveDateTime) -> Self {
+        Self {
+            failed: Some((head.id.clone(), String::new(), String::new(), at)),
+            ..Self::default()
+        }
+    }
 }
 
 impl Publisher {
@@ -231,10 +243,7 @@ impl Publisher {
             let before = self.shards.held();
             if let Err(e) = self.shards.tick(conn).await {
                 // Not renewed: what is held lapses (and others take it).
-                self.shards = shards::Shards::new(
-                    self.settings.instance_id.clone(),
-                    Duration::from_secs_f64(self.settings.outbox_lease_ttl),
-                );
+                self.shards.lapse();
                 return Err(e.to_string());
             }
             if self.shards.held() != before {
@@ -282,13 +291,8 @@ impl Publisher {
         let state =
             |id: &str, topic: &str| states.iter().find(|d| d.event_id == id && d.topic == topic);
         let mut outcome = Outcome::default();
-        let Some(head) = rows.first() else {
-            return outcome;
-        };
-        if let Some(at) = self.head_retry(rows, states) {
-            // In backoff from an earlier run (or another instance's attempt).
-            outcome.failed = Some((head.id.clone(), String::new(), String::new(), at));
-            return outcome;
+        if let Some((head, at)) = self.head_retry(rows, states) {
+            return Outcome::waiting(head, at);
         }
         'events: for row in rows {
             let event = match log::decode(row, &self.metrics, &self.log) {
@@ -327,9 +331,14 @@ impl Publisher {
         outcome
     }
 
-    /// When the user's oldest pending event may be tried again, if that is
-    /// still to come (a failure in an earlier round, or on another instance).
-    fn head_retry(&self, rows: &[EventRow], states: &[DeliveryRow]) -> Option<NaiveDateTime> {
+    /// The user's oldest pending event and when it may be tried again, if
+    /// that is still to come (a failure in an earlier round, or on another
+    /// instance).
+    fn head_retry<'r>(
+        &self,
+        rows: &'r [EventRow],
+        states: &[DeliveryRow],
+    ) -> Option<(&'r EventRow, NaiveDateTime)> {
         let head = rows.first()?;
         states
             .iter()
@@ -337,6 +346,7 @@ impl Publisher {
             .filter_map(|d| d.next_attempt_at)
             .max()
             .filter(|at| *at > now())
+            .map(|at| (head, at))
     }
 
     /// Marks what a round published and the failures that stopped users, in
@@ -381,13 +391,25 @@ impl Publisher {
             .map_err(|e| e.to_string())
             .and_then(|ce| serde_json::to_vec(&ce).map_err(|e| e.to_string()))
             .map_err(|body| PublishError::Status { status: 0, body })?;
-        let timer = self.metrics.publish_latency.start_timer();
-        let result = dapr.publish(topic, &event.user_id, body).await;
-        timer.observe_duration();
-        self.count(topic, &result);
+        let result = self.send_one(dapr, topic, &event.user_id, body).await;
         if let Err(err) = &result {
             self.report(event, topic, err, attempts);
         }
+        result
+    }
+
+    /// One message through the plain publish call, timed and counted.
+    async fn send_one(
+        &self,
+        dapr: &DaprClient,
+        topic: &str,
+        partition_key: &str,
+        body: Vec<u8>,
+    ) -> Result<(), PublishError> {
+        let timer = self.metrics.publish_latency.start_timer();
+        let result = dapr.publish(topic, partition_key, body).await;
+        timer.observe_duration();
+        self.count(topic, &result);
         result
     }
 

@@ -131,7 +131,7 @@ impl Shards {
         } else if self.held.len() < fair {
             let wanted = i64::try_from(fair - self.held.len()).unwrap_or(0);
             for name in db::leases::free(conn, SHARD_PREFIX, wanted).await? {
-                if db::leases::take_expired(conn, &name, &self.instance, until).await?
+                if db::leases::take(conn, &name, &self.instance, until).await?
                     && let Some(shard) = shard_of_name(&name)
                 {
                     self.held.insert(shard);
@@ -142,12 +142,18 @@ impl Shards {
         Ok(())
     }
 
+    /// Forgets what was held (it could not be renewed): nothing is
+    /// published until the next tick takes shards again.
+    pub(super) fn lapse(&mut self) {
+        self.held.clear();
+        self.until = None;
+    }
+
     /// Gives every shard and the membership back (at a graceful stop).
     pub(super) async fn release_all(&mut self, conn: &mut Conn<'_>) -> QueryResult<()> {
         let mut names: Vec<String> = self.held.iter().map(|s| shard_name(*s)).collect();
         names.push(format!("{MEMBER_PREFIX}{}", self.instance));
-        self.held.clear();
-        self.until = None;
+        self.lapse();
         db::leases::release(conn, &names, &self.instance).await
     }
 }
