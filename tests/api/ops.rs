@@ -407,3 +407,32 @@ async fn the_web_ui_is_served_at_the_root(#[case] backend: Backend) {
     let res = app.client.get(app.url("/app.js")).send().await.unwrap();
     assert_eq!(res.status().as_u16(), 200);
 }
+
+/// A client that pauses between requests on one connection (as pooled HTTP
+/// clients and proxies in front of the service do) finds the connection
+/// still open: were the server to close idle connections first, a request
+/// sent at that moment would be lost in flight.
+#[actix_web::test]
+async fn an_idle_keep_alive_connection_stays_open_past_common_client_pauses() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app(Backend::Sqlite).await;
+    let host = app.address.trim_start_matches("http://").to_owned();
+    let mut conn = tokio::net::TcpStream::connect(&host)
+        .await
+        .expect("connect");
+    let request = format!("GET /healthz HTTP/1.1\r\nHost: {host}\r\n\r\n");
+    let mut answers = Vec::new();
+    for pause in [Duration::ZERO, Duration::from_secs(6)] {
+        actix_rt::time::sleep(pause).await;
+        conn.write_all(request.as_bytes()).await.expect("write");
+        let mut buf = vec![0u8; 4096];
+        let n = tokio::time::timeout(Duration::from_secs(5), conn.read(&mut buf))
+            .await
+            .expect("an answer")
+            .expect("read");
+        answers.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    for answer in answers {
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    }
+}

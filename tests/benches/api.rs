@@ -22,7 +22,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
 use serde_json::{Value, json};
 use taskstream::db::schema::{task_tags, tasks};
 use taskstream::db::tags::TagRow;
@@ -76,19 +76,14 @@ fn main() {
                 }
             }
         }
-        let admin = std::env::var("BENCH_DATABASE_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let admin = common::admin_url();
         if only.is_empty() || only == "postgres" {
             for data in DataSet::ALL {
                 let scratch_dir = tempfile::tempdir().expect("temp dir");
-                match scratch_database("PostgreSQL", scratch_dir.path(), &admin).await {
+                match common::scratch_database("PostgreSQL", scratch_dir.path(), &admin).await {
                     Some((url, scratch)) => {
                         list_benchmark("PostgreSQL", url, tasks, data).await;
-                        if let Some((mut conn, name)) = scratch {
-                            let _ = conn
-                                .batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
-                                .await;
-                        }
+                        common::drop_scratch(scratch).await;
                     }
                     None => println!("PostgreSQL not reachable at {admin}: skipped\n"),
                 }
@@ -119,6 +114,9 @@ fn main() {
         }
     });
 }
+
+#[expect(dead_code, reason = "these benchmarks do not sample CPU")]
+mod common;
 
 #[path = "../support/dapr.rs"]
 #[expect(dead_code, reason = "the benchmark uses only part of the stand-in")]
@@ -673,34 +671,6 @@ async fn create_at_rate(
 
 /// A scratch database URL for `backend` (each call a new one), and what to
 /// drop afterwards.
-async fn scratch_database(
-    backend: &str,
-    dir: &std::path::Path,
-    admin: &str,
-) -> Option<(String, Option<(AsyncPgConnection, String)>)> {
-    if backend == "SQLite" {
-        return Some((
-            format!("sqlite://{}", dir.join("publish.db").display()),
-            None,
-        ));
-    }
-    let mut conn = AsyncPgConnection::establish(admin).await.ok()?;
-    static RUN: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let run = RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let name = format!("bench_{}_{run}", std::process::id());
-    conn.batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
-        .await
-        .expect("drop database");
-    conn.batch_execute(&format!("CREATE DATABASE {name}"))
-        .await
-        .expect("create database");
-    let url = format!(
-        "{}/{name}",
-        admin.rsplit_once('/').expect("url has a path").0
-    );
-    Some((url, Some((conn, name))))
-}
-
 /// The ways publishing can stand: off; on, in bulk (the default) or one
 /// call per event and topic (`DAPR_BULK_PUBLISH=false`); on with the
 /// sidecar away.
@@ -718,8 +688,7 @@ async fn publish_benchmark() {
     const SECONDS: u32 = 8;
     /// Closed-loop runs per mode, interleaved; the median is reported.
     const REPEATS: usize = 5;
-    let admin = std::env::var("BENCH_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let admin = common::admin_url();
     let header = "| backend | Dapr | p50 ms | p95 ms | throughput | vs. disabled (p50, throughput) | all published after the load |\n|---|---|---:|---:|---:|---|---:|";
     let mut closed = Vec::new();
     let mut open = Vec::new();
@@ -736,7 +705,8 @@ async fn publish_benchmark() {
                         sidecar.down().await;
                     }
                     let dir = tempfile::tempdir().expect("temp dir");
-                    let Some((url, scratch)) = scratch_database(backend, dir.path(), &admin).await
+                    let Some((url, scratch)) =
+                        common::scratch_database(backend, dir.path(), &admin).await
                     else {
                         println!("PostgreSQL not reachable: {backend} skipped");
                         return;
@@ -765,11 +735,7 @@ async fn publish_benchmark() {
                         .or_default()
                         .push((ms(p50), ms(p95), throughput, drained));
                     server.stop(true).await;
-                    if let Some((mut conn, name)) = scratch {
-                        let _ = conn
-                            .batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
-                            .await;
-                    }
+                    common::drop_scratch(scratch).await;
                 }
             }
             // The run of median throughput stands for its mode.
@@ -825,8 +791,7 @@ async fn replicas_benchmark() {
     const USERS: usize = 200;
     const EACH: usize = 20;
     const LATENCY: Duration = Duration::from_millis(2);
-    let admin = std::env::var("BENCH_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let admin = common::admin_url();
     println!(
         "## Publishing with several replicas
 "
@@ -842,7 +807,8 @@ async fn replicas_benchmark() {
     let dir = tempfile::tempdir().expect("temp dir");
     for bulk in [false, true] {
         for replicas in 1..=3 {
-            let Some((url, scratch)) = scratch_database("PostgreSQL", dir.path(), &admin).await
+            let Some((url, scratch)) =
+                common::scratch_database("PostgreSQL", dir.path(), &admin).await
             else {
                 println!("| PostgreSQL not reachable: skipped | | | | |");
                 return;
@@ -892,59 +858,24 @@ async fn replicas_benchmark() {
             for server in servers {
                 server.stop(true).await;
             }
-            if let Some((mut conn, name)) = scratch {
-                let _ = conn
-                    .batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
-                    .await;
-            }
+            common::drop_scratch(scratch).await;
         }
     }
     println!();
 }
 
-/// Resident memory of a process, in MiB.
-fn rss_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
-        .map_or(0.0, |kib| kib / 1024.0)
-}
+const WS_BENCH_SECRET: &str = "ws-bench-secret-0123456789abcdef";
 
-/// Starts the release binary on a scratch SQLite file; returns it and its base URL.
-fn start_binary(dir: &std::path::Path) -> (std::process::Child, String) {
-    use std::io::BufRead;
-    // BENCH_BINARY runs another build (e.g. of an earlier commit) instead.
-    let binary =
-        std::env::var("BENCH_BINARY").unwrap_or_else(|_| env!("CARGO_BIN_EXE_taskstream").into());
-    let mut child = std::process::Command::new(binary)
-        .current_dir(dir)
-        .env("PORT", "0")
-        .env("JWT_SECRET", WS_BENCH_SECRET)
-        .env("LOG_LEVEL", "info")
-        .env(
+/// The release binary's settings for the WebSocket and login benchmarks.
+fn binary_settings(dir: &std::path::Path) -> [(&'static str, String); 2] {
+    [
+        ("JWT_SECRET", WS_BENCH_SECRET.into()),
+        (
             "DATABASE_URL",
             format!("sqlite://{}", dir.join("ws.db").display()),
-        )
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("the binary starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = std::io::BufReader::new(stdout).lines();
-    let address = loop {
-        let line = lines.next().expect("the binary logs").expect("a line");
-        let json: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
-        if json["msg"] == "listening" {
-            break json["address"].as_str().expect("address").to_owned();
-        }
-    };
-    // Keep draining its log so it never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (child, address)
+        ),
+    ]
 }
-
-const WS_BENCH_SECRET: &str = "ws-bench-secret-0123456789abcdef";
 
 async fn ws_benchmark() {
     use futures_util::{SinkExt, StreamExt};
@@ -952,9 +883,9 @@ async fn ws_benchmark() {
     const PER_USER: usize = 10;
     const CHANGES: usize = 300;
     let dir = tempfile::tempdir().expect("temp dir");
-    let (mut child, base) = start_binary(dir.path());
+    let (mut child, base) = common::start_binary(dir.path(), &binary_settings(dir.path()));
     actix_rt::time::sleep(Duration::from_millis(500)).await;
-    let idle = rss_mib(child.id());
+    let idle = common::rss_mib(child.id());
     let keys = taskstream::auth::JwtKeys::new(WS_BENCH_SECRET.as_bytes(), 600);
     let tokens: Vec<String> = (0..USERS)
         .map(|u| {
@@ -1008,7 +939,7 @@ async fn ws_benchmark() {
         .await;
     let connect_time = started.elapsed();
     actix_rt::time::sleep(Duration::from_secs(2)).await;
-    let loaded = rss_mib(child.id());
+    let loaded = common::rss_mib(child.id());
 
     // Changes, one at a time, each to a different user; latency from the
     // REST response to each of that user's sessions receiving the event.
@@ -1186,9 +1117,9 @@ async fn logins_benchmark() {
     const LOGINS: usize = 1_000;
     const CONCURRENCY: usize = 64;
     let dir = tempfile::tempdir().expect("temp dir");
-    let (mut child, base) = start_binary(dir.path());
+    let (mut child, base) = common::start_binary(dir.path(), &binary_settings(dir.path()));
     actix_rt::time::sleep(Duration::from_millis(500)).await;
-    let idle = rss_mib(child.id());
+    let idle = common::rss_mib(child.id());
     let client = awc::Client::builder()
         .timeout(Duration::from_secs(120))
         .finish();
@@ -1207,7 +1138,7 @@ async fn logins_benchmark() {
         let (peak, running) = (peak.clone(), running.clone());
         std::thread::spawn(move || {
             while AtomicBool::load(&running, Ordering::Relaxed) {
-                let kib = (rss_mib(pid) * 1024.0) as u64;
+                let kib = (common::rss_mib(pid) * 1024.0) as u64;
                 peak.fetch_max(kib, Ordering::Relaxed);
                 std::thread::sleep(Duration::from_millis(10));
             }
@@ -1235,7 +1166,7 @@ async fn logins_benchmark() {
     running.store(false, Ordering::Relaxed);
     let _ = sampler.join();
     actix_rt::time::sleep(Duration::from_secs(2)).await;
-    let settled = rss_mib(child.id());
+    let settled = common::rss_mib(child.id());
     let _ = child.kill();
     let _ = child.wait();
     let ok = results.iter().filter(|(s, _)| *s == 200).count();

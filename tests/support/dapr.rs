@@ -240,16 +240,18 @@ impl Sidecar {
         }
     }
 
+    /// How many messages were delivered so far (on any topic).
+    pub fn accepted(&self) -> usize {
+        self.shared
+            .accepted
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Waits until at least `n` messages were delivered (on any topic),
     /// without copying them: for benchmarks that count many.
     pub async fn wait_for_count(&self, n: usize, timeout: Duration) {
         let deadline = tokio::time::Instant::now() + timeout;
-        while self
-            .shared
-            .accepted
-            .load(std::sync::atomic::Ordering::Relaxed)
-            < n
-        {
+        while self.accepted() < n {
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "timed out waiting for {n} messages"

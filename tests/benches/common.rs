@@ -1,0 +1,132 @@
+//! What the benchmarks share: scratch databases, the release binary as a
+//! process of its own, and what the kernel says about that process.
+
+use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use serde_json::Value;
+
+/// The administrative PostgreSQL URL (`BENCH_DATABASE_URL`).
+pub fn admin_url() -> String {
+    std::env::var("BENCH_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A database of its own for one run: a file in `dir` for SQLite, a fresh
+/// database for PostgreSQL (`None` if PostgreSQL is not reachable). The
+/// second half is what [`drop_scratch`] needs to remove it again.
+pub async fn scratch_database(
+    backend: &str,
+    dir: &std::path::Path,
+    admin: &str,
+) -> Option<(String, Option<(AsyncPgConnection, String)>)> {
+    if backend == "SQLite" {
+        return Some((format!("sqlite://{}", dir.join("bench.db").display()), None));
+    }
+    let mut conn = AsyncPgConnection::establish(admin).await.ok()?;
+    static RUN: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let run = RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = format!("bench_{}_{run}", std::process::id());
+    conn.batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+        .await
+        .expect("drop database");
+    conn.batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create database");
+    let url = format!(
+        "{}/{name}",
+        admin.rsplit_once('/').expect("url has a path").0
+    );
+    Some((url, Some((conn, name))))
+}
+
+/// Removes a PostgreSQL scratch database (a SQLite file goes with its directory).
+pub async fn drop_scratch(scratch: Option<(AsyncPgConnection, String)>) {
+    if let Some((mut conn, name)) = scratch {
+        let _ = conn
+            .batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
+            .await;
+    }
+}
+
+/// Resident memory of a process, in MiB.
+pub fn rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
+/// CPU time a process has used so far (user + system), in seconds.
+pub fn cpu_seconds(pid: u32) -> f64 {
+    // Clock ticks as Linux reports them in /proc (USER_HZ, 100 on every
+    // architecture it runs on).
+    const TICKS: f64 = 100.0;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The command name may hold spaces; the fields that follow it are fixed.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok());
+    // utime and stime are fields 14 and 15; `rest` starts at field 3.
+    ticks(11)
+        .zip(ticks(12))
+        .map_or(0.0, |(u, s)| (u + s) / TICKS)
+}
+
+/// CPU time the whole machine has spent busy so far (everything but idle
+/// and I/O wait, over all cores), in seconds.
+pub fn machine_busy_seconds() -> f64 {
+    const TICKS: f64 = 100.0;
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let cpu: Vec<f64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal (guest time is in user).
+    let busy: f64 = cpu
+        .iter()
+        .take(8)
+        .enumerate()
+        .filter(|(i, _)| *i != 3 && *i != 4)
+        .map(|(_, v)| v)
+        .sum();
+    busy / TICKS
+}
+
+/// Starts the release binary in `dir` with these settings (besides
+/// `PORT=0` and info logging); returns it and its base URL once it listens.
+/// `BENCH_BINARY` runs another build (e.g. of an earlier commit) instead.
+pub fn start_binary(
+    dir: &std::path::Path,
+    env: &[(&str, String)],
+) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let binary =
+        std::env::var("BENCH_BINARY").unwrap_or_else(|_| env!("CARGO_BIN_EXE_taskstream").into());
+    let mut child = std::process::Command::new(binary)
+        .current_dir(dir)
+        .env("PORT", "0")
+        .env("LOG_LEVEL", "info")
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let address = loop {
+        let line = lines.next().expect("the binary logs").expect("a line");
+        let json: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+        if json["msg"] == "listening" {
+            break json["address"].as_str().expect("address").to_owned();
+        }
+    };
+    // Keep draining its log so it never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, address)
+}
