@@ -22,6 +22,7 @@ COPY .cargo .cargo
 RUN mkdir -p src tests/benches \
     && echo 'fn main() {}' > src/main.rs \
     && echo 'fn main() {}' > tests/benches/api.rs \
+    && echo 'fn main() {}' > tests/benches/load.rs \
     && echo 'fn main() {}' > tests/benches/quick_add.rs \
     && touch src/lib.rs \
     && cargo build --release --locked \
