@@ -166,6 +166,33 @@ fn user_id(n: usize) -> String {
     format!("load-user-{n}")
 }
 
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+impl World {
+    /// Opens user `n`'s WebSocket and reads its `hello`: the socket and the
+    /// newest sequence number the server has for that user.
+    async fn open(&self, n: usize) -> Result<(Socket, i64), String> {
+        let url = format!(
+            "{}/api/ws/{}?token={}",
+            self.ws_base,
+            user_id(n),
+            self.tokens[n]
+        );
+        let (mut socket, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .map_err(|e| format!("WebSocket: {e}"))?;
+        match socket.next().await {
+            Some(Ok(Message::Text(text))) => serde_json::from_str::<Value>(&text)
+                .ok()
+                .and_then(|hello| hello["last_seq"].as_i64())
+                .map(|last| (socket, last))
+                .ok_or_else(|| format!("not a hello: {text}")),
+            other => Err(format!("no hello: {other:?}")),
+        }
+    }
+}
+
 fn custom(message: impl std::fmt::Display) -> Box<TransactionError> {
     Box::new(TransactionError::Custom(message.to_string()))
 }
@@ -177,18 +204,9 @@ fn connect(world: Arc<World>) -> TransactionFunction {
         let world = world.clone();
         Box::pin(async move {
             let n = user.weighted_users_index;
-            let token = world.tokens[n].clone();
             let track = world.tracks[n].clone();
-            let url = format!("{}/api/ws/{}?token={token}", world.ws_base, user_id(n));
-            let (mut socket, _) = tokio_tungstenite::connect_async(url)
-                .await
-                .map_err(|e| custom(format!("WebSocket: {e}")))?;
-            let hello = match socket.next().await {
-                Some(Ok(Message::Text(text))) => serde_json::from_str::<Value>(&text)
-                    .map_err(|e| custom(format!("hello: {e}")))?,
-                other => return Err(custom(format!("no hello: {other:?}"))),
-            };
-            *track.first.lock().expect("lock") = hello["last_seq"].as_i64().unwrap_or(0);
+            let (mut socket, first) = world.open(n).await.map_err(custom)?;
+            *track.first.lock().expect("lock") = first;
             let reader = track.clone();
             tokio::spawn(async move {
                 // Reading also answers the server's pings.
@@ -204,7 +222,7 @@ fn connect(world: Arc<World>) -> TransactionFunction {
                 }
             });
             user.set_session_data(Session {
-                token: token.into(),
+                token: world.tokens[n].as_str().into(),
                 track,
                 pending: Vec::new(),
                 done: Vec::new(),
@@ -564,24 +582,8 @@ async fn run(backend: &'static str, sidecar: Arc<dapr::Sidecar>, shape: Shape) -
     // Every event the server logged for a user, against what its socket got.
     let mut last = Vec::with_capacity(shape.users);
     let mut probes = futures_util::stream::iter((0..shape.users).map(|n| {
-        let url = format!(
-            "{}/api/ws/{}?token={}",
-            world.ws_base,
-            user_id(n),
-            world.tokens[n]
-        );
-        async move {
-            let (mut socket, _) = tokio_tungstenite::connect_async(url)
-                .await
-                .expect("probe connects");
-            match socket.next().await {
-                Some(Ok(Message::Text(text))) => serde_json::from_str::<Value>(&text)
-                    .ok()
-                    .and_then(|v| v["last_seq"].as_i64())
-                    .expect("hello"),
-                other => panic!("no hello: {other:?}"),
-            }
-        }
+        let world = world.clone();
+        async move { world.open(n).await.expect("the probe's hello").1 }
     }))
     .buffered(50);
     while let Some(seq) = probes.next().await {
@@ -661,6 +663,14 @@ async fn run(backend: &'static str, sidecar: Arc<dapr::Sidecar>, shape: Shape) -
     Some(report)
 }
 
+/// Quantile `q` (0 to 1) of a sorted slice; `None` when it is empty.
+fn quantile<T: Copy>(sorted: &[T], q: f64) -> Option<T> {
+    let last = sorted.len().checked_sub(1)?;
+    sorted
+        .get(((sorted.len() as f64 * q) as usize).min(last))
+        .copied()
+}
+
 fn ms(us: u64) -> f64 {
     us as f64 / 1000.0
 }
@@ -707,11 +717,8 @@ impl Report {
                 e.occurrences, e.method, e.name, e.error
             );
         }
-        let pct = |q: f64| {
-            let l = &self.ws_latencies;
-            l.get(((l.len() as f64 * q) as usize).min(l.len().saturating_sub(1)))
-                .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
-        };
+        let pct =
+            |q: f64| quantile(&self.ws_latencies, q).map_or(0.0, |d| d.as_secs_f64() * 1000.0);
         println!(
             "WebSocket: {} events logged by the server over the whole run; {} delivered exactly once, {} missing, {} duplicated, {} out of order. Delivery latency (change request sent → event on the user's socket) over the measured window: p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} events).\n",
             self.events,
@@ -722,9 +729,7 @@ impl Report {
             pct(0.5),
             pct(0.95),
             pct(0.99),
-            self.ws_latencies
-                .last()
-                .map_or(0.0, |d| d.as_secs_f64() * 1000.0),
+            pct(1.0),
             self.ws_latencies.len()
         );
         println!(
@@ -761,14 +766,11 @@ mod plot {
 
     use std::time::Duration;
 
+    use plotters::coord::Shift;
+    use plotters::coord::types::RangedCoordf64;
     use plotters::prelude::*;
 
-    use super::{Logged, Report};
-
-    /// Percentile `q` of a sorted slice.
-    fn at(sorted: &[f64], q: f64) -> f64 {
-        sorted[((sorted.len() as f64 * q) as usize).min(sorted.len() - 1)]
-    }
+    use super::{Logged, Report, quantile};
 
     pub(super) fn write(report: &Report, requests: &[Logged], ws: &[(f64, Duration)]) {
         let seconds = (report.hold_to + 2.0).ceil() as usize;
@@ -793,10 +795,9 @@ mod plot {
         let series = |data: &mut [Vec<f64>], q: f64| -> Vec<(f64, f64)> {
             data.iter_mut()
                 .enumerate()
-                .filter(|(_, v)| !v.is_empty())
-                .map(|(s, v)| {
+                .filter_map(|(s, v)| {
                     v.sort_by(f64::total_cmp);
-                    (s as f64 + 0.5, at(v, q))
+                    Some((s as f64 + 0.5, quantile(v, q)?))
                 })
                 .collect()
         };
@@ -833,97 +834,107 @@ mod plot {
         root.fill(&WHITE).expect("plot");
         let (upper, lower) = root.split_vertically(380);
         let x = 0f64..seconds as f64;
-        let mut chart = ChartBuilder::on(&upper)
-            .caption(
-                format!(
-                    "{}: {} users, each with a WebSocket — latency per second",
-                    report.backend, report.shape.users
-                ),
-                ("sans-serif", 18),
-            )
-            .margin(12)
-            .x_label_area_size(30)
-            .y_label_area_size(50)
-            .build_cartesian_2d(x.clone(), 0f64..top)
-            .expect("plot");
-        chart
-            .configure_mesh()
-            .x_desc("seconds since start")
-            .y_desc("ms")
-            .draw()
-            .expect("plot");
-        for (name, line, color) in lines {
-            chart
-                .draw_series(LineSeries::new(line, color.stroke_width(2)))
-                .expect("plot")
-                .label(name)
-                .legend(move |(x, y)| {
-                    PathElement::new([(x, y), (x + 16, y)], color.stroke_width(2))
-                });
+        let caption = format!(
+            "{}: {} users, each with a WebSocket — latency per second",
+            report.backend, report.shape.users
+        );
+        let mut chart = panel(
+            &upper,
+            &caption,
+            18,
+            x.clone(),
+            top,
+            "seconds since start",
+            "ms",
+        );
+        for (name, points, color) in lines {
+            line(&mut chart, points, color.stroke_width(2), name);
         }
-        chart
-            .configure_series_labels()
-            .border_style(BLACK.mix(0.3))
-            .background_style(WHITE.mix(0.9))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .expect("plot");
+        legend(&mut chart, SeriesLabelPosition::UpperRight);
 
         let peak = per_op
             .iter()
             .map(|o| o.iter().sum::<f64>())
             .fold(10.0, f64::max)
             * 1.1;
-        let mut chart = ChartBuilder::on(&lower)
-            .caption("requests per second, by operation", ("sans-serif", 16))
+        let x_desc = format!(
+            "seconds since start (ramp until {:.0} s, measured window {:.0}–{:.0} s)",
+            report.hold_from, report.hold_from, report.hold_to
+        );
+        let caption = "requests per second, by operation";
+        let mut chart = panel(&lower, caption, 16, x, peak, &x_desc, "requests/s");
+        let per_second = |count: &dyn Fn(&[f64; 5]) -> f64| -> Vec<(f64, f64)> {
+            per_op
+                .iter()
+                .enumerate()
+                .map(|(s, o)| (s as f64 + 0.5, count(o)))
+                .collect()
+        };
+        line(
+            &mut chart,
+            per_second(&|o| o.iter().sum()),
+            BLACK.stroke_width(2),
+            "all",
+        );
+        let colors = [BLUE, GREEN, MAGENTA, CYAN, RED];
+        for (i, op) in super::OPERATIONS.iter().enumerate() {
+            line(
+                &mut chart,
+                per_second(&|o| o[i]),
+                colors[i].stroke_width(1),
+                op,
+            );
+        }
+        legend(&mut chart, SeriesLabelPosition::UpperLeft);
+        root.present().expect("plot");
+        println!("(plot written to {path})\n");
+    }
+
+    type Chart<'a, 'b> =
+        ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+    /// One panel: its caption, both axes from 0, and the mesh.
+    fn panel<'a, 'b>(
+        area: &'a DrawingArea<SVGBackend<'b>, Shift>,
+        caption: &str,
+        size: u32,
+        x: std::ops::Range<f64>,
+        top: f64,
+        x_desc: &str,
+        y_desc: &str,
+    ) -> Chart<'a, 'b> {
+        let mut chart = ChartBuilder::on(area)
+            .caption(caption, ("sans-serif", size))
             .margin(12)
             .x_label_area_size(30)
             .y_label_area_size(50)
-            .build_cartesian_2d(x, 0f64..peak)
+            .build_cartesian_2d(x, 0f64..top)
             .expect("plot");
         chart
             .configure_mesh()
-            .x_desc(format!(
-                "seconds since start (ramp until {:.0} s, measured window {:.0}–{:.0} s)",
-                report.hold_from, report.hold_from, report.hold_to
-            ))
-            .y_desc("requests/s")
+            .x_desc(x_desc)
+            .y_desc(y_desc)
             .draw()
             .expect("plot");
-        let colors = [BLUE, GREEN, MAGENTA, CYAN, RED];
-        let total: Vec<(f64, f64)> = per_op
-            .iter()
-            .enumerate()
-            .map(|(s, o)| (s as f64 + 0.5, o.iter().sum()))
-            .collect();
         chart
-            .draw_series(LineSeries::new(total, BLACK.stroke_width(2)))
+    }
+
+    /// A line, with its entry in the legend.
+    fn line(chart: &mut Chart<'_, '_>, points: Vec<(f64, f64)>, style: ShapeStyle, label: &str) {
+        chart
+            .draw_series(LineSeries::new(points, style))
             .expect("plot")
-            .label("all")
-            .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], BLACK.stroke_width(2)));
-        for (i, op) in super::OPERATIONS.iter().enumerate() {
-            let color = colors[i];
-            let line: Vec<(f64, f64)> = per_op
-                .iter()
-                .enumerate()
-                .map(|(s, o)| (s as f64 + 0.5, o[i]))
-                .collect();
-            chart
-                .draw_series(LineSeries::new(line, color.stroke_width(1)))
-                .expect("plot")
-                .label(*op)
-                .legend(move |(x, y)| {
-                    PathElement::new([(x, y), (x + 16, y)], color.stroke_width(1))
-                });
-        }
+            .label(label)
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], style));
+    }
+
+    fn legend<'a, 'b: 'a>(chart: &mut Chart<'a, 'b>, position: SeriesLabelPosition) {
         chart
             .configure_series_labels()
             .border_style(BLACK.mix(0.3))
             .background_style(WHITE.mix(0.9))
-            .position(SeriesLabelPosition::UpperLeft)
+            .position(position)
             .draw()
             .expect("plot");
-        root.present().expect("plot");
-        println!("(plot written to {path})\n");
     }
 }
