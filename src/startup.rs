@@ -49,6 +49,14 @@ pub struct Application {
     background: Vec<actix_rt::task::JoinHandle<()>>,
 }
 
+/// How long an idle keep-alive connection stays open: longer than the idle
+/// timeouts of the clients and proxies in front of the service (load
+/// balancers and ingresses keep idle upstream connections 60 s), so that
+/// they close it, not we. When the server closes first, a request sent at
+/// that moment on the pooled connection is lost in flight ("connection
+/// closed before message completed").
+const KEEP_ALIVE: Duration = Duration::from_secs(75);
+
 /// Events buffered per in-process subscriber before it lags (and catches up
 /// from the log).
 const FANOUT_CAPACITY: usize = 4096;
@@ -261,7 +269,6 @@ fn serve(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
         .collect();
     let mcp = crate::mcp::service(state.service.clone());
     let data = web::Data::new(state);
-    const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(75);
     let server = HttpServer::new(move || {
         let static_dir = data.service.settings.static_dir.clone();
         let mut app = App::new()
@@ -288,11 +295,6 @@ fn serve(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
     // body such as a static file) waits for the client's delayed ACK: 40 ms
     // per request on keep-alive connections.
     .tcp_nodelay(true)
-    // Longer than the idle timeouts of the clients and proxies in front of
-    // it (load balancers and ingresses keep idle upstream connections 60 s),
-    // so that they close an idle connection, not we: when the server closes
-    // first, a request sent at that moment on the pooled connection is lost
-    // in flight ("connection closed before message completed").
     .keep_alive(KEEP_ALIVE)
     .shutdown_timeout(30)
     // Signals are ours (see Application::handle_signals), not actix's.

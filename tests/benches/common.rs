@@ -57,11 +57,12 @@ pub fn rss_mib(pid: u32) -> f64 {
         .map_or(0.0, |kib| kib / 1024.0)
 }
 
+/// Clock ticks per second as Linux reports CPU time in /proc (USER_HZ, 100
+/// on every architecture it runs on).
+const TICKS: f64 = 100.0;
+
 /// CPU time a process has used so far (user + system), in seconds.
 pub fn cpu_seconds(pid: u32) -> f64 {
-    // Clock ticks as Linux reports them in /proc (USER_HZ, 100 on every
-    // architecture it runs on).
-    const TICKS: f64 = 100.0;
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // The command name may hold spaces; the fields that follow it are fixed.
     let fields: Vec<&str> = stat
@@ -78,7 +79,6 @@ pub fn cpu_seconds(pid: u32) -> f64 {
 /// CPU time the whole machine has spent busy so far (everything but idle
 /// and I/O wait, over all cores), in seconds.
 pub fn machine_busy_seconds() -> f64 {
-    const TICKS: f64 = 100.0;
     let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
     let cpu: Vec<f64> = stat
         .lines()
