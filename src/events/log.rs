@@ -61,18 +61,24 @@ pub fn readable(rows: &[EventRow], metrics: &Metrics, log: &Logger) -> Vec<Domai
         .collect()
 }
 
+/// One parse for the common case (a payload this release reads); the
+/// version is looked at on its own only to say why a payload cannot be read.
 fn read(payload: &str) -> Result<DomainEvent, String> {
     #[derive(serde::Deserialize)]
     struct Version {
         #[serde(default = "first_version")]
         schema_version: u32,
     }
-    let version: Version = serde_json::from_str(payload).map_err(|e| e.to_string())?;
-    match version.schema_version {
-        1 => serde_json::from_str(payload).map_err(|e| e.to_string()),
-        other => Err(format!(
-            "schema version {other} is newer than this release reads ({SCHEMA_VERSION})"
-        )),
+    let newer = |version: u32| {
+        format!("schema version {version} is newer than this release reads ({SCHEMA_VERSION})")
+    };
+    match serde_json::from_str::<DomainEvent>(payload) {
+        Ok(event) if event.schema_version <= SCHEMA_VERSION => Ok(event),
+        Ok(event) => Err(newer(event.schema_version)),
+        Err(e) => match serde_json::from_str::<Version>(payload) {
+            Ok(v) if v.schema_version > SCHEMA_VERSION => Err(newer(v.schema_version)),
+            _ => Err(e.to_string()),
+        },
     }
 }
 

@@ -115,18 +115,34 @@ fn main() {
     });
 }
 
-#[expect(dead_code, reason = "these benchmarks do not sample CPU")]
+#[expect(dead_code, reason = "these benchmarks do not sample the whole machine")]
 mod common;
 
 #[path = "../support/dapr.rs"]
 #[expect(dead_code, reason = "the benchmark uses only part of the stand-in")]
 mod dapr;
 
+/// The service's token secret in every benchmark: the load signs its own
+/// tokens with it instead of signing up (which costs a password hash).
+const SECRET: &str = "bench-secret-0123456789abcdef";
+
+/// Tokens for `n` new users, signed with [`SECRET`].
+fn tokens(n: usize) -> Vec<String> {
+    let keys = taskstream::auth::JwtKeys::new(SECRET.as_bytes(), 3600);
+    (0..n)
+        .map(|_| {
+            let id = format!("bench-{}", uuid::Uuid::now_v7().simple());
+            let id = taskstream::domain::user::UserId::parse(&id).expect("id");
+            keys.issue(&id, 0).expect("token")
+        })
+        .collect()
+}
+
 fn settings(database_url: String) -> Settings {
     Settings {
         port: 0,
         database_url,
-        jwt_secret: Some("bench-secret-0123456789abcdef".into()),
+        jwt_secret: Some(SECRET.into()),
         ..Settings::default()
     }
 }
@@ -589,18 +605,14 @@ async fn writers_benchmark(url: String) {
     }
 }
 
-/// Creates tasks from `clients` concurrent clients (one user each) and
-/// returns per-request latencies and the wall time.
+/// Creates `each` tasks for every token, one client per token, as fast as
+/// they go; returns per-request latencies and the wall time.
 async fn create_load(
     base: &str,
     client: &awc::Client,
-    clients: usize,
+    tokens: &[String],
     each: usize,
 ) -> (Vec<Duration>, Duration) {
-    let mut tokens = Vec::new();
-    for _ in 0..clients {
-        tokens.push(signup(client, base).await.1);
-    }
     let started = Instant::now();
     let runs = tokens.iter().map(|token| async move {
         let mut times = Vec::with_capacity(each);
@@ -629,19 +641,15 @@ async fn create_load(
 }
 
 /// Creates tasks at a fixed offered `rate` (requests per second, spread over
-/// `users` users) for `seconds`: open loop, so a slow request does not slow
-/// the load. Returns latencies and the achieved throughput.
+/// the users of `tokens`) for `seconds`: open loop, so a slow request does
+/// not slow the load. Returns latencies and the achieved throughput.
 async fn create_at_rate(
     base: &str,
     client: &awc::Client,
-    users: usize,
+    tokens: &[String],
     rate: u32,
     seconds: u32,
 ) -> (Vec<Duration>, f64) {
-    let mut tokens = Vec::new();
-    for _ in 0..users {
-        tokens.push(signup(client, base).await.1);
-    }
     let total = (rate * seconds) as usize;
     let interval = Duration::from_secs_f64(1.0 / f64::from(rate));
     let started = tokio::time::Instant::now();
@@ -650,7 +658,10 @@ async fn create_at_rate(
         tokio::time::sleep_until(started + interval * i as u32).await;
         let request = client
             .post(format!("{base}/api/v1/tasks"))
-            .insert_header(("Authorization", format!("Bearer {}", tokens[i % users])))
+            .insert_header((
+                "Authorization",
+                format!("Bearer {}", tokens[i % tokens.len()]),
+            ))
             .send_json(
                 &json!({"title": format!("task {i}"), "priority": "high", "tags": ["bench"]}),
             );
@@ -669,8 +680,6 @@ async fn create_at_rate(
     (times, total as f64 / started.elapsed().as_secs_f64())
 }
 
-/// A scratch database URL for `backend` (each call a new one), and what to
-/// drop afterwards.
 /// The ways publishing can stand: off; on, in bulk (the default) or one
 /// call per event and topic (`DAPR_BULK_PUBLISH=false`); on with the
 /// sidecar away.
@@ -681,6 +690,22 @@ const PUBLISH_MODES: [&str; 4] = [
     "enabled, sidecar down",
 ];
 
+/// One run of the publishing benchmark.
+#[derive(Clone, Copy)]
+struct PublishRun {
+    p50: f64,
+    p95: f64,
+    /// Creations per second.
+    throughput: f64,
+    /// The service's CPU seconds per 1 000 creations, until all were out.
+    cpu: f64,
+    /// Seconds from the load's end until the sidecar had every message.
+    drained: Option<f64>,
+}
+
+/// What publishing costs: the release binary on a core of its own (the
+/// load and the stand-in sidecar on the others, as a sidecar container has
+/// CPU of its own), creating tasks in each [`PUBLISH_MODES`].
 async fn publish_benchmark() {
     const CLIENTS: usize = 16;
     const EACH: usize = 300;
@@ -688,16 +713,19 @@ async fn publish_benchmark() {
     const SECONDS: u32 = 8;
     /// Closed-loop runs per mode, interleaved; the median is reported.
     const REPEATS: usize = 5;
+    let split = common::CoreSplit::new();
+    let cpus = split.as_ref().map(|_| common::CoreSplit::SERVICE);
     let admin = common::admin_url();
-    let header = "| backend | Dapr | p50 ms | p95 ms | throughput | vs. disabled (p50, throughput) | all published after the load |\n|---|---|---:|---:|---:|---|---:|";
+    let header = "| backend | Dapr | p50 ms | p95 ms | throughput | service CPU per 1 000 | vs. disabled (throughput, CPU) | all published after the load |\n|---|---|---:|---:|---:|---:|---|---:|";
+    let client = awc::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .finish();
     let mut closed = Vec::new();
     let mut open = Vec::new();
     for backend in ["SQLite", "PostgreSQL"] {
         for open_loop in [false, true] {
             let repeats = if open_loop { 1 } else { REPEATS };
-            // (p50 ms, p95 ms, throughput, drained) per mode, per run.
-            type Run = (f64, f64, f64, Option<f64>);
-            let mut runs: HashMap<&str, Vec<Run>> = HashMap::new();
+            let mut runs: HashMap<&str, Vec<PublishRun>> = HashMap::new();
             for _ in 0..repeats {
                 for mode in PUBLISH_MODES {
                     let sidecar = dapr::Sidecar::start().await;
@@ -711,15 +739,23 @@ async fn publish_benchmark() {
                         println!("PostgreSQL not reachable: {backend} skipped");
                         return;
                     };
-                    let mut s = settings(url);
-                    s.dapr_enabled = mode != "disabled";
-                    s.dapr_bulk_publish = mode != "enabled, one call per event";
-                    s.dapr_http_endpoint = Some(sidecar.endpoint());
-                    let (base, client, server) = start_stoppable(s).await;
+                    let env = [
+                        ("DATABASE_URL", url),
+                        ("JWT_SECRET", SECRET.into()),
+                        ("DAPR_ENABLED", (mode != "disabled").to_string()),
+                        (
+                            "DAPR_BULK_PUBLISH",
+                            (mode != "enabled, one call per event").to_string(),
+                        ),
+                        ("DAPR_HTTP_ENDPOINT", sidecar.endpoint()),
+                    ];
+                    let (mut child, base) = common::start_binary(dir.path(), &env, cpus);
+                    let tokens = tokens(CLIENTS);
+                    let cpu_before = common::cpu_seconds(child.id());
                     let (mut times, throughput) = if open_loop {
-                        create_at_rate(&base, &client, CLIENTS, RATE, SECONDS).await
+                        create_at_rate(&base, &client, &tokens, RATE, SECONDS).await
                     } else {
-                        let (times, wall) = create_load(&base, &client, CLIENTS, EACH).await;
+                        let (times, wall) = create_load(&base, &client, &tokens, EACH).await;
                         (times, (CLIENTS * EACH) as f64 / wall.as_secs_f64())
                     };
                     let load_ended = Instant::now();
@@ -731,42 +767,55 @@ async fn publish_benchmark() {
                     } else {
                         None
                     };
-                    runs.entry(mode)
-                        .or_default()
-                        .push((ms(p50), ms(p95), throughput, drained));
-                    server.stop(true).await;
+                    let cpu = common::cpu_seconds(child.id()) - cpu_before;
+                    runs.entry(mode).or_default().push(PublishRun {
+                        p50: ms(p50),
+                        p95: ms(p95),
+                        throughput,
+                        cpu: cpu * 1000.0 / times.len() as f64,
+                        drained,
+                    });
+                    let _ = child.kill();
+                    let _ = child.wait();
                     common::drop_scratch(scratch).await;
                 }
             }
             // The run of median throughput stands for its mode.
             let median = |mode: &str| {
                 let mut all = runs[mode].clone();
-                all.sort_by(|a, b| a.2.total_cmp(&b.2));
+                all.sort_by(|a, b| a.throughput.total_cmp(&b.throughput));
                 all[all.len() / 2]
             };
-            let (b50, _, bt, _) = median("disabled");
+            let base = median("disabled");
             for mode in PUBLISH_MODES {
-                let (p50, p95, throughput, drained) = median(mode);
+                let run = median(mode);
                 let versus = if mode == "disabled" {
                     "baseline".to_owned()
                 } else {
                     format!(
                         "{:+.1}%, {:+.1}%",
-                        (p50 / b50 - 1.0) * 100.0,
-                        (throughput / bt - 1.0) * 100.0
+                        (run.throughput / base.throughput - 1.0) * 100.0,
+                        (run.cpu / base.cpu - 1.0) * 100.0
                     )
                 };
-                let drained = drained.map_or("—".to_owned(), |d| format!("{d:.2} s"));
+                let drained = run.drained.map_or("—".to_owned(), |d| format!("{d:.2} s"));
                 let row = format!(
-                    "| {backend} | {mode} | {p50:.2} | {p95:.2} | {throughput:.0}/s | {versus} | {drained} |"
+                    "| {backend} | {mode} | {:.2} | {:.2} | {:.0}/s | {:.2} s | {versus} | {drained} |",
+                    run.p50, run.p95, run.throughput, run.cpu
                 );
                 if open_loop { &mut open } else { &mut closed }.push(row);
             }
         }
     }
+    drop(split);
+    let placement = if cpus.is_some() {
+        "the service on one core, the clients and the stand-in sidecar on the other"
+    } else {
+        "one core: the service, the clients and the stand-in sidecar share it"
+    };
     println!("## What publishing costs a request\n");
     println!(
-        "Closed loop, {CLIENTS} clients x {EACH} task creations as fast as they go, {REPEATS} runs of each mode interleaved, the median shown (CPU-bound: the service, the stand-in sidecar and the clients share 2 cores):\n"
+        "Closed loop, {CLIENTS} clients x {EACH} task creations as fast as they go, {REPEATS} runs of each mode interleaved, the median shown ({placement}):\n"
     );
     println!("{header}");
     for row in closed {
@@ -829,7 +878,10 @@ async fn replicas_benchmark() {
             };
             // The backlog, written by one replica while the sidecar is away.
             let (base, client, writer) = start_stoppable(configure("writer".into())).await;
-            let loads = (0..USERS / 20).map(|_| create_load(&base, &client, 20, EACH));
+            let tokens = tokens(USERS);
+            let loads = tokens
+                .chunks(20)
+                .map(|tokens| create_load(&base, &client, tokens, EACH));
             futures_util::future::join_all(loads).await;
             writer.stop(true).await;
 
@@ -844,9 +896,7 @@ async fn replicas_benchmark() {
             let started = Instant::now();
             let messages = USERS * EACH * 3;
             sidecar
-                .wait_until(Duration::from_secs(600), "the backlog", |d| {
-                    d.len() >= messages
-                })
+                .wait_for_count(messages, Duration::from_secs(600))
                 .await;
             let took = started.elapsed().as_secs_f64();
             println!(
@@ -864,12 +914,10 @@ async fn replicas_benchmark() {
     println!();
 }
 
-const WS_BENCH_SECRET: &str = "ws-bench-secret-0123456789abcdef";
-
 /// The release binary's settings for the WebSocket and login benchmarks.
 fn binary_settings(dir: &std::path::Path) -> [(&'static str, String); 2] {
     [
-        ("JWT_SECRET", WS_BENCH_SECRET.into()),
+        ("JWT_SECRET", SECRET.into()),
         (
             "DATABASE_URL",
             format!("sqlite://{}", dir.join("ws.db").display()),
@@ -883,10 +931,10 @@ async fn ws_benchmark() {
     const PER_USER: usize = 10;
     const CHANGES: usize = 300;
     let dir = tempfile::tempdir().expect("temp dir");
-    let (mut child, base) = common::start_binary(dir.path(), &binary_settings(dir.path()));
+    let (mut child, base) = common::start_binary(dir.path(), &binary_settings(dir.path()), None);
     actix_rt::time::sleep(Duration::from_millis(500)).await;
     let idle = common::rss_mib(child.id());
-    let keys = taskstream::auth::JwtKeys::new(WS_BENCH_SECRET.as_bytes(), 600);
+    let keys = taskstream::auth::JwtKeys::new(SECRET.as_bytes(), 600);
     let tokens: Vec<String> = (0..USERS)
         .map(|u| {
             keys.issue(
@@ -1117,7 +1165,7 @@ async fn logins_benchmark() {
     const LOGINS: usize = 1_000;
     const CONCURRENCY: usize = 64;
     let dir = tempfile::tempdir().expect("temp dir");
-    let (mut child, base) = common::start_binary(dir.path(), &binary_settings(dir.path()));
+    let (mut child, base) = common::start_binary(dir.path(), &binary_settings(dir.path()), None);
     actix_rt::time::sleep(Duration::from_millis(500)).await;
     let idle = common::rss_mib(child.id());
     let client = awc::Client::builder()

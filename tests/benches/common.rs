@@ -100,16 +100,27 @@ pub fn machine_busy_seconds() -> f64 {
 }
 
 /// Starts the release binary in `dir` with these settings (besides
-/// `PORT=0` and info logging); returns it and its base URL once it listens.
-/// `BENCH_BINARY` runs another build (e.g. of an earlier commit) instead.
+/// `PORT=0` and info logging), on the cores `cpus` names (a `taskset` list)
+/// if given; returns it and its base URL once it listens. `BENCH_BINARY`
+/// runs another build (e.g. of an earlier commit) instead.
 pub fn start_binary(
     dir: &std::path::Path,
     env: &[(&str, String)],
+    cpus: Option<&str>,
 ) -> (std::process::Child, String) {
     use std::io::BufRead;
     let binary =
         std::env::var("BENCH_BINARY").unwrap_or_else(|_| env!("CARGO_BIN_EXE_taskstream").into());
-    let mut child = std::process::Command::new(binary)
+    let mut command = match cpus {
+        // taskset execs the binary: the child's pid is the service's.
+        Some(cpus) => {
+            let mut command = std::process::Command::new("taskset");
+            command.args(["--cpu-list", cpus]).arg(binary);
+            command
+        }
+        None => std::process::Command::new(binary),
+    };
+    let mut child = command
         .current_dir(dir)
         .env("PORT", "0")
         .env("LOG_LEVEL", "info")
@@ -129,4 +140,57 @@ pub fn start_binary(
     // Keep draining its log so it never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
     (child, address)
+}
+
+/// The machine split in two for a measurement: the service on the first
+/// core, this process (the load and the stand-in sidecar) on the others —
+/// as in a pod, where the service container and the sidecar each have CPU
+/// of their own. Dropping it gives this process back every core it had.
+pub struct CoreSplit {
+    restore: String,
+}
+
+impl CoreSplit {
+    /// The cores the service runs on (a `taskset` list).
+    pub const SERVICE: &str = "0";
+
+    /// Moves every thread of this process (and so every thread it starts
+    /// later) off the service's core; `None` on a single-core machine or
+    /// without `taskset`.
+    pub fn new() -> Option<Self> {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        if cores < 2 {
+            return None;
+        }
+        let pid = std::process::id().to_string();
+        let current = taskset(&["--cpu-list", "--pid", &pid])?;
+        // "pid 123's current affinity list: 0,1"
+        let restore = current.rsplit_once(": ")?.1.trim().to_owned();
+        taskset(&[
+            "--all-tasks",
+            "--cpu-list",
+            "--pid",
+            &format!("1-{}", cores - 1),
+            &pid,
+        ])?;
+        Some(Self { restore })
+    }
+}
+
+impl Drop for CoreSplit {
+    fn drop(&mut self) {
+        let pid = std::process::id().to_string();
+        taskset(&["--all-tasks", "--cpu-list", "--pid", &self.restore, &pid]);
+    }
+}
+
+/// Runs `taskset` with these arguments; its output, if it succeeded.
+fn taskset(args: &[&str]) -> Option<String> {
+    let out = std::process::Command::new("taskset")
+        .args(args)
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }

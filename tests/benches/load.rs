@@ -27,6 +27,7 @@ use goose::prelude::*;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
+#[expect(dead_code, reason = "the load benchmark gives the service every core")]
 mod common;
 
 #[path = "../support/dapr.rs"]
@@ -495,6 +496,7 @@ async fn run(backend: &'static str, sidecar: Arc<dapr::Sidecar>, shape: Shape) -
             ("DAPR_ENABLED", "true".into()),
             ("DAPR_HTTP_ENDPOINT", sidecar.endpoint()),
         ],
+        None,
     );
     let pid = child.id();
     let keys = taskstream::auth::JwtKeys::new(SECRET.as_bytes(), 600);

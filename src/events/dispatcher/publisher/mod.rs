@@ -142,7 +142,15 @@ impl Publisher {
         loop {
             let users = if sweep { None } else { Some(fresh.take()) };
             let started = tokio::time::Instant::now();
-            self.round(&dapr, users).await;
+            if self.round(&dapr, users).await {
+                // More is ready to go (a full round, or users whose retry
+                // just succeeded): the next round follows at once.
+                sweep = true;
+                if futures_util::FutureExt::now_or_never(&mut stop).is_some() {
+                    break;
+                }
+                continue;
+            }
             let next_retry = self
                 .backoff
                 .values()
@@ -173,28 +181,41 @@ impl Publisher {
     }
 
     /// Publishes what `users` (all users with pending events, for a sweep)
-    /// have waiting, except those in backoff.
-    async fn round(&mut self, dapr: &DaprClient, users: Option<HashSet<String>>) {
+    /// have waiting, except those in backoff. True when it published
+    /// something and knows more is waiting: the round was full, or a user's
+    /// retry went through (only its oldest event was sent).
+    async fn round(&mut self, dapr: &DaprClient, users: Option<HashSet<String>>) -> bool {
         let t = now();
         self.backoff.retain(|_, at| *at > t);
         if users.as_ref().is_some_and(HashSet::is_empty) {
-            return;
+            return false;
         }
         let loaded = match self.load(users).await {
             Ok(loaded) => loaded,
             Err(e) => {
                 warn!(self.log, "reading the outbox failed"; "error" => e);
-                return;
+                return false;
             }
         };
         let Some((events, states)) = loaded else {
-            return;
+            return false;
         };
+        let full = i64::try_from(events.len()).unwrap_or(i64::MAX) >= ROUND_BATCH;
         let mut by_user: Vec<(String, Vec<EventRow>)> = Vec::new();
         for row in events {
             match by_user.last_mut() {
                 Some((user, rows)) if *user == row.user_id => rows.push(row),
                 _ => by_user.push((row.user_id.clone(), vec![row])),
+            }
+        }
+        // A user whose oldest event failed before is retried with that event
+        // alone: an outage costs one event per user and retry, not the
+        // whole backlog; the rest follows once it is through.
+        let mut recovered = false;
+        for (_, rows) in &mut by_user {
+            if rows.len() > 1 && retrying(rows, &states) {
+                rows.truncate(1);
+                recovered = true;
             }
         }
         let bulk =
@@ -222,12 +243,16 @@ impl Publisher {
         if let Err(e) = self.record(&outcomes).await {
             // Published but not marked: sent again later; consumers dedupe.
             warn!(self.log, "could not record publication state"; "error" => e.chain());
+            return false;
         }
+        let mut progress = false;
         for (user, outcome) in outcomes {
+            progress |= !outcome.done.is_empty();
             if let Some((_, _, _, at)) = outcome.failed {
                 self.backoff.insert(user, at);
             }
         }
+        progress && (full || recovered)
     }
 
     /// The pending events of the due users this replica publishes, and their
@@ -451,6 +476,16 @@ impl Publisher {
             report!(error);
         }
     }
+}
+
+/// Whether the user's oldest event (of `rows`, the user's pending events in
+/// order) has failed before.
+fn retrying(rows: &[EventRow], states: &[DeliveryRow]) -> bool {
+    rows.first().is_some_and(|head| {
+        states
+            .iter()
+            .any(|d| d.event_id == head.id && d.published_at.is_none() && d.attempts > 0)
+    })
 }
 
 /// Exponential backoff with jitter: half the step plus a random half, capped.
