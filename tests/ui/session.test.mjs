@@ -3,7 +3,7 @@
 // again goes back to it.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { besides, rest, screenshot, signUp, withAppAndBrowser } from './support.mjs';
+import { besides, rest, screenshot, settled, signUp, withAppAndBrowser } from './support.mjs';
 
 const ctx = withAppAndBrowser();
 
@@ -33,6 +33,9 @@ test('a session revoked elsewhere returns to login, and logging in again shows t
   await page.click('#view-list a[href="#/completed"]');
   await page.waitForSelector('#task-list li.task:has-text("Done before")');
   await page.waitForSelector('#live-state[data-state="live"]');
+  // The two changes' live refreshes are done: no request of the page is
+  // left to meet the revoked token, so only the socket can tell it.
+  await settled(page);
 
   // Logging out with the page's token elsewhere ends it everywhere: the
   // server closes the page's socket, and the page notices without a click.

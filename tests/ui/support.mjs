@@ -114,7 +114,36 @@ export async function openBrowser(contextOptions = {}) {
   page.on('console', (message) => {
     if (message.type() === 'error') problems.push(message.text());
   });
+  watchRequests(page);
   return { browser, context, page, problems };
+}
+
+// Per page: how many of its HTTP requests are in flight, and when the last
+// one started or ended (for `settled`).
+const traffic = new WeakMap();
+
+function watchRequests(page) {
+  const seen = { inFlight: 0, lastChange: Date.now() };
+  traffic.set(page, seen);
+  const started = () => { seen.inFlight += 1; seen.lastChange = Date.now(); };
+  const ended = () => { seen.inFlight -= 1; seen.lastChange = Date.now(); };
+  page.on('request', started);
+  page.on('requestfinished', ended);
+  page.on('requestfailed', ended);
+}
+
+/**
+ * Resolves once the page has had no HTTP request in flight for `quietMs`
+ * (longer than the page's 100 ms debounce of live refreshes), so that what
+ * the page does next is caused by the test, not by an earlier change.
+ */
+export async function settled(page, quietMs = 300, timeoutMs = 10000) {
+  const seen = traffic.get(page);
+  const deadline = Date.now() + timeoutMs;
+  while (seen.inFlight > 0 || Date.now() - seen.lastChange < quietMs) {
+    if (Date.now() > deadline) throw new Error(`the page's requests did not settle in ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
 }
 
 export async function screenshot(page, name) {
