@@ -74,7 +74,7 @@ pub struct BulkEntry<'a> {
     /// Unique within the request (the event id).
     pub entry_id: &'a str,
     pub partition_key: &'a str,
-    pub event: cloudevents::Event,
+    pub event: super::cloudevent::CloudEvent<'a>,
 }
 
 /// A bulk entry as Dapr reads it, serialized straight from the CloudEvent.
@@ -82,7 +82,7 @@ pub struct BulkEntry<'a> {
 #[serde(rename_all = "camelCase")]
 struct WireEntry<'a> {
     entry_id: &'a str,
-    event: &'a cloudevents::Event,
+    event: &'a super::cloudevent::CloudEvent<'a>,
     content_type: &'static str,
     metadata: WireMetadata<'a>,
 }

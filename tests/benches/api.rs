@@ -708,7 +708,7 @@ struct PublishRun {
 /// CPU of its own), creating tasks in each [`PUBLISH_MODES`].
 async fn publish_benchmark() {
     const CLIENTS: usize = 16;
-    const EACH: usize = 300;
+    const EACH: usize = 600;
     const RATE: u32 = 250;
     const SECONDS: u32 = 8;
     /// Closed-loop runs per mode, interleaved; the median is reported.

@@ -18,7 +18,7 @@ use super::{Outcome, Publisher, backoff};
 use crate::db::events::{DeliveryRow, EventRow};
 use crate::db::now;
 use crate::events::DomainEvent;
-use crate::events::cloudevent::to_cloud_event;
+use crate::events::cloudevent::CloudEvent;
 use crate::events::dapr::{BulkEntry, BulkError, DaprClient, PublishError};
 use crate::events::log::{self, Stored};
 
@@ -86,20 +86,10 @@ impl Publisher {
                     if published(&row.id, topic) {
                         continue;
                     }
-                    let body = to_cloud_event(event, projection, &self.settings.event_source)
-                        .map_err(|e| e.to_string());
-                    let body = match body {
-                        Ok(body) => body,
-                        Err(body) => {
-                            let err = PublishError::Status { status: 0, body };
-                            results.insert((&row.id, topic), Err(err));
-                            continue;
-                        }
-                    };
                     let entry = BulkEntry {
                         entry_id: &row.id,
                         partition_key: user,
-                        event: body,
+                        event: CloudEvent::new(event, projection, &self.settings.event_source),
                     };
                     match by_topic.iter_mut().find(|(t, _)| *t == topic) {
                         Some((_, entries)) => entries.push(entry),
@@ -119,8 +109,8 @@ impl Publisher {
             results.extend(topic_results?);
         }
 
-        for (user, pending) in round {
-            outcomes.push((user.to_owned(), self.settle(&pending, &results, &state)));
+        for (user, pending) in &round {
+            outcomes.push(((*user).to_owned(), self.settle(pending, &results, &state)));
         }
         Some(outcomes)
     }
@@ -136,7 +126,7 @@ impl Publisher {
         let mut results = Results::new();
         let key = |entry: &BulkEntry<'a>| (entry.entry_id, topic);
         if let [entry] = entries {
-            let body = serde_json::to_vec(&entry.event).unwrap_or_default();
+            let body = entry.event.to_vec();
             let result = self.send_one(dapr, topic, entry.partition_key, body).await;
             results.insert(key(entry), result);
             return Some(results);

@@ -34,7 +34,7 @@ use crate::db::{self, Db, now};
 use crate::error::AppError;
 use crate::events::DomainEvent;
 use crate::events::bus::Topics;
-use crate::events::cloudevent::{Projection, to_cloud_event};
+use crate::events::cloudevent::{CloudEvent, Projection};
 use crate::events::dapr::{DaprClient, PublishError};
 use crate::events::log::{self, Stored};
 use crate::metrics::Metrics;
@@ -412,10 +412,7 @@ impl Publisher {
         projection: Projection,
         attempts: i32,
     ) -> Result<(), PublishError> {
-        let body = to_cloud_event(event, projection, &self.settings.event_source)
-            .map_err(|e| e.to_string())
-            .and_then(|ce| serde_json::to_vec(&ce).map_err(|e| e.to_string()))
-            .map_err(|body| PublishError::Status { status: 0, body })?;
+        let body = CloudEvent::new(event, projection, &self.settings.event_source).to_vec();
         let result = self.send_one(dapr, topic, &event.user_id, body).await;
         if let Err(err) = &result {
             self.report(event, topic, err, attempts);
