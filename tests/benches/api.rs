@@ -691,7 +691,7 @@ const PUBLISH_MODES: [&str; 4] = [
 ];
 
 /// One run of the publishing benchmark.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct PublishRun {
     p50: f64,
     p95: f64,
@@ -701,6 +701,8 @@ struct PublishRun {
     cpu: f64,
     /// Seconds from the load's end until the sidecar had every message.
     drained: Option<f64>,
+    /// The service's CPU seconds per 1 000 creations, by thread name.
+    threads: std::collections::BTreeMap<String, f64>,
 }
 
 /// What publishing costs: the release binary on a core of its own (the
@@ -722,6 +724,8 @@ async fn publish_benchmark() {
         .finish();
     let mut closed = Vec::new();
     let mut open = Vec::new();
+    // Closed loop: each backend's median runs, for the CPU by thread.
+    let mut by_thread = Vec::new();
     for backend in ["SQLite", "PostgreSQL"] {
         for open_loop in [false, true] {
             let repeats = if open_loop { 1 } else { REPEATS };
@@ -752,6 +756,7 @@ async fn publish_benchmark() {
                     let (mut child, base) = common::start_binary(dir.path(), &env, cpus);
                     let tokens = tokens(CLIENTS);
                     let cpu_before = common::cpu_seconds(child.id());
+                    let threads_before = common::cpu_by_thread(child.id());
                     let (mut times, throughput) = if open_loop {
                         create_at_rate(&base, &client, &tokens, RATE, SECONDS).await
                     } else {
@@ -768,12 +773,19 @@ async fn publish_benchmark() {
                         None
                     };
                     let cpu = common::cpu_seconds(child.id()) - cpu_before;
+                    let per_1000 = 1000.0 / times.len() as f64;
+                    let mut threads = common::cpu_by_thread(child.id());
+                    for (name, seconds) in &mut threads {
+                        *seconds -= threads_before.get(name).copied().unwrap_or(0.0);
+                        *seconds *= per_1000;
+                    }
                     runs.entry(mode).or_default().push(PublishRun {
                         p50: ms(p50),
                         p95: ms(p95),
                         throughput,
-                        cpu: cpu * 1000.0 / times.len() as f64,
+                        cpu: cpu * per_1000,
                         drained,
+                        threads,
                     });
                     let _ = child.kill();
                     let _ = child.wait();
@@ -784,7 +796,7 @@ async fn publish_benchmark() {
             let median = |mode: &str| {
                 let mut all = runs[mode].clone();
                 all.sort_by(|a, b| a.throughput.total_cmp(&b.throughput));
-                all[all.len() / 2]
+                all.swap_remove(all.len() / 2)
             };
             let base = median("disabled");
             for mode in PUBLISH_MODES {
@@ -804,6 +816,9 @@ async fn publish_benchmark() {
                     run.p50, run.p95, run.throughput, run.cpu
                 );
                 if open_loop { &mut open } else { &mut closed }.push(row);
+                if !open_loop {
+                    by_thread.push((backend, mode, run.threads));
+                }
             }
         }
     }
@@ -821,6 +836,7 @@ async fn publish_benchmark() {
     for row in closed {
         println!("{row}");
     }
+    print_cpu_by_thread(&by_thread);
     println!(
         "\nOpen loop, a steady {RATE} task creations per second for {SECONDS} s over {CLIENTS} users:\n"
     );
@@ -829,6 +845,25 @@ async fn publish_benchmark() {
         println!("{row}");
     }
     println!();
+}
+
+/// The service's CPU per 1 000 creations by thread, one column per backend
+/// and mode (the closed loop's median runs).
+fn print_cpu_by_thread(runs: &[(&str, &str, std::collections::BTreeMap<String, f64>)]) {
+    let mut names: Vec<&String> = runs.iter().flat_map(|(_, _, t)| t.keys()).collect();
+    names.sort();
+    names.dedup();
+    println!("\nThe service's CPU seconds per 1 000 creations, by thread (same runs):\n");
+    let columns: Vec<String> = runs.iter().map(|(b, m, _)| format!("{b}, {m}")).collect();
+    println!("| thread | {} |", columns.join(" | "));
+    println!("|---|{}", "---:|".repeat(runs.len()));
+    for name in names {
+        let cells: Vec<String> = runs
+            .iter()
+            .map(|(_, _, t)| format!("{:.3}", t.get(name).copied().unwrap_or(0.0)))
+            .collect();
+        println!("| {name} | {} |", cells.join(" | "));
+    }
 }
 
 /// Publishing capacity with 1, 2 and 3 replicas on one PostgreSQL: a

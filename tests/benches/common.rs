@@ -63,17 +63,38 @@ const TICKS: f64 = 100.0;
 
 /// CPU time a process has used so far (user + system), in seconds.
 pub fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat_cpu(&format!("/proc/{pid}/stat")).map_or(0.0, |(_, seconds)| seconds)
+}
+
+/// CPU time each of a process's threads has used so far, summed by thread
+/// name, in seconds; what threads that have exited used is under
+/// `"(exited)"`.
+pub fn cpu_by_thread(pid: u32) -> std::collections::BTreeMap<String, f64> {
+    let mut by_name = std::collections::BTreeMap::new();
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten();
+    for task in tasks.flatten() {
+        if let Some((name, seconds)) = stat_cpu(&task.path().join("stat").to_string_lossy()) {
+            *by_name.entry(name).or_insert(0.0) += seconds;
+        }
+    }
+    let live: f64 = by_name.values().sum();
+    by_name.insert("(exited)".into(), (cpu_seconds(pid) - live).max(0.0));
+    by_name
+}
+
+/// The command name and the CPU time (user + system, seconds) of a
+/// `/proc/…/stat` file.
+fn stat_cpu(path: &str) -> Option<(String, f64)> {
+    let stat = std::fs::read_to_string(path).ok()?;
     // The command name may hold spaces; the fields that follow it are fixed.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
+    let (head, rest) = stat.rsplit_once(')')?;
+    let name = head.split_once('(').map_or("", |(_, name)| name).to_owned();
+    let fields: Vec<&str> = rest.split_whitespace().collect();
     let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok());
     // utime and stime are fields 14 and 15; `rest` starts at field 3.
-    ticks(11)
-        .zip(ticks(12))
-        .map_or(0.0, |(u, s)| (u + s) / TICKS)
+    Some((name, (ticks(11)? + ticks(12)?) / TICKS))
 }
 
 /// CPU time the whole machine has spent busy so far (everything but idle
