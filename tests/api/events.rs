@@ -572,6 +572,35 @@ async fn pending_events_are_published_after_a_restart(
     assert_eq!(first_seen(&events), (1..=10).collect::<Vec<_>>());
 }
 
+/// More than a round takes (2 000 events): the rest follows at once, not at
+/// the next sweep.
+#[apply(backends)]
+#[actix_web::test]
+async fn a_backlog_larger_than_a_round_goes_out_in_rounds_one_after_another(
+    #[case] backend: Backend,
+) {
+    const BACKLOG: usize = 2_100;
+    let sidecar = Sidecar::start().await;
+    let mut first = spawn_app_with(backend, publishing_through(&sidecar, Publishing::Bulk)).await;
+    let user = first.signup().await;
+    sidecar.down().await;
+    create_concurrently(&[&first], &user, BACKLOG, "backlog").await;
+    first.stop().await;
+    sidecar.up().await;
+    let publishing = publishing_through(&sidecar, Publishing::Bulk);
+    // The sweep at start reads one full round; no later sweep comes.
+    let _second = start_on(first.database_url.clone(), move |s| {
+        publishing(s);
+        s.outbox_sweep_interval = 3600.0;
+    })
+    .await;
+    let events = sidecar.wait_for("task-events", BACKLOG, WAIT).await;
+    assert_eq!(
+        first_seen(&events),
+        (1..=BACKLOG as i64).collect::<Vec<_>>()
+    );
+}
+
 #[apply(backends_and_publishing)]
 #[actix_web::test]
 async fn a_full_channel_loses_nothing(#[case] backend: Backend, #[case] publishing: Publishing) {
