@@ -40,7 +40,13 @@ export function createLive({ badge, onChange, onReminder, onOpen, onEnded }) {
     };
     opened.onmessage = (frame) => {
       const message = JSON.parse(frame.data);
-      if (message.type === 'hello' && lastSeq === null) lastSeq = message.last_seq;
+      if (message.type === 'hello' && lastSeq === null) {
+        // The stream starts after `last_seq`: a change committed between
+        // the page's first read and this hello comes in no event, so the
+        // page reads once more.
+        lastSeq = message.last_seq;
+        onChange();
+      }
       if (typeof message.seq === 'number') lastSeq = message.seq;
       if (message.type === 'event') onChange();
       if (message.type === 'reminder') onReminder(message);
