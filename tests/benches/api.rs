@@ -697,7 +697,8 @@ struct PublishRun {
     p95: f64,
     /// Creations per second.
     throughput: f64,
-    /// The service's CPU seconds per 1 000 creations, until all were out.
+    /// The service's CPU seconds per 1 000 creations, until all were out
+    /// (the sum of `threads`).
     cpu: f64,
     /// Seconds from the load's end until the sidecar had every message.
     drained: Option<f64>,
@@ -755,7 +756,6 @@ async fn publish_benchmark() {
                     ];
                     let (mut child, base) = common::start_binary(dir.path(), &env, cpus);
                     let tokens = tokens(CLIENTS);
-                    let cpu_before = common::cpu_seconds(child.id());
                     let threads_before = common::cpu_by_thread(child.id());
                     let (mut times, throughput) = if open_loop {
                         create_at_rate(&base, &client, &tokens, RATE, SECONDS).await
@@ -772,18 +772,18 @@ async fn publish_benchmark() {
                     } else {
                         None
                     };
-                    let cpu = common::cpu_seconds(child.id()) - cpu_before;
                     let per_1000 = 1000.0 / times.len() as f64;
                     let mut threads = common::cpu_by_thread(child.id());
                     for (name, seconds) in &mut threads {
                         *seconds -= threads_before.get(name).copied().unwrap_or(0.0);
                         *seconds *= per_1000;
                     }
+                    let cpu = threads.values().sum();
                     runs.entry(mode).or_default().push(PublishRun {
                         p50: ms(p50),
                         p95: ms(p95),
                         throughput,
-                        cpu: cpu * per_1000,
+                        cpu,
                         drained,
                         threads,
                     });

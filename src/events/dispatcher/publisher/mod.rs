@@ -365,9 +365,7 @@ impl Publisher {
         states: &[DeliveryRow],
     ) -> Option<(&'r EventRow, NaiveDateTime)> {
         let head = rows.first()?;
-        states
-            .iter()
-            .filter(|d| d.event_id == head.id && d.published_at.is_none())
+        head_states(rows, states)
             .filter_map(|d| d.next_attempt_at)
             .max()
             .filter(|at| *at > now())
@@ -475,14 +473,21 @@ impl Publisher {
     }
 }
 
-/// Whether the user's oldest event (of `rows`, the user's pending events in
-/// order) has failed before.
+/// The topics not yet published of the user's oldest event (of `rows`, the
+/// user's pending events in order) that have a recorded state.
+fn head_states<'s>(
+    rows: &[EventRow],
+    states: &'s [DeliveryRow],
+) -> impl Iterator<Item = &'s DeliveryRow> {
+    let head = rows.first().map(|row| row.id.as_str());
+    states
+        .iter()
+        .filter(move |d| Some(d.event_id.as_str()) == head && d.published_at.is_none())
+}
+
+/// Whether the user's oldest event has failed before.
 fn retrying(rows: &[EventRow], states: &[DeliveryRow]) -> bool {
-    rows.first().is_some_and(|head| {
-        states
-            .iter()
-            .any(|d| d.event_id == head.id && d.published_at.is_none() && d.attempts > 0)
-    })
+    head_states(rows, states).any(|d| d.attempts > 0)
 }
 
 /// Exponential backoff with jitter: half the step plus a random half, capped.
