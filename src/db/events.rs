@@ -154,6 +154,24 @@ pub async fn pending_for_users(
         .await)
 }
 
+/// Each of these users' oldest unpublished event (none for a user with
+/// nothing pending): a retry sends only that one, so only it is read.
+pub async fn oldest_pending(conn: &mut Conn<'_>, user_ids: &[&str]) -> QueryResult<Vec<EventRow>> {
+    let mut heads = Vec::with_capacity(user_ids.len());
+    for user_id in user_ids {
+        let head = db_run!(conn, |c| events::table
+            .filter(events::user_id.eq(user_id))
+            .filter(events::published_at.is_null())
+            .order(events::seq.asc())
+            .select(EventRow::as_select())
+            .first(c)
+            .await
+            .optional())?;
+        heads.extend(head);
+    }
+    Ok(heads)
+}
+
 /// Per-topic state of these events, where any was recorded.
 pub async fn deliveries_of(
     conn: &mut Conn<'_>,

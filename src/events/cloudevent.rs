@@ -85,7 +85,8 @@ impl<'a> CloudEvent<'a> {
     /// The structured-mode JSON (`application/cloudevents+json`).
     pub fn to_vec(&self) -> Vec<u8> {
         // Only string keys and serializable values: writing cannot fail.
-        serde_json::to_vec(self).unwrap_or_default()
+        let mut out = Vec::with_capacity(crate::events::dapr::ENTRY_SIZE_HINT);
+        serde_json::to_writer(&mut out, self).map_or_else(|_| Vec::new(), |()| out)
     }
 }
 

@@ -374,6 +374,47 @@ async fn published_seqs(app: &TestApp, user: &TestUser) -> Vec<i64> {
 
 #[apply(backends)]
 #[actix_web::test]
+async fn a_retry_reads_each_users_oldest_unpublished_event_alone(#[case] backend: Backend) {
+    let sidecar = Sidecar::start().await;
+    let app = spawn_app_with(backend, publishing_through(&sidecar, Publishing::Bulk)).await;
+    let (ann, bob) = (app.signup().await, app.signup().await);
+    sidecar.down().await;
+    for user in [&ann, &bob] {
+        for i in 0..3 {
+            create(&app, user, &format!("pending {i}")).await;
+        }
+    }
+    let db = crate::helpers::database_of(&app).await;
+    let mut pooled = db.get().await.unwrap();
+    let conn = &mut pooled.conn();
+    let heads = |rows: Vec<taskstream::db::events::EventRow>| {
+        let mut heads: Vec<(String, i64)> = rows.into_iter().map(|r| (r.user_id, r.seq)).collect();
+        heads.sort();
+        heads
+    };
+    let users = [ann.id.as_str(), bob.id.as_str(), "nobody"];
+    let rows = taskstream::db::events::oldest_pending(conn, &users)
+        .await
+        .unwrap();
+    let mut expected = vec![(ann.id.clone(), 1), (bob.id.clone(), 1)];
+    expected.sort();
+    assert_eq!(heads(rows), expected, "one event per user with any pending");
+
+    // Once Ann's oldest is out, her next one is the head.
+    let first = taskstream::db::events::pending_for_users(conn, &[ann.id.as_str()], 1)
+        .await
+        .unwrap();
+    taskstream::db::events::mark_published(conn, &[first[0].id.as_str()], taskstream::db::now())
+        .await
+        .unwrap();
+    let rows = taskstream::db::events::oldest_pending(conn, &[ann.id.as_str()])
+        .await
+        .unwrap();
+    assert_eq!(heads(rows), [(ann.id.clone(), 2)]);
+}
+
+#[apply(backends)]
+#[actix_web::test]
 async fn a_failed_bulk_entry_alone_is_retried_and_holds_its_users_later_events(
     #[case] backend: Backend,
 ) {

@@ -4,7 +4,8 @@
 //! per topic (`bulk`), or one call per event and topic where the sidecar
 //! has no bulk API or `DAPR_BULK_PUBLISH` is off. A failure holds up only
 //! that user, who is retried with exponential backoff and jitter
-//! (`OUTBOX_RETRY_CAP`, 30 s), forever.
+//! (`OUTBOX_RETRY_CAP`, 30 s), forever, with its oldest event alone (only
+//! that event is read back).
 //! It sweeps the whole outbox at start and on an interval, so events the
 //! channel dropped or a crash left behind go out too. Users are split into
 //! lease shards (`shards`): each replica publishes the users of the shards
@@ -40,6 +41,10 @@ use crate::events::log::{self, Stored};
 use crate::metrics::Metrics;
 use crate::settings::Settings;
 use crate::transaction;
+
+/// A round's pending events, their per-topic state, and the users of whom
+/// only the oldest event was read (they are being retried).
+type Loaded = (Vec<EventRow>, Vec<DeliveryRow>, HashSet<String>);
 
 /// Users published concurrently in one round.
 const USERS_IN_PARALLEL: usize = 16;
@@ -82,6 +87,9 @@ pub(super) struct Publisher {
     shards: shards::Shards,
     /// Users whose oldest event failed, and when they may be retried.
     backoff: HashMap<String, NaiveDateTime>,
+    /// Users whose oldest event failed and has not gone out since: their
+    /// retry reads that event alone, not their whole backlog.
+    retrying: HashSet<String>,
     /// Set once the sidecar answered that it has no bulk publish API.
     bulk_unsupported: AtomicBool,
 }
@@ -128,6 +136,7 @@ impl Publisher {
             log,
             shards,
             backoff: HashMap::new(),
+            retrying: HashSet::new(),
             bulk_unsupported: AtomicBool::new(false),
         }
     }
@@ -197,7 +206,7 @@ impl Publisher {
                 return false;
             }
         };
-        let Some((events, states)) = loaded else {
+        let Some((events, states, heads_only)) = loaded else {
             return false;
         };
         let full = i64::try_from(events.len()).unwrap_or(i64::MAX) >= ROUND_BATCH;
@@ -249,18 +258,21 @@ impl Publisher {
         for (user, outcome) in outcomes {
             progress |= !outcome.done.is_empty();
             if let Some((_, _, _, at)) = outcome.failed {
-                self.backoff.insert(user, at);
+                self.backoff.insert(user.clone(), at);
+                self.retrying.insert(user);
+            } else if !outcome.done.is_empty() {
+                // Its oldest event went out: what was behind it follows now.
+                recovered |= heads_only.contains(&user);
+                self.retrying.remove(&user);
             }
         }
         progress && (full || recovered)
     }
 
-    /// The pending events of the due users this replica publishes, and their
-    /// per-topic state; `None` when it holds no shard.
-    async fn load(
-        &mut self,
-        users: Option<HashSet<String>>,
-    ) -> Result<Option<(Vec<EventRow>, Vec<DeliveryRow>)>, String> {
+    /// The pending events of the due users this replica publishes (of a
+    /// user being retried, the oldest alone; those users are returned too),
+    /// and their per-topic state; `None` when it holds no shard.
+    async fn load(&mut self, users: Option<HashSet<String>>) -> Result<Option<Loaded>, String> {
         let mut pooled = self.db.get().await.map_err(|e| e.to_string())?;
         let conn = &mut pooled.conn();
         // Renewed once a third of the lease has passed, not on every round.
@@ -295,14 +307,28 @@ impl Publisher {
             .map(String::as_str)
             .filter(|u| self.shards.publishes(u) && !self.backoff.contains_key(*u))
             .collect();
-        let events = db::events::pending_for_users(conn, &due, ROUND_BATCH)
+        let (retried, whole): (Vec<&str>, Vec<&str>) =
+            due.into_iter().partition(|u| self.retrying.contains(*u));
+        let mut events = db::events::pending_for_users(conn, &whole, ROUND_BATCH)
             .await
             .map_err(|e| e.to_string())?;
+        let heads = db::events::oldest_pending(conn, &retried)
+            .await
+            .map_err(|e| e.to_string())?;
+        let heads_only: HashSet<String> = heads.iter().map(|e| e.user_id.clone()).collect();
+        // A retried user with nothing pending (its tasks were deleted, or
+        // another replica published them) is forgotten.
+        for user in retried {
+            if !heads_only.contains(user) {
+                self.retrying.remove(user);
+            }
+        }
+        events.extend(heads);
         let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
         let states = db::events::deliveries_of(conn, &ids)
             .await
             .map_err(|e| e.to_string())?;
-        Ok(Some((events, states)))
+        Ok(Some((events, states, heads_only)))
     }
 
     /// Publishes one user's pending events in order, each on all its topics,
