@@ -16,6 +16,10 @@ use crate::domain::task::Task;
 /// The CloudEvents media type for structured mode.
 pub const CONTENT_TYPE: &str = "application/cloudevents+json";
 
+/// About the size of one serialized event (a task's change with its data),
+/// for sizing request bodies up front.
+pub const SIZE_HINT: usize = 1536;
+
 /// Which projection of a domain event a topic carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Projection {
@@ -85,7 +89,7 @@ impl<'a> CloudEvent<'a> {
     /// The structured-mode JSON (`application/cloudevents+json`).
     pub fn to_vec(&self) -> Vec<u8> {
         // Only string keys and serializable values: writing cannot fail.
-        let mut out = Vec::with_capacity(crate::events::dapr::ENTRY_SIZE_HINT);
+        let mut out = Vec::with_capacity(SIZE_HINT);
         serde_json::to_writer(&mut out, self).map_or_else(|_| Vec::new(), |()| out)
     }
 }

@@ -108,10 +108,6 @@ struct BulkFailure {
     failed_entries: Option<Vec<FailedEntry>>,
 }
 
-/// About the size of one serialized CloudEvent (a task's change with its
-/// data), for sizing request bodies up front.
-pub(crate) const ENTRY_SIZE_HINT: usize = 1536;
-
 /// Largest error body read from the sidecar: a bulk answer lists every
 /// failed entry.
 const ERROR_BODY_LIMIT: usize = 4 * 1024 * 1024;
@@ -189,7 +185,7 @@ impl DaprClient {
             .collect();
         // Sized up front: growing by doubling would copy a large body
         // several times over and fault in fresh pages each round.
-        let mut body = Vec::with_capacity(entries.len() * ENTRY_SIZE_HINT);
+        let mut body = Vec::with_capacity(entries.len() * super::cloudevent::SIZE_HINT);
         serde_json::to_writer(&mut body, &wire).map_err(|e| PublishError::Status {
             status: 0,
             body: e.to_string(),

@@ -89,7 +89,7 @@ pub(super) struct Publisher {
     backoff: HashMap<String, NaiveDateTime>,
     /// Users whose oldest event failed and has not gone out since: their
     /// retry reads that event alone, not their whole backlog.
-    retrying: HashSet<String>,
+    failing: HashSet<String>,
     /// Set once the sidecar answered that it has no bulk publish API.
     bulk_unsupported: AtomicBool,
 }
@@ -136,7 +136,7 @@ impl Publisher {
             log,
             shards,
             backoff: HashMap::new(),
-            retrying: HashSet::new(),
+            failing: HashSet::new(),
             bulk_unsupported: AtomicBool::new(false),
         }
     }
@@ -259,11 +259,11 @@ impl Publisher {
             progress |= !outcome.done.is_empty();
             if let Some((_, _, _, at)) = outcome.failed {
                 self.backoff.insert(user.clone(), at);
-                self.retrying.insert(user);
+                self.failing.insert(user);
             } else if !outcome.done.is_empty() {
                 // Its oldest event went out: what was behind it follows now.
                 recovered |= heads_only.contains(&user);
-                self.retrying.remove(&user);
+                self.failing.remove(&user);
             }
         }
         progress && (full || recovered)
@@ -308,7 +308,7 @@ impl Publisher {
             .filter(|u| self.shards.publishes(u) && !self.backoff.contains_key(*u))
             .collect();
         let (retried, whole): (Vec<&str>, Vec<&str>) =
-            due.into_iter().partition(|u| self.retrying.contains(*u));
+            due.into_iter().partition(|u| self.failing.contains(*u));
         let mut events = db::events::pending_for_users(conn, &whole, ROUND_BATCH)
             .await
             .map_err(|e| e.to_string())?;
@@ -320,7 +320,7 @@ impl Publisher {
         // another replica published them) is forgotten.
         for user in retried {
             if !heads_only.contains(user) {
-                self.retrying.remove(user);
+                self.failing.remove(user);
             }
         }
         events.extend(heads);
