@@ -225,6 +225,7 @@ function wireList(list) {
     save: (id, body, version) => api('PATCH', `/api/v1/tasks/${id}`, body, { headers: { 'If-Match': `"${version}"` } }),
     reload: (id) => api('GET', `/api/v1/tasks/${id}`),
     onSaved: () => refresh(),
+    returnFocus: (task) => keys.focusTask(task.id),
   });
   list.addEventListener('click', (e) => {
     const row = e.target.closest('li.task');

@@ -119,12 +119,32 @@ let current = null;
 
 /**
  * Opens the editor on `task`. `save(id, body, version)` sends a PATCH and
- * resolves to the saved task; `reload(id)` reads the task again.
+ * resolves to the saved task; `reload(id)` reads the task again;
+ * `returnFocus(task)` puts the focus back on the task in the list when the
+ * dialog closes (see `close`).
  */
-export function mountEditor({ timeZone, save, reload, onSaved }) {
+export function mountEditor({ timeZone, save, reload, onSaved, returnFocus }) {
   const dialog = $('edit-dialog');
+
+  // Closing returns the focus to where the dialog was opened from. The
+  // browser does that itself, unless that element is gone: the list is drawn
+  // anew on every change, also while the dialog is open (a live event). The
+  // focus would then stay on the closed dialog's field, so keys pressed next
+  // would go there (and the shortcuts take them for typing) until the browser
+  // drops the focus to the page's body. It goes back to the task instead.
+  const close = () => {
+    dialog.close();
+    if (!dialog.contains(document.activeElement)) return;
+    returnFocus(current.task);
+    if (dialog.contains(document.activeElement)) document.activeElement.blur();
+  };
+  // Escape, too, closes through `close`.
+  dialog.addEventListener('cancel', (e) => {
+    e.preventDefault();
+    close();
+  });
   $('edit-recurrence').addEventListener('change', showRecurrence);
-  $('edit-cancel').addEventListener('click', () => dialog.close());
+  $('edit-cancel').addEventListener('click', close);
 
   $('edit-form').addEventListener('submit', async (e) => {
     e.preventDefault();
@@ -134,12 +154,12 @@ export function mountEditor({ timeZone, save, reload, onSaved }) {
     const body = Object.fromEntries(Object.entries(read(timeZone()))
       .filter(([key, value]) => JSON.stringify(value) !== JSON.stringify(current.fields[key])));
     if (!Object.keys(body).length) {
-      dialog.close();
+      close();
       return;
     }
     try {
       const saved = await save(current.task.id, body, current.task.version);
-      dialog.close();
+      close();
       await onSaved(saved);
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;

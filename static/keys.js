@@ -5,7 +5,7 @@
 /**
  * Wires the shortcuts over the task list. `focusQuickAdd` and `focusSearch`
  * move the focus; the returned `reselect()` restores the selection after the
- * list is drawn again.
+ * list is drawn again, and `focusTask(id)` selects a task and focuses it.
  */
 export function mountKeys({ list, focusQuickAdd, focusSearch }) {
   let selected = null;
@@ -71,6 +71,10 @@ export function mountKeys({ list, focusQuickAdd, focusSearch }) {
   });
 
   return {
+    focusTask(id) {
+      const row = rows().find((r) => r.dataset.id === id);
+      if (row) select(row);
+    },
     reselect() {
       const row = rows().find((r) => r.dataset.id === selected);
       for (const r of rows()) r.classList.toggle('selected', r === row);
