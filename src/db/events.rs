@@ -22,8 +22,6 @@ pub struct EventRow {
     pub task_id: Option<String>,
     pub payload: String,
     pub created_at: NaiveDateTime,
-    /// `None` while the event waits to be published.
-    pub published_at: Option<NaiveDateTime>,
 }
 
 /// Publication state of one event on one topic (only kept while the
@@ -43,9 +41,28 @@ pub struct DeliveryRow {
 /// Takes the next number of the user's gapless event sequence. The update
 /// takes the user's row lock (SQLite: the database write lock), so writers
 /// of one user queue here and numbers follow commit order.
-pub async fn next_seq(conn: &mut Conn<'_>, user_id: &str) -> QueryResult<i64> {
-    db_run!(conn, |c| diesel::update(users::table.find(user_id))
-        .set(users::last_event_seq.eq(users::last_event_seq + 1))
+///
+/// Without an outbox (`outbox` false: Dapr is off) the event is not for
+/// publishing, so the publication watermark follows along, unless the user
+/// has a backlog from when publishing was on: that waits, with everything
+/// after it, so that nothing is skipped if publishing comes back.
+pub async fn next_seq(conn: &mut Conn<'_>, user_id: &str, outbox: bool) -> QueryResult<i64> {
+    let user = users::table.find(user_id);
+    let next = users::last_event_seq.eq(users::last_event_seq + 1);
+    if outbox {
+        return db_run!(conn, |c| diesel::update(user)
+            .set(next)
+            .returning(users::last_event_seq)
+            .get_result(c)
+            .await);
+    }
+    let published = users::published_seq.eq(diesel::dsl::case_when(
+        users::published_seq.eq(users::last_event_seq),
+        users::last_event_seq + 1,
+    )
+    .otherwise(users::published_seq));
+    db_run!(conn, |c| diesel::update(user)
+        .set((next, published))
         .returning(users::last_event_seq)
         .get_result(c)
         .await)
@@ -126,16 +143,16 @@ pub async fn after(
 
 /// Users with something to publish (at most `limit` of them).
 pub async fn users_with_pending(conn: &mut Conn<'_>, limit: i64) -> QueryResult<Vec<String>> {
-    db_run!(conn, |c| events::table
-        .filter(events::published_at.is_null())
-        .select(events::user_id)
-        .distinct()
+    db_run!(conn, |c| users::table
+        .filter(users::last_event_seq.gt(users::published_seq))
+        .select(users::id)
         .limit(limit)
         .load(c)
         .await)
 }
 
-/// These users' unpublished events, by user, oldest first.
+/// These users' unpublished events (past their watermark), by user, oldest
+/// first.
 pub async fn pending_for_users(
     conn: &mut Conn<'_>,
     user_ids: &[&str],
@@ -145,8 +162,9 @@ pub async fn pending_for_users(
         return Ok(Vec::new());
     }
     db_run!(conn, |c| events::table
+        .inner_join(users::table)
         .filter(events::user_id.eq_any(user_ids))
-        .filter(events::published_at.is_null())
+        .filter(events::seq.gt(users::published_seq))
         .order((events::user_id.asc(), events::seq.asc()))
         .limit(limit)
         .select(EventRow::as_select())
@@ -160,8 +178,9 @@ pub async fn oldest_pending(conn: &mut Conn<'_>, user_ids: &[&str]) -> QueryResu
     let mut heads = Vec::with_capacity(user_ids.len());
     for user_id in user_ids {
         let head = db_run!(conn, |c| events::table
+            .inner_join(users::table)
             .filter(events::user_id.eq(user_id))
-            .filter(events::published_at.is_null())
+            .filter(events::seq.gt(users::published_seq))
             .order(events::seq.asc())
             .select(EventRow::as_select())
             .first(c)
@@ -200,26 +219,37 @@ pub async fn deliveries_of(
 
 /// How many events wait to be published.
 pub async fn pending_count(conn: &mut Conn<'_>) -> QueryResult<i64> {
-    db_run!(conn, |c| events::table
-        .filter(events::published_at.is_null())
-        .count()
+    // A sum of BIGINTs is NUMERIC on PostgreSQL: cast back, on both.
+    db_run!(conn, |c| users::table
+        .select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+            "CAST(COALESCE(SUM(last_event_seq - published_seq), 0) AS BIGINT)"
+        ))
         .get_result(c)
         .await)
 }
 
-/// These events are on every topic they belong on.
-pub async fn mark_published(
-    conn: &mut Conn<'_>,
-    event_ids: &[&str],
-    at: NaiveDateTime,
-) -> QueryResult<()> {
+/// The user's events up to `seq` are on every topic they belong on. The
+/// watermark only moves forward, whoever else publishes meanwhile.
+pub async fn mark_published(conn: &mut Conn<'_>, user_id: &str, seq: i64) -> QueryResult<()> {
+    db_run!(conn, |c| diesel::update(
+        users::table
+            .find(user_id)
+            .filter(users::published_seq.lt(seq))
+    )
+    .set(users::published_seq.eq(seq))
+    .execute(c)
+    .await
+    .map(drop))
+}
+
+/// Forgets the per-topic state of events now published as a whole.
+pub async fn forget_deliveries(conn: &mut Conn<'_>, event_ids: &[&str]) -> QueryResult<()> {
     if event_ids.is_empty() {
         return Ok(());
     }
-    db_run!(conn, |c| diesel::update(
-        events::table.filter(events::id.eq_any(event_ids))
+    db_run!(conn, |c| diesel::delete(
+        event_deliveries::table.filter(event_deliveries::event_id.eq_any(event_ids))
     )
-    .set(events::published_at.eq(Some(at)))
     .execute(c)
     .await
     .map(drop))
@@ -307,8 +337,9 @@ pub async fn delete_published_before(
     limit: i64,
 ) -> QueryResult<usize> {
     let ids: Vec<String> = db_run!(conn, |c| events::table
+        .inner_join(users::table)
         .filter(events::created_at.lt(before))
-        .filter(events::published_at.is_not_null())
+        .filter(events::seq.le(users::published_seq))
         .order(events::created_at.asc())
         .select(events::id)
         .limit(limit)

@@ -10,6 +10,7 @@ diesel::table! {
         password_hash -> Nullable<Text>,
         timezone -> Text,
         last_event_seq -> BigInt,
+        published_seq -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
         token_epoch -> BigInt,
@@ -75,7 +76,6 @@ diesel::table! {
         task_id -> Nullable<Text>,
         payload -> Text,
         created_at -> Timestamp,
-        published_at -> Nullable<Timestamp>,
     }
 }
 
@@ -106,6 +106,7 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(events -> users (user_id));
 diesel::joinable!(event_deliveries -> events (event_id));
 
 diesel::table! {

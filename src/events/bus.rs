@@ -184,7 +184,7 @@ impl EventBus {
         summary: String,
         reminder: Option<ReminderInfo>,
     ) -> Result<DomainEvent, AppError> {
-        let seq = db::events::next_seq(conn, user_id).await?;
+        let seq = db::events::next_seq(conn, user_id, self.publish).await?;
         let created_at = self.clock.now();
         let task_id = task
             .as_ref()
@@ -213,8 +213,6 @@ impl EventBus {
             task_id: event.task_id.map(|id| id.to_string()),
             payload: serde_json::to_string(&event).map_err(AppError::internal)?,
             created_at,
-            // With Dapr off there is nothing to publish: not pending.
-            published_at: (!self.publish).then_some(created_at),
         };
         db::events::insert(conn, &row).await?;
         Ok(event)

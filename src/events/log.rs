@@ -95,7 +95,6 @@ mod tests {
             task_id: None,
             payload: payload.into(),
             created_at: chrono::NaiveDateTime::default(),
-            published_at: None,
         }
     }
 

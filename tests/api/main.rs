@@ -32,6 +32,7 @@ mod helpers;
 mod isolation;
 mod list;
 mod mcp;
+mod migrations;
 mod ops;
 mod process;
 mod quick_add;

@@ -80,16 +80,39 @@ async fn starts_with_nothing_configured_and_stops_cleanly_on_sigterm() {
     let client = awc::Client::default();
     let res = client.get(format!("{base}/readyz")).send().await.unwrap();
     assert_eq!(res.status().as_u16(), 200);
-    // An in-flight request (a signup hashes a password on the blocking pool)
-    // still completes when SIGTERM arrives.
-    let signup = client
-        .post(format!("{base}/api/auth/signup"))
-        .send_json(&serde_json::json!({"email": "term@example.com", "password": "long enough"}));
-    let pending = actix_rt::spawn(signup);
-    actix_rt::time::sleep(Duration::from_millis(5)).await;
+    // A request in flight when SIGTERM arrives still completes. It is in
+    // flight for sure: the service has read its head and asked for the body
+    // (`Expect: 100-continue`), which is sent only after the signal.
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+    let body = r#"{"email": "term@example.com", "password": "long enough"}"#;
+    let address = base.trim_start_matches("http://");
+    let mut stream =
+        tokio::io::BufReader::new(actix_rt::net::TcpStream::connect(address).await.unwrap());
+    let head = format!(
+        "POST /api/auth/signup HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut line = String::new();
+    stream.read_line(&mut line).await.unwrap();
+    assert!(
+        line.starts_with("HTTP/1.1 100"),
+        "asked for the body: {line:?}"
+    );
     sigterm(&child);
-    let res = pending.await.unwrap().expect("in-flight request answered");
-    assert_eq!(res.status().as_u16(), 201);
+    actix_rt::time::sleep(Duration::from_millis(50)).await;
+    stream.write_all(body.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    let status = answer
+        .lines()
+        .find(|l| l.starts_with("HTTP/1.1 ") && !l.starts_with("HTTP/1.1 100"));
+    assert_eq!(
+        status.map(|l| &l[9..12]),
+        Some("201"),
+        "the in-flight request is answered: {answer}"
+    );
     let status = wait_exit(&mut child);
     assert_eq!(
         status.code(),

@@ -181,7 +181,7 @@ impl Publisher {
         for Pending { row, event } in pending {
             let Some(event) = event else {
                 if outcome.failed.is_none() {
-                    outcome.done.push(row.id.clone());
+                    outcome.done.push((row.id.clone(), row.seq));
                 }
                 continue;
             };
@@ -213,7 +213,7 @@ impl Publisher {
             match failure {
                 // Marked as a whole: its topic rows are not needed.
                 None if !held => {
-                    outcome.done.push(row.id.clone());
+                    outcome.done.push((row.id.clone(), row.seq));
                     continue;
                 }
                 Some((topic, err, attempts)) if !held => {

@@ -97,8 +97,9 @@ pub(super) struct Publisher {
 /// What one user's turn achieved.
 #[derive(Default)]
 struct Outcome {
-    /// Events now on every topic.
-    done: Vec<String>,
+    /// Events now on every topic, `(id, seq)` in sequence order: the user's
+    /// watermark moves to the last.
+    done: Vec<(String, i64)>,
     /// Topics done of the event that then failed.
     partial: Vec<(String, String)>,
     /// (event, topic, error, retry at) that stopped the user.
@@ -249,7 +250,7 @@ impl Publisher {
                     .await
             }
         };
-        if let Err(e) = self.record(&outcomes).await {
+        if let Err(e) = self.record(&outcomes, &states).await {
             // Published but not marked: sent again later; consumers dedupe.
             warn!(self.log, "could not record publication state"; "error" => e.chain());
             return false;
@@ -351,7 +352,7 @@ impl Publisher {
                 Stored::Unreadable { .. } => {
                     // Holding the user up forever would lose everything after
                     // it: it counts as done.
-                    outcome.done.push(row.id.clone());
+                    outcome.done.push((row.id.clone(), row.seq));
                     continue;
                 }
             };
@@ -377,7 +378,7 @@ impl Publisher {
                 }
                 topics_done.push(topic.to_owned());
             }
-            outcome.done.push(row.id.clone());
+            outcome.done.push((row.id.clone(), row.seq));
         }
         outcome
     }
@@ -398,12 +399,23 @@ impl Publisher {
             .map(|at| (head, at))
     }
 
-    /// Marks what a round published and the failures that stopped users, in
-    /// one transaction.
-    async fn record(&self, outcomes: &[(String, Outcome)]) -> Result<(), AppError> {
-        let done: Vec<&str> = outcomes
+    /// Marks what a round published (each user's watermark; the per-topic
+    /// state of events now out as a whole is forgotten) and the failures
+    /// that stopped users, in one transaction.
+    async fn record(
+        &self,
+        outcomes: &[(String, Outcome)],
+        states: &[DeliveryRow],
+    ) -> Result<(), AppError> {
+        let through: Vec<(&str, i64)> = outcomes
             .iter()
-            .flat_map(|(_, o)| o.done.iter().map(String::as_str))
+            .filter_map(|(user, o)| Some((user.as_str(), o.done.last()?.1)))
+            .collect();
+        let settled: Vec<&str> = outcomes
+            .iter()
+            .flat_map(|(_, o)| &o.done)
+            .map(|(id, _)| id.as_str())
+            .filter(|id| states.iter().any(|d| d.event_id == *id))
             .collect();
         let partial: Vec<&(String, String)> =
             outcomes.iter().flat_map(|(_, o)| &o.partial).collect();
@@ -412,12 +424,15 @@ impl Publisher {
             .filter_map(|(_, o)| o.failed.as_ref())
             .filter(|(_, topic, _, _)| !topic.is_empty())
             .collect();
-        if done.is_empty() && partial.is_empty() && failed.is_empty() {
+        if through.is_empty() && partial.is_empty() && failed.is_empty() {
             return Ok(());
         }
         transaction!(self.db, |conn| {
             let at = now();
-            db::events::mark_published(conn, &done, at).await?;
+            for (user, seq) in &through {
+                db::events::mark_published(conn, user, *seq).await?;
+            }
+            db::events::forget_deliveries(conn, &settled).await?;
             for (event_id, topic) in &partial {
                 db::events::mark_topic_published(conn, event_id, topic, at).await?;
             }
