@@ -32,6 +32,17 @@ pub struct Metrics {
     pub http_requests: IntCounterVec,
     /// HTTP latency by method and route pattern.
     pub http_latency: HistogramVec,
+    /// Webhook delivery attempts by outcome (delivered, failed, gone).
+    pub webhook_deliveries: IntCounterVec,
+    /// Seconds per webhook delivery attempt.
+    pub webhook_latency: Histogram,
+    /// Webhook endpoints disabled, by reason (gone, failing).
+    pub webhook_endpoints_disabled: IntCounterVec,
+    /// Events enabled webhook endpoints have still to deliver (set when
+    /// scraped).
+    pub webhook_backlog: IntGauge,
+    /// Webhook shards this replica holds (of 64).
+    pub webhook_shards: IntGauge,
 }
 
 impl Metrics {
@@ -95,9 +106,38 @@ impl Metrics {
                     ]),
                 &["method", "route"],
             )?,
+            webhook_deliveries: counter_vec(
+                "webhook_deliveries_total",
+                "webhook delivery attempts",
+                &["outcome"],
+            )?,
+            webhook_latency: Histogram::with_opts(
+                HistogramOpts::new(
+                    "webhook_delivery_duration_seconds",
+                    "duration of webhook delivery attempts",
+                )
+                .buckets(vec![
+                    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                ]),
+            )?,
+            webhook_endpoints_disabled: counter_vec(
+                "webhook_endpoints_disabled_total",
+                "webhook endpoints disabled",
+                &["reason"],
+            )?,
+            webhook_backlog: IntGauge::new(
+                "webhook_backlog",
+                "events enabled webhook endpoints have still to deliver",
+            )?,
+            webhook_shards: IntGauge::new("webhook_shards", "webhook shards this replica holds")?,
             registry,
         };
-        let collectors: [Box<dyn prometheus::core::Collector>; 12] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 17] = [
+            Box::new(metrics.webhook_deliveries.clone()),
+            Box::new(metrics.webhook_latency.clone()),
+            Box::new(metrics.webhook_endpoints_disabled.clone()),
+            Box::new(metrics.webhook_backlog.clone()),
+            Box::new(metrics.webhook_shards.clone()),
             Box::new(metrics.publisher_shards.clone()),
             Box::new(metrics.db_writers_waiting.clone()),
             Box::new(metrics.events_written.clone()),

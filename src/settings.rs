@@ -177,6 +177,25 @@ pub struct Settings {
     /// tokens are accepted (an external identity provider signing with
     /// `JWT_SECRET`), named in the MCP server's protected-resource metadata.
     pub oauth_authorization_servers: String,
+    /// Comma-separated hosts webhooks may be delivered to although they are
+    /// (or resolve to) loopback, private, link-local or metadata addresses:
+    /// host names as written in the URL, addresses, or CIDR ranges.
+    pub webhook_allowed_hosts: String,
+    /// Most webhook endpoints one user may have.
+    pub webhook_max_endpoints: usize,
+    /// Seconds to connect to a webhook receiver.
+    pub webhook_connect_timeout: f64,
+    /// Seconds a webhook delivery may take in all (connect, send, answer).
+    pub webhook_timeout: f64,
+    /// The waits before each retry of a failed delivery, comma-separated
+    /// (`5s`, `1m`, `2h`, `1d`); once the last retry fails the endpoint is
+    /// disabled.
+    pub webhook_retry_schedule: String,
+    /// Hours the previous secret of a rotated endpoint still signs.
+    pub webhook_secret_grace_hours: f64,
+    /// Seconds between looks for webhook deliveries that are due (retries,
+    /// other replicas' commits).
+    pub webhook_sweep_interval: f64,
 }
 
 impl Default for Settings {
@@ -238,9 +257,20 @@ impl Default for Settings {
             public_url: String::new(),
             mcp_allowed_hosts: String::new(),
             oauth_authorization_servers: String::new(),
+            webhook_allowed_hosts: String::new(),
+            webhook_max_endpoints: 10,
+            webhook_connect_timeout: 5.0,
+            webhook_timeout: 15.0,
+            webhook_retry_schedule: DEFAULT_WEBHOOK_RETRIES.into(),
+            webhook_secret_grace_hours: 24.0,
+            webhook_sweep_interval: 5.0,
         }
     }
 }
+
+/// About three days of retries: 71 h 36 min from the first failure to the
+/// last try.
+const DEFAULT_WEBHOOK_RETRIES: &str = "5s, 1m, 5m, 30m, 2h, 5h, 10h, 14h, 20h, 20h";
 
 /// Environment variables read as settings (the upper-case field names).
 const ENV_KEYS: &[&str] = &[
@@ -296,6 +326,13 @@ const ENV_KEYS: &[&str] = &[
     "PUBLIC_URL",
     "MCP_ALLOWED_HOSTS",
     "OAUTH_AUTHORIZATION_SERVERS",
+    "WEBHOOK_ALLOWED_HOSTS",
+    "WEBHOOK_MAX_ENDPOINTS",
+    "WEBHOOK_CONNECT_TIMEOUT",
+    "WEBHOOK_TIMEOUT",
+    "WEBHOOK_RETRY_SCHEDULE",
+    "WEBHOOK_SECRET_GRACE_HOURS",
+    "WEBHOOK_SWEEP_INTERVAL",
 ];
 
 /// A configuration that cannot be used, with a message for the operator.
@@ -483,7 +520,47 @@ impl Settings {
                 "DATABASE_TIMEOUT must be a positive number of seconds".into(),
             ));
         }
+        self.webhook_policy()
+            .map_err(|e| SettingsError::Refused(format!("WEBHOOK_ALLOWED_HOSTS: {e}")))?;
+        self.webhook_retries()
+            .map_err(|e| SettingsError::Refused(format!("WEBHOOK_RETRY_SCHEDULE: {e}")))?;
+        for (name, seconds) in [
+            ("WEBHOOK_CONNECT_TIMEOUT", self.webhook_connect_timeout),
+            ("WEBHOOK_TIMEOUT", self.webhook_timeout),
+            (
+                "WEBHOOK_SECRET_GRACE_HOURS",
+                self.webhook_secret_grace_hours,
+            ),
+            ("WEBHOOK_SWEEP_INTERVAL", self.webhook_sweep_interval),
+        ] {
+            if !(seconds.is_finite() && seconds > 0.0) {
+                return Err(SettingsError::Refused(format!(
+                    "{name} must be a positive number"
+                )));
+            }
+        }
+        if self.webhook_max_endpoints == 0 {
+            return Err(SettingsError::Refused(
+                "WEBHOOK_MAX_ENDPOINTS must be at least 1".into(),
+            ));
+        }
         Ok(())
+    }
+
+    /// Where webhooks may be delivered (`WEBHOOK_ALLOWED_HOSTS`).
+    pub fn webhook_policy(&self) -> Result<crate::domain::webhook::AddressPolicy, String> {
+        crate::domain::webhook::AddressPolicy::parse(split_list(&self.webhook_allowed_hosts))
+    }
+
+    /// The waits before each retry of a failed webhook delivery.
+    pub fn webhook_retries(&self) -> Result<Vec<Duration>, String> {
+        let waits = split_list(&self.webhook_retry_schedule)
+            .map(parse_wait)
+            .collect::<Result<Vec<_>, _>>()?;
+        if waits.is_empty() {
+            return Err("name at least one wait, e.g. \"5s, 1m, 1h\"".into());
+        }
+        Ok(waits)
     }
 
     /// Whether reminders are scheduled through the Dapr Jobs API.
@@ -570,6 +647,29 @@ impl Settings {
 
 fn split_list(value: &str) -> impl Iterator<Item = &str> {
     value.split(',').map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// `5s`, `1.5m`, `2h`, `1d` (or plain seconds).
+fn parse_wait(item: &str) -> Result<Duration, String> {
+    let (number, unit) = match item.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(i) => item.split_at(i),
+        None => (item, "s"),
+    };
+    let scale = match unit.trim() {
+        "ms" => 0.001,
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        "d" => 86_400.0,
+        _ => return Err(format!("{item:?}: the unit is ms, s, m, h or d")),
+    };
+    number
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|n| n.is_finite() && *n >= 0.0)
+        .and_then(|n| Duration::try_from_secs_f64(n * scale).ok())
+        .ok_or_else(|| format!("{item:?} is not a wait such as 30s or 2h"))
 }
 
 #[cfg(test)]
@@ -691,6 +791,42 @@ mod tests {
         .unwrap();
         assert_eq!(s.updates_pubsub(), "pubsub-kafka-broadcast");
         assert_eq!(s.dapr_pubsub_name, "pubsub-kafka");
+    }
+
+    #[test]
+    fn webhook_retries_read_units_and_refuse_nonsense() {
+        let s = Settings::load_from(Path::new("/nonexistent"), &[]).unwrap();
+        let waits = s.webhook_retries().unwrap();
+        let total: Duration = waits.iter().sum();
+        assert_eq!(waits[0], Duration::from_secs(5));
+        assert_eq!(total, Duration::from_secs(71 * 3600 + 36 * 60 + 5));
+        let s = Settings::load_from(
+            Path::new("/nonexistent"),
+            &env(&[("WEBHOOK_RETRY_SCHEDULE", "50ms, 1.5m, 2")]),
+        )
+        .unwrap();
+        assert_eq!(
+            s.webhook_retries().unwrap(),
+            [
+                Duration::from_millis(50),
+                Duration::from_secs(90),
+                Duration::from_secs(2)
+            ]
+        );
+        for bad in ["5 weeks", "-1s", "soon", ","] {
+            let err = Settings::load_from(
+                Path::new("/nonexistent"),
+                &env(&[("WEBHOOK_RETRY_SCHEDULE", bad)]),
+            )
+            .expect_err(bad);
+            assert!(err.to_string().contains("WEBHOOK_RETRY_SCHEDULE"), "{err}");
+        }
+        let err = Settings::load_from(
+            Path::new("/nonexistent"),
+            &env(&[("WEBHOOK_ALLOWED_HOSTS", "10.0.0.0/33")]),
+        )
+        .expect_err("a bad range");
+        assert!(err.to_string().contains("WEBHOOK_ALLOWED_HOSTS"), "{err}");
     }
 
     #[test]

@@ -89,15 +89,16 @@ impl Application {
         let (service, receiver) =
             Context::new(settings.clone(), db, &secret, Clock::system(), log.clone())?;
         let fanout = FanOut::new(FANOUT_CAPACITY);
-        let dispatcher = dispatcher::spawn(
-            settings.clone(),
-            service.db.clone(),
-            service.events.topics().clone(),
+        let dispatcher = dispatcher::spawn(dispatcher::Parts {
+            settings: settings.clone(),
+            db: service.db.clone(),
+            bus: service.events.clone(),
             receiver,
-            fanout.clone(),
-            service.metrics.clone(),
-            log.clone(),
-        );
+            fanout: fanout.clone(),
+            webhooks: service.webhooks.clone(),
+            metrics: service.metrics.clone(),
+            log: log.clone(),
+        });
         let hub = Hub::start_fed(
             &fanout,
             &service.inbound,

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use super::Conn;
-use super::schema::{event_deliveries, events, processed_events, users};
+use super::schema::{event_deliveries, events, processed_events, users, webhook_endpoints};
 use crate::db_run;
 
 /// A row of the event log.
@@ -84,6 +84,17 @@ pub async fn by_seq(conn: &mut Conn<'_>, user_id: &str, seq: i64) -> QueryResult
     db_run!(conn, |c| events::table
         .filter(events::user_id.eq(user_id))
         .filter(events::seq.eq(seq))
+        .select(EventRow::as_select())
+        .first(c)
+        .await
+        .optional())
+}
+
+/// The user's event `id`, if the log holds it.
+pub async fn by_id(conn: &mut Conn<'_>, user_id: &str, id: &str) -> QueryResult<Option<EventRow>> {
+    db_run!(conn, |c| events::table
+        .find(id)
+        .filter(events::user_id.eq(user_id))
         .select(EventRow::as_select())
         .first(c)
         .await
@@ -336,10 +347,19 @@ pub async fn delete_published_before(
     before: NaiveDateTime,
     limit: i64,
 ) -> QueryResult<usize> {
+    // Kept while an enabled webhook endpoint of the user still has to
+    // deliver them.
+    let undelivered = diesel::dsl::exists(
+        webhook_endpoints::table
+            .filter(webhook_endpoints::user_id.eq(events::user_id))
+            .filter(webhook_endpoints::enabled.eq(true))
+            .filter(webhook_endpoints::delivered_seq.lt(events::seq)),
+    );
     let ids: Vec<String> = db_run!(conn, |c| events::table
         .inner_join(users::table)
         .filter(events::created_at.lt(before))
         .filter(events::seq.le(users::published_seq))
+        .filter(diesel::dsl::not(undelivered))
         .order(events::created_at.asc())
         .select(events::id)
         .limit(limit)

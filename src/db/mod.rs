@@ -17,6 +17,7 @@ pub mod stamp;
 pub mod tags;
 pub mod tasks;
 pub mod users;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;

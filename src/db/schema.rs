@@ -145,6 +145,47 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhook_endpoints (id) {
+        id -> Text,
+        user_id -> Text,
+        url -> Text,
+        description -> Text,
+        event_types -> Text,
+        enabled -> Bool,
+        secret -> Text,
+        previous_secret -> Nullable<Text>,
+        previous_secret_until -> Nullable<Timestamp>,
+        delivered_seq -> BigInt,
+        cursor_epoch -> Integer,
+        failures -> Integer,
+        next_attempt_at -> Nullable<Timestamp>,
+        disabled_reason -> Nullable<Text>,
+        disabled_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_attempts (id) {
+        id -> Text,
+        endpoint_id -> Text,
+        event_id -> Text,
+        seq -> BigInt,
+        event_type -> Text,
+        attempt -> Integer,
+        status -> Nullable<Integer>,
+        latency_ms -> Double,
+        error -> Nullable<Text>,
+        next_retry_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(webhook_endpoints -> users (user_id));
+diesel::joinable!(webhook_attempts -> webhook_endpoints (endpoint_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     tasks,
@@ -156,5 +197,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     relay_leases,
     reminders,
     revoked_tokens,
-    api_tokens
+    api_tokens,
+    webhook_endpoints,
+    webhook_attempts
 );

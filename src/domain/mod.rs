@@ -11,6 +11,7 @@ pub mod tag;
 pub mod task;
 pub mod time;
 pub mod user;
+pub mod webhook;
 
 use std::collections::BTreeMap;
 

@@ -75,6 +75,51 @@ string_schema!(
 );
 
 string_schema!(
+    /// A webhook receiver's URL (`format: webhook-url`: http(s), a host
+    /// outside the service's network unless the operator allows it, no
+    /// credentials, no fragment).
+    WebhookUrl => |s| s
+        .min_length(Some(8))
+        .max_length(Some(domain::webhook::MAX_URL))
+        .pattern(Some("^https?://[^\\s#@]+$"))
+        .format(Some(utoipa::openapi::SchemaFormat::Custom("webhook-url".into())))
+        .description(Some(
+            "an http or https URL without credentials or fragment, not pointing at a loopback, \
+             private, link-local or metadata address (unless allowed by WEBHOOK_ALLOWED_HOSTS)",
+        ))
+);
+
+string_schema!(
+    /// A webhook endpoint's description.
+    WebhookDescription => |s| s
+        .max_length(Some(domain::webhook::MAX_DESCRIPTION))
+        .pattern(Some(domain::NO_CONTROL_PATTERN))
+        .description(Some("at most 200 characters, no control characters"))
+);
+
+/// An event type or family a webhook endpoint takes.
+pub struct EventTypePattern;
+
+impl PartialSchema for EventTypePattern {
+    fn schema() -> RefOr<Schema> {
+        let mut values: Vec<String> = Vec::new();
+        for t in crate::events::EventType::ALL {
+            let family = format!("{}.*", t.as_str().split('.').next().unwrap_or_default());
+            if !values.contains(&family) {
+                values.push(family);
+            }
+            values.push(t.as_str().to_owned());
+        }
+        string()
+            .enum_values(Some(values))
+            .description(Some("an event type, or a family of them such as `task.*`"))
+            .into()
+    }
+}
+
+impl ToSchema for EventTypePattern {}
+
+string_schema!(
     /// A display name.
     DisplayName => |s| s
         .max_length(Some(domain::user::MAX_NAME))

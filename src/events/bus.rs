@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::cloudevent::Projection;
-use super::{DomainEvent, EventType, ReminderInfo, Trace, describe};
+use super::{DomainEvent, EventType, ReminderInfo, Trace, WebhookInfo, describe};
 use crate::clock::Clock;
 use crate::db::events::EventRow;
 use crate::db::{self, Conn};
@@ -47,6 +47,9 @@ impl Topics {
     pub fn for_event(&self, event: &DomainEvent) -> Vec<(&str, Projection)> {
         if event.event_type.is_reminder() {
             vec![(&self.reminders, Projection::Reminders)]
+        } else if event.event_type.is_webhook() {
+            // Of interest to audit consumers only.
+            vec![(&self.activity_logs, Projection::ActivityLogs)]
         } else {
             self.for_task_events().to_vec()
         }
@@ -69,6 +72,16 @@ impl Topics {
             .find(|(t, _)| *t == topic)
             .map(|(_, p)| p)
     }
+}
+
+/// What an event says besides its type.
+#[derive(Default)]
+struct Body {
+    task: Option<Task>,
+    changes: std::collections::BTreeMap<String, super::FieldChange>,
+    summary: String,
+    reminder: Option<ReminderInfo>,
+    webhook: Option<WebhookInfo>,
 }
 
 /// Records events and hands them on. Cheap to clone.
@@ -132,11 +145,13 @@ impl EventBus {
         after: Option<&Task>,
     ) -> Result<DomainEvent, AppError> {
         let (event_type, changes, summary) = describe(before, after);
-        let task = after.or(before).cloned();
-        self.record(
-            conn, trace, user_id, event_type, task, changes, summary, None,
-        )
-        .await
+        let body = Body {
+            task: after.or(before).cloned(),
+            changes,
+            summary,
+            ..Body::default()
+        };
+        self.record(conn, trace, user_id, event_type, body).await
     }
 
     /// Writes a reminder event into the log (inside the caller's transaction).
@@ -159,37 +174,52 @@ impl EventBus {
                 reminder.remind_at.to_rfc3339()
             ),
         };
-        self.record(
-            conn,
-            trace,
-            user_id,
-            event_type,
-            None,
-            Default::default(),
+        let body = Body {
             summary,
-            Some(reminder),
-        )
-        .await
+            reminder: Some(reminder),
+            ..Body::default()
+        };
+        self.record(conn, trace, user_id, event_type, body).await
     }
 
-    #[expect(clippy::too_many_arguments, reason = "one place builds every event")]
+    /// Writes a webhook event into the log (inside the caller's transaction).
+    pub async fn record_webhook(
+        &self,
+        conn: &mut Conn<'_>,
+        trace: &Trace,
+        user_id: &str,
+        event_type: EventType,
+        webhook: WebhookInfo,
+    ) -> Result<DomainEvent, AppError> {
+        let summary = match event_type {
+            EventType::WebhookDisabled => {
+                format!("Webhook to {} disabled: {}", webhook.url, webhook.reason)
+            }
+            _ => format!("Webhook to {}: {}", webhook.url, webhook.reason),
+        };
+        let body = Body {
+            summary,
+            webhook: Some(webhook),
+            ..Body::default()
+        };
+        self.record(conn, trace, user_id, event_type, body).await
+    }
+
     async fn record(
         &self,
         conn: &mut Conn<'_>,
         trace: &Trace,
         user_id: &str,
         event_type: EventType,
-        task: Option<Task>,
-        changes: std::collections::BTreeMap<String, super::FieldChange>,
-        summary: String,
-        reminder: Option<ReminderInfo>,
+        body: Body,
     ) -> Result<DomainEvent, AppError> {
         let seq = db::events::next_seq(conn, user_id, self.publish).await?;
         let created_at = self.clock.now();
-        let task_id = task
+        let task_id = body
+            .task
             .as_ref()
             .map(|t| t.id)
-            .or(reminder.as_ref().map(|r| r.task_id));
+            .or(body.reminder.as_ref().map(|r| r.task_id));
         let event = DomainEvent {
             schema_version: super::log::SCHEMA_VERSION,
             id: Uuid::now_v7(),
@@ -198,12 +228,13 @@ impl EventBus {
             event_type,
             task_id,
             time: to_utc(created_at),
-            task,
-            changes,
-            summary,
+            task: body.task,
+            changes: body.changes,
+            summary: body.summary,
             trace: trace.clone(),
             instance_id: self.instance_id.to_string(),
-            reminder,
+            reminder: body.reminder,
+            webhook: body.webhook,
         };
         let row = EventRow {
             id: event.id.to_string(),

@@ -31,6 +31,9 @@ pub enum Projection {
     ActivityLogs,
     /// `reminder.*`: a reminder's life cycle.
     Reminders,
+    /// `webhook.*`: what happened to a webhook endpoint (webhook deliveries
+    /// only).
+    Webhooks,
 }
 
 impl Projection {
@@ -41,13 +44,26 @@ impl Projection {
             Self::TaskUpdates => "task-updates",
             Self::ActivityLogs => "activity-logs",
             Self::Reminders => "reminders",
+            Self::Webhooks => "webhooks",
+        }
+    }
+
+    /// The projection that carries the whole of an event of this type: what
+    /// a webhook receives.
+    pub fn primary(event_type: EventType) -> Self {
+        if event_type.is_reminder() {
+            Self::Reminders
+        } else if event_type.is_webhook() {
+            Self::Webhooks
+        } else {
+            Self::TaskEvents
         }
     }
 
     /// The CloudEvent `type` this projection of `event` carries.
     pub fn event_type(self, event: &DomainEvent) -> &'static str {
         match self {
-            Self::TaskEvents | Self::Reminders => event.event_type.as_str(),
+            Self::TaskEvents | Self::Reminders | Self::Webhooks => event.event_type.as_str(),
             Self::TaskUpdates => "sync.task",
             Self::ActivityLogs => "activity.logged",
         }
@@ -58,7 +74,7 @@ impl Projection {
     /// retried publication carries the same id and consumers can dedupe.
     pub fn id(self, event: &DomainEvent) -> Uuid {
         match self {
-            Self::TaskEvents | Self::Reminders => event.id,
+            Self::TaskEvents | Self::Reminders | Self::Webhooks => event.id,
             other => Uuid::new_v5(&event.id, other.name().as_bytes()),
         }
     }
@@ -170,6 +186,16 @@ struct ActivityData<'a> {
 }
 
 #[derive(Serialize)]
+struct WebhookData<'a> {
+    endpoint_id: Option<Uuid>,
+    url: Option<&'a str>,
+    user_id: &'a str,
+    /// Why the endpoint was disabled, or what a test says.
+    reason: Option<&'a str>,
+    timestamp: Timestamp,
+}
+
+#[derive(Serialize)]
 struct ReminderData<'a> {
     task_id: Option<Uuid>,
     user_id: &'a str,
@@ -215,6 +241,17 @@ impl Serialize for Data<'_> {
                 summary: &event.summary,
             }
             .serialize(serializer),
+            Projection::Webhooks => {
+                let webhook = event.webhook.as_ref();
+                WebhookData {
+                    endpoint_id: webhook.map(|w| w.endpoint_id),
+                    url: webhook.map(|w| w.url.as_str()),
+                    user_id: &event.user_id,
+                    reason: webhook.map(|w| w.reason.as_str()),
+                    timestamp,
+                }
+                .serialize(serializer)
+            }
             Projection::Reminders => {
                 let reminder = event.reminder.as_ref();
                 let triggered =
@@ -291,6 +328,7 @@ mod tests {
                 fired_at: Some(at("2026-11-23T09:45:01Z")),
                 late: None,
             }),
+            webhook: None,
         }
     }
 

@@ -43,9 +43,31 @@ pub enum EventType {
     ReminderCancelled,
     #[serde(rename = "reminder.triggered")]
     ReminderTriggered,
+    /// A webhook endpoint was disabled (it answered 410 Gone, or failed
+    /// for the whole retry schedule).
+    #[serde(rename = "webhook.disabled")]
+    WebhookDisabled,
+    /// A test delivery asked for by the user; never in the log.
+    #[serde(rename = "webhook.test")]
+    WebhookTest,
 }
 
 impl EventType {
+    /// Every type, for whoever lists or validates them.
+    pub const ALL: [Self; 11] = [
+        Self::TaskCreated,
+        Self::TaskUpdated,
+        Self::TaskCompleted,
+        Self::TaskUncompleted,
+        Self::TaskDeleted,
+        Self::ReminderScheduled,
+        Self::ReminderRescheduled,
+        Self::ReminderCancelled,
+        Self::ReminderTriggered,
+        Self::WebhookDisabled,
+        Self::WebhookTest,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::TaskCreated => "task.created",
@@ -57,7 +79,13 @@ impl EventType {
             Self::ReminderRescheduled => "reminder.rescheduled",
             Self::ReminderCancelled => "reminder.cancelled",
             Self::ReminderTriggered => "reminder.triggered",
+            Self::WebhookDisabled => "webhook.disabled",
+            Self::WebhookTest => "webhook.test",
         }
+    }
+
+    pub fn is_webhook(self) -> bool {
+        matches!(self, Self::WebhookDisabled | Self::WebhookTest)
     }
 
     pub fn is_reminder(self) -> bool {
@@ -82,6 +110,8 @@ impl EventType {
             Self::ReminderRescheduled => "rescheduled",
             Self::ReminderCancelled => "cancelled",
             Self::ReminderTriggered => "triggered",
+            Self::WebhookDisabled => "disabled",
+            Self::WebhookTest => "tested",
         }
     }
 }
@@ -168,6 +198,18 @@ pub struct DomainEvent {
     /// For reminder events: the reminder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reminder: Option<ReminderInfo>,
+    /// For webhook events: the endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<WebhookInfo>,
+}
+
+/// What a webhook event says about the endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebhookInfo {
+    pub endpoint_id: Uuid,
+    pub url: String,
+    /// Why it was disabled, or what a test delivery says.
+    pub reason: String,
 }
 
 /// What a reminder event says about the reminder.

@@ -34,6 +34,11 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     {
         service.metrics.outbox_pending.set(pending);
     }
+    if let Ok(mut pooled) = service.db.get().await
+        && let Ok(backlog) = db::webhooks::backlog(&mut pooled.conn()).await
+    {
+        service.metrics.webhook_backlog.set(backlog);
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(service.metrics.render())

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use super::{activity, auth, dapr, ops, tags, tasks};
+use super::{activity, auth, dapr, ops, tags, tasks, webhooks};
 // The schemas parameters refer to (bodies register theirs themselves).
 use crate::domain::schema::{
     DateOrDateTime, EntityTag, PriorityList, ReminderState, SearchText, SortDirection, SortField,
@@ -36,6 +36,8 @@ use crate::domain::schema::{
         tasks::remove_reminder, tasks::list_reminders,
         tasks::clear_completed, tasks::add_tag, tasks::remove_tag,
         tags::list, tags::create, tags::update, tags::delete,
+        webhooks::list, webhooks::create, webhooks::get, webhooks::update, webhooks::delete,
+        webhooks::rotate, webhooks::deliveries, webhooks::test, webhooks::replay,
         activity::list, activity::metrics, dapr::subscribe, dapr::deliver, dapr::job,
         crate::ws::connect,
         ops::healthz, ops::readyz,
@@ -45,7 +47,7 @@ use crate::domain::schema::{
         DateOrDateTime, SortField, SortDirection, ReminderState, EntityTag, Timestamp
     )),
     modifiers(&BearerAuth),
-    tags((name = "auth"), (name = "tasks"), (name = "tags"), (name = "activity"), (name = "reminders"), (name = "realtime"), (name = "dapr"), (name = "ops")),
+    tags((name = "auth"), (name = "tasks"), (name = "tags"), (name = "webhooks"), (name = "activity"), (name = "reminders"), (name = "realtime"), (name = "dapr"), (name = "ops")),
 )]
 pub struct ApiDoc;
 

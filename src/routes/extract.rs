@@ -210,6 +210,24 @@ impl FromRequest for TagPath {
     }
 }
 
+/// The `{webhook_id}` path segment (a UUID; anything else names no webhook).
+#[derive(Debug, Clone, Copy)]
+pub struct WebhookPath(pub uuid::Uuid);
+
+impl FromRequest for WebhookPath {
+    type Error = AppError;
+    type Future = Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let raw = req.match_info().get("webhook_id").unwrap_or_default();
+        ready(
+            uuid::Uuid::parse_str(raw)
+                .map(Self)
+                .map_err(|_| AppError::NotFound("webhook")),
+        )
+    }
+}
+
 /// The request's trace context, for the events it causes.
 impl FromRequest for Trace {
     type Error = AppError;

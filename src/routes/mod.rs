@@ -11,6 +11,7 @@ pub mod middleware;
 pub mod ops;
 pub mod tags;
 pub mod tasks;
+pub mod webhooks;
 
 use actix_web::{HttpResponse, web};
 use utoipa_swagger_ui::SwaggerUi;
@@ -93,4 +94,19 @@ fn user_scope(prefix: &str) -> actix_web::Scope {
                 .put(tags::update)
                 .delete(tags::delete),
         )
+        .service(
+            web::resource("/webhooks")
+                .get(webhooks::list)
+                .post(webhooks::create),
+        )
+        .service(
+            web::resource("/webhooks/{webhook_id}")
+                .get(webhooks::get)
+                .patch(webhooks::update)
+                .delete(webhooks::delete),
+        )
+        .service(web::resource("/webhooks/{webhook_id}/rotate-secret").post(webhooks::rotate))
+        .service(web::resource("/webhooks/{webhook_id}/deliveries").get(webhooks::deliveries))
+        .service(web::resource("/webhooks/{webhook_id}/test").post(webhooks::test))
+        .service(web::resource("/webhooks/{webhook_id}/replay").post(webhooks::replay))
 }

@@ -12,6 +12,7 @@ pub mod sessions;
 pub mod tags;
 pub mod tasks;
 pub mod users;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -26,6 +27,7 @@ use crate::db::{self, Conn, Db};
 use crate::domain::user::{UserId, parse_timezone};
 use crate::error::AppError;
 use crate::events::bus::{Batch, EventBus};
+use crate::events::dispatcher::Webhooks;
 use crate::events::inbound::InboundFanOut;
 use crate::metrics::Metrics;
 use crate::settings::Settings;
@@ -54,6 +56,8 @@ pub struct Context {
     pub revocations: Revocations,
     /// CloudEvents delivered from other replicas, for whatever listens.
     pub inbound: InboundFanOut,
+    /// The webhook deliverer, for one-off deliveries and wake-ups.
+    pub webhooks: Webhooks,
 }
 
 /// How many fan-out messages a slow listener may fall behind by.
@@ -83,6 +87,7 @@ impl Context {
             verified: Arc::default(),
             revocations: Revocations::new(NOTICE_CAPACITY),
             inbound: InboundFanOut::new(NOTICE_CAPACITY),
+            webhooks: Webhooks::new(&settings),
             metrics,
             clock,
             log,

@@ -46,6 +46,7 @@ mod shards;
 mod tags;
 mod tasks;
 mod tokens;
+mod webhooks;
 mod ws;
 
 #[path = "../support/mod.rs"]

@@ -1,3 +1,4 @@
 //! Stand-ins for infrastructure that cannot run on test machines.
 
 pub mod dapr;
+pub mod webhooks;

@@ -8,8 +8,8 @@ use std::time::Duration;
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::MissedTickBehavior;
 
+use super::Fresh;
 use super::jobs::Job;
-use super::publisher::Fresh;
 use crate::events::DomainEvent;
 use crate::events::bus::Batch;
 use crate::metrics::Metrics;
@@ -64,7 +64,7 @@ impl FanOut {
 pub(super) async fn run(
     mut receiver: mpsc::Receiver<Batch>,
     fanout: FanOut,
-    publisher: Option<Arc<Fresh>>,
+    fresh: Vec<Arc<Fresh>>,
     jobs: Option<mpsc::Sender<Job>>,
     metrics: Arc<Metrics>,
 ) {
@@ -80,7 +80,7 @@ pub(super) async fn run(
             _ = check.tick() => None,
         };
         if let Some(batch) = batch {
-            deliver(batch, &fanout, publisher.as_deref(), jobs.as_ref());
+            deliver(batch, &fanout, &fresh, jobs.as_ref());
         }
         let now_dropped = metrics.channel_full.get();
         if now_dropped != dropped && receiver.is_empty() {
@@ -90,28 +90,23 @@ pub(super) async fn run(
     }
 }
 
-fn deliver(
-    batch: Batch,
-    fanout: &FanOut,
-    publisher: Option<&Fresh>,
-    jobs: Option<&mpsc::Sender<Job>>,
-) {
+fn deliver(batch: Batch, fanout: &FanOut, fresh: &[Arc<Fresh>], jobs: Option<&mpsc::Sender<Job>>) {
     if let Some(jobs) = jobs {
         for job in batch.iter().filter_map(|e| Job::for_event(e)) {
             // A full queue is recovered by the scheduler's safety sweep.
             let _ = jobs.try_send(job);
         }
     }
-    if let Some(fresh) = publisher
-        && let Ok(mut users) = fresh.users.lock()
-    {
-        users.extend(batch.iter().map(|e| e.user_id.clone()));
+    for listener in fresh {
+        if let Ok(mut users) = listener.users.lock() {
+            users.extend(batch.iter().map(|e| e.user_id.clone()));
+        }
     }
     for event in batch {
         fanout.send(event);
     }
-    if let Some(fresh) = publisher {
-        fresh.wake.notify_one();
+    for listener in fresh {
+        listener.wake.notify_one();
     }
 }
 
@@ -126,7 +121,13 @@ mod tests {
         let (sender, receiver) = mpsc::channel::<Batch>(1);
         let fanout = FanOut::new(16);
         let mut missed = fanout.subscribe_missed();
-        actix_rt::spawn(run(receiver, fanout.clone(), None, None, metrics.clone()));
+        actix_rt::spawn(run(
+            receiver,
+            fanout.clone(),
+            Vec::new(),
+            None,
+            metrics.clone(),
+        ));
 
         // Nothing dropped: nothing announced.
         let quiet = tokio::time::timeout(DROPPED_CHECK * 3, missed.recv()).await;

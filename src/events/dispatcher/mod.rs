@@ -16,6 +16,8 @@
 mod fanout;
 mod jobs;
 mod publisher;
+mod shards;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,64 +25,112 @@ use std::time::Duration;
 use slog::Logger;
 use tokio::sync::{mpsc, oneshot};
 
-use super::bus::{Batch, Topics};
+use super::bus::{Batch, EventBus};
 use crate::db::Db;
 use crate::metrics::Metrics;
 use crate::settings::Settings;
 pub use fanout::FanOut;
+pub use webhooks::Webhooks;
 
-/// Stops the dispatcher, letting the publisher flush first.
-pub struct DispatcherHandle {
-    stop: Option<oneshot::Sender<()>>,
-    publisher: Option<actix_rt::task::JoinHandle<()>>,
+/// Users with newly committed events, from the fan-out to the publisher and
+/// the webhook deliverer.
+#[derive(Default)]
+pub(super) struct Fresh {
+    pub(super) users: std::sync::Mutex<std::collections::HashSet<String>>,
+    pub(super) wake: tokio::sync::Notify,
 }
 
-impl DispatcherHandle {
-    /// Asks the publisher for a last round (bounded by `deadline`) and waits.
-    pub async fn shutdown(mut self, deadline: Duration) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.publisher.take() {
-            let _ = tokio::time::timeout(deadline + Duration::from_secs(1), task).await;
-        }
+impl Fresh {
+    pub(super) fn take(&self) -> std::collections::HashSet<String> {
+        self.users
+            .lock()
+            .map(|mut u| std::mem::take(&mut *u))
+            .unwrap_or_default()
     }
 }
 
+/// Stops the dispatcher, letting the publisher and the webhook deliverer
+/// flush first.
+pub struct DispatcherHandle {
+    stops: Vec<oneshot::Sender<()>>,
+    tasks: Vec<actix_rt::task::JoinHandle<()>>,
+}
+
+impl DispatcherHandle {
+    /// Asks the publisher for a last round and the webhook deliverer to
+    /// record what it did (bounded by `deadline`), and waits.
+    pub async fn shutdown(mut self, deadline: Duration) {
+        for stop in self.stops.drain(..) {
+            let _ = stop.send(());
+        }
+        let all = futures_util::future::join_all(self.tasks.drain(..));
+        let _ = tokio::time::timeout(deadline + Duration::from_secs(1), all).await;
+    }
+}
+
+/// What the dispatcher serves.
+pub struct Parts {
+    pub settings: Arc<Settings>,
+    pub db: Db,
+    pub bus: EventBus,
+    pub receiver: mpsc::Receiver<Batch>,
+    pub fanout: FanOut,
+    pub webhooks: Webhooks,
+    pub metrics: Arc<Metrics>,
+    pub log: Logger,
+}
+
 /// Starts the dispatcher's tasks on the current (actix) runtime.
-pub fn spawn(
-    settings: Arc<Settings>,
-    db: Db,
-    topics: Topics,
-    receiver: mpsc::Receiver<Batch>,
-    fanout: FanOut,
-    metrics: Arc<Metrics>,
-    log: Logger,
-) -> DispatcherHandle {
-    let fresh = Arc::new(publisher::Fresh::default());
+pub fn spawn(parts: Parts) -> DispatcherHandle {
+    let Parts {
+        settings,
+        db,
+        bus,
+        receiver,
+        fanout,
+        webhooks,
+        metrics,
+        log,
+    } = parts;
+    let mut handle = DispatcherHandle {
+        stops: Vec::new(),
+        tasks: Vec::new(),
+    };
     let jobs = settings.dapr_jobs().then(|| {
         let (jobs, pending) = mpsc::channel(jobs::QUEUE);
         actix_rt::spawn(jobs::run(pending, settings.clone(), log.clone()));
         jobs
     });
-    actix_rt::spawn(fanout::run(
-        receiver,
-        fanout,
-        settings.dapr_enabled.then(|| fresh.clone()),
-        jobs,
+    let mut fresh = Vec::new();
+    match webhooks::Deliverer::new(
+        settings.clone(),
+        db.clone(),
+        bus.clone(),
         metrics.clone(),
-    ));
-    if !settings.dapr_enabled {
-        return DispatcherHandle {
-            stop: None,
-            publisher: None,
-        };
+        log.clone(),
+    ) {
+        Ok((deliverer, reports)) => {
+            let wanted = Arc::new(Fresh::default());
+            fresh.push(wanted.clone());
+            let (stop, stopped) = oneshot::channel();
+            handle.stops.push(stop);
+            handle.tasks.push(actix_rt::spawn(
+                deliverer.run(wanted, webhooks, reports, stopped),
+            ));
+        }
+        Err(e) => slog::error!(log, "webhooks are not delivered"; "error" => e),
     }
-    let (stop, stopped) = oneshot::channel();
-    let publisher = publisher::Publisher::new(settings, db, topics, metrics, log);
-    let task = actix_rt::spawn(publisher.run(fresh, stopped));
-    DispatcherHandle {
-        stop: Some(stop),
-        publisher: Some(task),
+    if settings.dapr_enabled {
+        let wanted = Arc::new(Fresh::default());
+        fresh.push(wanted.clone());
+        let (stop, stopped) = oneshot::channel();
+        let publisher =
+            publisher::Publisher::new(settings, db, bus.topics().clone(), metrics.clone(), log);
+        handle.stops.push(stop);
+        handle
+            .tasks
+            .push(actix_rt::spawn(publisher.run(wanted, stopped)));
     }
+    actix_rt::spawn(fanout::run(receiver, fanout, fresh, jobs, metrics));
+    handle
 }

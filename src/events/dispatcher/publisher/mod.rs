@@ -17,19 +17,20 @@
 //! serves.
 
 mod bulk;
-mod shards;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
 use futures_util::StreamExt;
 use rand::Rng;
 use slog::{Logger, error, info, warn};
-use tokio::sync::{Notify, oneshot};
+use tokio::sync::oneshot;
 
+use super::Fresh;
+use super::shards::{self, Shards};
 use crate::db::events::{DeliveryRow, EventRow};
 use crate::db::{self, Db, now};
 use crate::error::AppError;
@@ -64,22 +65,6 @@ const DEBOUNCE: Duration = Duration::from_millis(10);
 /// wait for this.
 const ROUND_GAP: Duration = Duration::from_millis(200);
 
-/// Users with newly committed events, from the fan-out to the publisher.
-#[derive(Default)]
-pub(super) struct Fresh {
-    pub(super) users: Mutex<HashSet<String>>,
-    pub(super) wake: Notify,
-}
-
-impl Fresh {
-    fn take(&self) -> HashSet<String> {
-        self.users
-            .lock()
-            .map(|mut u| std::mem::take(&mut *u))
-            .unwrap_or_default()
-    }
-}
-
 pub(super) struct Publisher {
     settings: Arc<Settings>,
     db: Db,
@@ -87,7 +72,7 @@ pub(super) struct Publisher {
     metrics: Arc<Metrics>,
     log: Logger,
     /// The shards whose users this replica publishes.
-    shards: shards::Shards,
+    shards: Shards,
     /// Users whose oldest event failed, and when they may be retried.
     backoff: HashMap<String, NaiveDateTime>,
     /// Users whose oldest event failed and has not gone out since: their
@@ -95,6 +80,17 @@ pub(super) struct Publisher {
     failing: HashSet<String>,
     /// Set once the sidecar answered that it has no bulk publish API.
     bulk_unsupported: AtomicBool,
+}
+
+/// What follows a round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Next {
+    /// More is ready: the next round at once.
+    More,
+    /// Nothing more now: the next fresh commit, retry or sweep.
+    Idle,
+    /// The database failed it: try again soon.
+    Stalled,
 }
 
 /// What one user's turn achieved.
@@ -128,7 +124,8 @@ impl Publisher {
         metrics: Arc<Metrics>,
         log: Logger,
     ) -> Self {
-        let shards = shards::Shards::new(
+        let shards = Shards::new(
+            &shards::OUTBOX,
             settings.instance_id.clone(),
             Duration::from_secs_f64(settings.outbox_lease_ttl),
         );
@@ -155,7 +152,8 @@ impl Publisher {
         loop {
             let users = if sweep { None } else { Some(fresh.take()) };
             let started = tokio::time::Instant::now();
-            if self.round(&dapr, users).await {
+            let next = self.round(&dapr, users).await;
+            if next == Next::More {
                 // More is ready to go (a full round, or users whose retry
                 // just succeeded): the next round follows at once.
                 sweep = true;
@@ -169,7 +167,13 @@ impl Publisher {
                 .values()
                 .min()
                 .map(|at| (*at - now()).to_std().unwrap_or_default());
-            let sleep = next_retry.map_or(sweep_every, |d| d.min(sweep_every));
+            let sleep = match next {
+                // The database failed the round: what it was to publish
+                // (retries among it) is looked for again soon, whatever
+                // the sweep interval.
+                Next::Stalled => BACKOFF_BASE.min(sweep_every),
+                _ => next_retry.map_or(sweep_every, |d| d.min(sweep_every)),
+            };
             tokio::select! {
                 _ = &mut stop => break,
                 () = fresh.wake.notified() => {
@@ -194,24 +198,24 @@ impl Publisher {
     }
 
     /// Publishes what `users` (all users with pending events, for a sweep)
-    /// have waiting, except those in backoff. True when it published
-    /// something and knows more is waiting: the round was full, or a user's
-    /// retry went through (only its oldest event was sent).
-    async fn round(&mut self, dapr: &DaprClient, users: Option<HashSet<String>>) -> bool {
+    /// have waiting, except those in backoff. [`Next::More`] when it
+    /// published something and knows more is waiting: the round was full,
+    /// or a user's retry went through (only its oldest event was sent).
+    async fn round(&mut self, dapr: &DaprClient, users: Option<HashSet<String>>) -> Next {
         let t = now();
         self.backoff.retain(|_, at| *at > t);
         if users.as_ref().is_some_and(HashSet::is_empty) {
-            return false;
+            return Next::Idle;
         }
         let loaded = match self.load(users).await {
             Ok(loaded) => loaded,
             Err(e) => {
                 warn!(self.log, "reading the outbox failed"; "error" => e);
-                return false;
+                return Next::Stalled;
             }
         };
         let Some((events, states, heads_only)) = loaded else {
-            return false;
+            return Next::Idle;
         };
         let full = i64::try_from(events.len()).unwrap_or(i64::MAX) >= ROUND_BATCH;
         let mut by_user: Vec<(String, Vec<EventRow>)> = Vec::new();
@@ -256,7 +260,7 @@ impl Publisher {
         if let Err(e) = self.record(&outcomes, &states).await {
             // Published but not marked: sent again later; consumers dedupe.
             warn!(self.log, "could not record publication state"; "error" => e.chain());
-            return false;
+            return Next::Stalled;
         }
         let mut progress = false;
         for (user, outcome) in outcomes {
@@ -270,7 +274,11 @@ impl Publisher {
                 self.failing.remove(&user);
             }
         }
-        progress && (full || recovered)
+        if progress && (full || recovered) {
+            Next::More
+        } else {
+            Next::Idle
+        }
     }
 
     /// The pending events of the due users this replica publishes (of a
@@ -282,7 +290,7 @@ impl Publisher {
         // Renewed once a third of the lease has passed, not on every round.
         if self.shards.due(now()) {
             let before = self.shards.held();
-            if let Err(e) = self.shards.tick(conn).await {
+            if let Err(e) = self.shards.tick(conn, |_| false).await {
                 // Not renewed: what is held lapses (and others take it).
                 self.shards.lapse();
                 return Err(e.to_string());
@@ -309,7 +317,7 @@ impl Publisher {
         let due: Vec<&str> = users
             .iter()
             .map(String::as_str)
-            .filter(|u| self.shards.publishes(u) && !self.backoff.contains_key(*u))
+            .filter(|u| self.shards.serves(u) && !self.backoff.contains_key(*u))
             .collect();
         let (retried, whole): (Vec<&str>, Vec<&str>) =
             due.into_iter().partition(|u| self.failing.contains(*u));

@@ -1,0 +1,247 @@
+//! The HTTP client that delivers webhooks: signed as Standard Webhooks
+//! prescribes, bounded in time and in what it reads, never following a
+//! redirect, and refusing to connect to an address the policy does not
+//! permit — checked at every resolution, so a name that resolves inside the
+//! network (now, or after the endpoint was registered) is never reached.
+
+use std::error::Error as StdError;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use actix_tls::connect::{ConnectError, Connector as TcpConnector, Resolve, Resolver};
+use awc::error::SendRequestError;
+use futures_util::StreamExt;
+use futures_util::future::LocalBoxFuture;
+
+use crate::domain::webhook::AddressPolicy;
+use crate::settings::Settings;
+
+/// How much of a receiver's answer is read (kept as the attempt's error).
+const ANSWER_LIMIT: usize = 1024;
+const USER_AGENT: &str = concat!("taskstream-webhooks/", env!("CARGO_PKG_VERSION"));
+
+/// What a receiver made of one delivery.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// Its HTTP status; `None` when it never answered.
+    pub status: Option<u16>,
+    pub latency: Duration,
+    /// Why it failed (the start of the answer's body, or the connection
+    /// error); `None` for a 2xx.
+    pub error: Option<String>,
+}
+
+impl Answer {
+    pub fn delivered(&self) -> bool {
+        self.status.is_some_and(|s| (200..300).contains(&s))
+    }
+
+    /// `410 Gone`: the receiver asks for no more deliveries.
+    pub fn gone(&self) -> bool {
+        self.status == Some(410)
+    }
+}
+
+/// One signed delivery.
+pub struct Delivery<'a> {
+    pub url: &'a str,
+    /// `webhook-id`: the event's id, the same on every retry.
+    pub id: &'a str,
+    pub body: Vec<u8>,
+    /// Every secret that signs (two while a rotated one is in its grace).
+    pub secrets: &'a [&'a str],
+}
+
+/// Delivers webhooks. `awc::Client` is `!Send`: build it on the thread
+/// that uses it.
+pub struct Client {
+    http: awc::Client,
+    policy: Rc<AddressPolicy>,
+}
+
+impl Client {
+    pub fn new(settings: &Settings) -> Result<Self, String> {
+        let policy = Rc::new(settings.webhook_policy()?);
+        let resolver = Resolver::custom(Guard(policy.clone()));
+        let connector = awc::Connector::new()
+            .connector(TcpConnector::new(resolver).service())
+            .timeout(Duration::from_secs_f64(settings.webhook_connect_timeout))
+            // Many receivers at once, each with a connection or two.
+            .limit(256);
+        let http = awc::Client::builder()
+            .connector(connector)
+            .timeout(Duration::from_secs_f64(settings.webhook_timeout))
+            .disable_redirects()
+            .add_default_header(("User-Agent", USER_AGENT))
+            .finish();
+        Ok(Self { http, policy })
+    }
+
+    /// POSTs one event, signed; never fails, the answer says how it went.
+    pub async fn deliver(&self, delivery: Delivery<'_>) -> Answer {
+        let started = Instant::now();
+        let refused = |why: String| Answer {
+            status: None,
+            latency: started.elapsed(),
+            error: Some(why),
+        };
+        // An address written in the URL is never resolved: judged here.
+        let host = delivery
+            .url
+            .parse::<awc::http::Uri>()
+            .ok()
+            .and_then(|uri| uri.host().map(str::to_owned));
+        match host {
+            None => return refused("the URL has no host".into()),
+            Some(host) => {
+                if let Some(why) = self.policy.refuses_host(&host) {
+                    return refused(format!("not delivered: {why}"));
+                }
+            }
+        }
+        let timestamp = chrono::Utc::now().timestamp();
+        let signature = match sign(delivery.id, timestamp, &delivery.body, delivery.secrets) {
+            Ok(signature) => signature,
+            Err(why) => return refused(why),
+        };
+        let sent = self
+            .http
+            .post(delivery.url)
+            .insert_header(("Content-Type", crate::events::cloudevent::CONTENT_TYPE))
+            .insert_header(("webhook-id", delivery.id))
+            .insert_header(("webhook-timestamp", timestamp.to_string()))
+            .insert_header(("webhook-signature", signature))
+            .send_body(delivery.body)
+            .await;
+        let mut response = match sent {
+            Ok(response) => response,
+            Err(e) => return refused(describe(&e)),
+        };
+        let status = response.status().as_u16();
+        // Read a little of the answer (for the record, and so a small one
+        // leaves the connection reusable); never all of a large one.
+        let mut excerpt = Vec::new();
+        while excerpt.len() < ANSWER_LIMIT {
+            match response.next().await {
+                Some(Ok(chunk)) => excerpt.extend_from_slice(&chunk),
+                _ => break,
+            }
+        }
+        excerpt.truncate(ANSWER_LIMIT);
+        let latency = started.elapsed();
+        let error = (!(200..300).contains(&status)).then(|| {
+            let text = String::from_utf8_lossy(&excerpt);
+            let text = text.trim();
+            match status {
+                300..400 => format!("HTTP {status}: redirects are not followed"),
+                _ if text.is_empty() => format!("HTTP {status}"),
+                _ => format!("HTTP {status}: {text}"),
+            }
+        });
+        Answer {
+            status: Some(status),
+            latency,
+            error,
+        }
+    }
+}
+
+/// The `webhook-signature` header: `v1,<signature>` for each secret,
+/// space-separated.
+pub fn sign(id: &str, timestamp: i64, body: &[u8], secrets: &[&str]) -> Result<String, String> {
+    let mut signatures = Vec::with_capacity(secrets.len());
+    for secret in secrets {
+        let key = standardwebhooks::Webhook::new(secret).map_err(|e| e.to_string())?;
+        signatures.push(key.sign(id, timestamp, body).map_err(|e| e.to_string())?);
+    }
+    Ok(signatures.join(" "))
+}
+
+fn describe(error: &SendRequestError) -> String {
+    match error {
+        SendRequestError::Timeout => "no answer in time".into(),
+        SendRequestError::Connect(awc::error::ConnectError::Timeout) => {
+            "could not connect in time".into()
+        }
+        SendRequestError::Connect(awc::error::ConnectError::Resolver(why)) => {
+            format!("not delivered: {why}")
+        }
+        other => format!("could not deliver: {other}"),
+    }
+}
+
+/// Resolves names, keeping only the addresses the policy permits (all of
+/// them for a name it lists).
+struct Guard(Rc<AddressPolicy>);
+
+impl Resolve for Guard {
+    fn lookup<'a>(
+        &'a self,
+        host: &'a str,
+        port: u16,
+    ) -> LocalBoxFuture<'a, Result<Vec<SocketAddr>, Box<dyn StdError>>> {
+        Box::pin(async move {
+            let found: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+                .await
+                .map_err(|e| Box::new(ConnectError::Io(e)) as Box<dyn StdError>)?
+                .collect();
+            if self.0.names(host) {
+                return Ok(found);
+            }
+            let permitted: Vec<SocketAddr> = found
+                .iter()
+                .copied()
+                .filter(|addr| self.0.permits(addr.ip()))
+                .collect();
+            if permitted.is_empty() && !found.is_empty() {
+                return Err(
+                    format!("{host} resolves to an internal address ({})", found[0].ip()).into(),
+                );
+            }
+            Ok(permitted)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signs_as_the_standard_webhooks_reference_does() {
+        // The reference vector of the Standard Webhooks specification.
+        let signature = sign(
+            "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            1_614_265_330,
+            br#"{"test": 2432232314}"#,
+            &["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"],
+        )
+        .unwrap();
+        assert_eq!(signature, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+        let two = sign(
+            "id",
+            1,
+            b"{}",
+            &["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_AAAA"],
+        )
+        .unwrap();
+        assert_eq!(two.split(' ').count(), 2);
+        assert!(two.split(' ').all(|s| s.starts_with("v1,")));
+    }
+
+    #[actix_rt::test]
+    async fn names_that_resolve_inside_are_refused_unless_listed() {
+        let guard = Guard(Rc::new(AddressPolicy::default()));
+        let err = guard.lookup("localhost", 80).await.expect_err("loopback");
+        assert!(err.to_string().contains("internal address"), "{err}");
+        let listed = Guard(Rc::new(
+            AddressPolicy::parse(["localhost"].into_iter()).unwrap(),
+        ));
+        assert!(!listed.lookup("localhost", 80).await.unwrap().is_empty());
+        let by_range = Guard(Rc::new(
+            AddressPolicy::parse(["127.0.0.0/8", "::1"].into_iter()).unwrap(),
+        ));
+        assert!(!by_range.lookup("localhost", 80).await.unwrap().is_empty());
+    }
+}

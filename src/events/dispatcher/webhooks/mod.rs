@@ -1,0 +1,810 @@
+//! The webhook deliverer: each enabled endpoint gets its user's events from
+//! the event log, in sequence order, as signed CloudEvents (`client`).
+//!
+//! The log drives everything. An endpoint's cursor (`delivered_seq`) says
+//! how far it is; a run of deliveries reads the events after it, posts them
+//! one at a time, and reports back; the reports are written in one
+//! transaction every [`FLUSH`] (cursors, failures, the attempts kept for
+//! the user to see), or at once when a run ends on a failure. A crash or a
+//! restart loses nothing: what was delivered but not yet recorded is
+//! delivered again (the `webhook-id` tells receivers it is the same event).
+//!
+//! A failed delivery stops its endpoint at that event, to be retried after
+//! the waits of `WEBHOOK_RETRY_SCHEDULE` (about three days in all); an
+//! endpoint that fails the whole schedule, or answers `410 Gone`, is
+//! disabled, and a `webhook.disabled` event tells its user. Each endpoint
+//! runs on its own: a slow or dead receiver holds up nobody else.
+//!
+//! Users are split into lease shards of their own kind (`shards::WEBHOOKS`),
+//! so with several replicas each endpoint is served by one of them at a
+//! time; a shard is given back only when none of its endpoints is being
+//! delivered to.
+
+pub mod client;
+
+use std::cell::Cell;
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+use rand::Rng;
+use slog::{Logger, info, warn};
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use super::Fresh;
+use super::shards::{self, Shards, shard_of};
+use crate::db::webhooks::{AttemptRow, EndpointRow};
+use crate::db::{self, Db, now};
+use crate::domain::webhook;
+use crate::error::AppError;
+use crate::events::bus::EventBus;
+use crate::events::cloudevent::{CloudEvent, Projection};
+use crate::events::log::{self, Stored};
+use crate::events::{DomainEvent, EventType, Trace, WebhookInfo};
+use crate::metrics::Metrics;
+use crate::settings::Settings;
+use crate::transaction;
+pub use client::Answer;
+
+/// Events read per batch of a run.
+const BATCH: i64 = 100;
+/// Reports are written at least this often.
+const FLUSH: Duration = Duration::from_millis(100);
+/// Endpoints a sweep looks at.
+const SWEEP_LIMIT: i64 = 1_000;
+/// After a wake-up, wait this long so one look serves a burst of commits.
+const DEBOUNCE: Duration = Duration::from_millis(10);
+/// Commands waiting for the deliverer.
+const COMMANDS: usize = 256;
+
+/// What a use case asks of the deliverer.
+enum Command {
+    /// Deliver `event` to `url` once, now (a test, or a replay of one
+    /// delivery), and answer.
+    Once {
+        url: String,
+        secrets: Vec<String>,
+        event: Box<DomainEvent>,
+        reply: oneshot::Sender<Answer>,
+    },
+    /// The user's endpoints changed (created, enabled, rewound): look again.
+    Wake(String),
+}
+
+/// The use cases' handle on the deliverer (Send; cheap to clone).
+#[derive(Clone)]
+pub struct Webhooks {
+    commands: mpsc::Sender<Command>,
+    /// The receiving end, until the dispatcher takes it.
+    receiver: Arc<Mutex<Option<mpsc::Receiver<Command>>>>,
+    /// How long a one-off delivery may take, answer included.
+    timeout: Duration,
+}
+
+impl Webhooks {
+    pub fn new(settings: &Settings) -> Self {
+        let (commands, receiver) = mpsc::channel(COMMANDS);
+        Self {
+            commands,
+            receiver: Arc::new(Mutex::new(Some(receiver))),
+            timeout: Duration::from_secs_f64(
+                settings.webhook_timeout + settings.webhook_connect_timeout + 1.0,
+            ),
+        }
+    }
+
+    fn take_receiver(&self) -> Option<mpsc::Receiver<Command>> {
+        self.receiver.lock().ok()?.take()
+    }
+
+    /// Delivers `event` to the endpoint once, now, and tells how it went.
+    pub async fn deliver_once(
+        &self,
+        endpoint: &EndpointRow,
+        event: DomainEvent,
+    ) -> Result<Answer, AppError> {
+        let (reply, answer) = oneshot::channel();
+        let command = Command::Once {
+            url: endpoint.url.clone(),
+            secrets: signing_secrets(endpoint, now())
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+            event: Box::new(event),
+            reply,
+        };
+        let busy = || AppError::Busy {
+            retry_after: 1,
+            message: "webhook deliveries are busy: try again",
+        };
+        self.commands.try_send(command).map_err(|_| busy())?;
+        tokio::time::timeout(self.timeout, answer)
+            .await
+            .map_err(|_| busy())?
+            .map_err(|_| busy())
+    }
+
+    /// Tells the deliverer that the user's endpoints changed.
+    pub fn wake(&self, user_id: &str) {
+        // A full queue is recovered by the next sweep.
+        let _ = self.commands.try_send(Command::Wake(user_id.to_owned()));
+    }
+}
+
+/// The secrets that sign now: the current one, and the previous one while
+/// its grace lasts.
+pub fn signing_secrets(endpoint: &EndpointRow, at: NaiveDateTime) -> Vec<&str> {
+    let mut secrets = vec![endpoint.secret.as_str()];
+    if let (Some(previous), Some(until)) =
+        (&endpoint.previous_secret, endpoint.previous_secret_until)
+        && until > at
+    {
+        secrets.push(previous);
+    }
+    secrets
+}
+
+/// How a run ended.
+#[derive(Debug)]
+enum End {
+    /// Nothing left to deliver.
+    CaughtUp,
+    /// Told to stop (its shard is going, the service stops), or the
+    /// endpoint is gone or disabled.
+    Stopped,
+    /// The event after the cursor failed for the `failures`th time.
+    Retry { failures: i32, at: NaiveDateTime },
+    /// The endpoint is to be disabled.
+    Disable { reason: String, gone: bool },
+}
+
+/// What a run tells the deliverer.
+pub(super) struct Report {
+    endpoint_id: String,
+    user_id: String,
+    url: String,
+    epoch: i32,
+    /// The cursor now (everything up to it delivered or not for it).
+    through: Option<i64>,
+    attempts: Vec<AttemptRow>,
+    /// `None`: the run goes on.
+    end: Option<End>,
+}
+
+/// What runs share.
+struct Shared {
+    settings: Arc<Settings>,
+    db: Db,
+    metrics: Arc<Metrics>,
+    log: Logger,
+    client: client::Client,
+    retries: Vec<Duration>,
+}
+
+/// A run under way.
+struct Running {
+    shard: u16,
+    stop: Rc<Cell<bool>>,
+    /// New events arrived while it ran: look again when it ends.
+    dirty: bool,
+}
+
+pub(super) struct Deliverer {
+    shared: Rc<Shared>,
+    bus: EventBus,
+    shards: Shards,
+    running: HashMap<String, Running>,
+    /// Endpoints waiting for a retry, and when.
+    retry_at: HashMap<String, NaiveDateTime>,
+    pending: Vec<Report>,
+    reports: mpsc::Sender<Report>,
+}
+
+impl Deliverer {
+    /// The deliverer, and where its runs report; `None` (logged) when the
+    /// settings do not make a client.
+    pub(super) fn new(
+        settings: Arc<Settings>,
+        db: Db,
+        bus: EventBus,
+        metrics: Arc<Metrics>,
+        log: Logger,
+    ) -> Result<(Self, mpsc::Receiver<Report>), String> {
+        let client = client::Client::new(&settings)?;
+        let retries = settings.webhook_retries()?;
+        let shards = Shards::new(
+            &shards::WEBHOOKS,
+            settings.instance_id.clone(),
+            Duration::from_secs_f64(settings.outbox_lease_ttl),
+        );
+        let (reports, receiver) = mpsc::channel(256);
+        let shared = Rc::new(Shared {
+            settings,
+            db,
+            metrics,
+            log,
+            client,
+            retries,
+        });
+        Ok((
+            Self {
+                shared,
+                bus,
+                shards,
+                running: HashMap::new(),
+                retry_at: HashMap::new(),
+                pending: Vec::new(),
+                reports,
+            },
+            receiver,
+        ))
+    }
+
+    pub(super) async fn run(
+        mut self,
+        fresh: Arc<Fresh>,
+        webhooks: Webhooks,
+        mut reports: mpsc::Receiver<Report>,
+        mut stop: oneshot::Receiver<()>,
+    ) {
+        let Some(mut commands) = webhooks.take_receiver() else {
+            warn!(
+                self.shared.log,
+                "webhook deliverer started twice: not delivering"
+            );
+            return;
+        };
+        let sweep_every = Duration::from_secs_f64(self.shared.settings.webhook_sweep_interval);
+        let mut next_sweep = tokio::time::Instant::now();
+        let mut flush = tokio::time::interval(FLUSH);
+        flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let wake_at = self
+                .retry_at
+                .values()
+                .min()
+                .map(|at| tokio::time::Instant::now() + (*at - now()).to_std().unwrap_or_default())
+                .map_or(next_sweep, |at| at.min(next_sweep));
+            tokio::select! {
+                _ = &mut stop => break,
+                Some(report) = reports.recv() => {
+                    // A run's end is recorded at once: until its cursor is
+                    // written, a sweep would start the endpoint again from
+                    // the old one and deliver twice.
+                    let ends = report.end.is_some();
+                    self.take(report).await;
+                    if ends || self.pending.len() >= 64 {
+                        self.flush().await;
+                    }
+                }
+                _ = flush.tick() => self.flush().await,
+                () = fresh.wake.notified() => {
+                    tokio::time::sleep(DEBOUNCE).await;
+                    let users: Vec<String> = fresh.take().into_iter().collect();
+                    self.look_at(&users).await;
+                }
+                Some(command) = commands.recv() => match command {
+                    Command::Once { url, secrets, event, reply } => {
+                        let shared = self.shared.clone();
+                        actix_rt::spawn(async move {
+                            let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+                            let answer = shared.post(&url, &event, &secrets).await;
+                            let _ = reply.send(answer);
+                        });
+                    }
+                    Command::Wake(user) => self.look_at(&[user]).await,
+                },
+                () = tokio::time::sleep_until(wake_at) => {
+                    if tokio::time::Instant::now() >= next_sweep {
+                        next_sweep = tokio::time::Instant::now() + sweep_every;
+                        self.tick().await;
+                    }
+                    self.sweep().await;
+                }
+            }
+        }
+        // Stop every run after its current delivery; record what they did.
+        for run in self.running.values() {
+            run.stop.set(true);
+        }
+        let deadline = tokio::time::Instant::now()
+            + Duration::from_secs_f64(self.shared.settings.webhook_timeout + 1.0);
+        while !self.running.is_empty() {
+            match tokio::time::timeout_at(deadline, reports.recv()).await {
+                Ok(Some(report)) => self.take(report).await,
+                _ => break,
+            }
+        }
+        self.flush().await;
+        if let Ok(mut pooled) = self.shared.db.get().await {
+            let _ = self.shards.release_all(&mut pooled.conn()).await;
+        }
+    }
+
+    /// Renews, rebalances and takes webhook shards; stops the runs of
+    /// shards no longer held.
+    async fn tick(&mut self) {
+        if !self.shards.due(now()) {
+            return;
+        }
+        let Ok(mut pooled) = self.shared.db.get().await else {
+            return;
+        };
+        let busy: HashSet<u16> = self.running.values().map(|r| r.shard).collect();
+        let before = self.shards.held();
+        if let Err(e) = self
+            .shards
+            .tick(&mut pooled.conn(), |shard| busy.contains(&shard))
+            .await
+        {
+            warn!(self.shared.log, "renewing webhook shards failed"; "error" => e.to_string());
+            self.shards.lapse();
+        }
+        if self.shards.held() != before {
+            info!(self.shared.log, "webhook shards rebalanced";
+                "held" => self.shards.held(), "before" => before, "of" => shards::SHARDS);
+        }
+        self.shared
+            .metrics
+            .webhook_shards
+            .set(i64::try_from(self.shards.held()).unwrap_or(0));
+        for (id, run) in &self.running {
+            if !self.shards.held_shard(run.shard) {
+                slog::debug!(self.shared.log, "webhook run stops: its shard went"; "endpoint" => id);
+                run.stop.set(true);
+            }
+        }
+    }
+
+    /// Starts the runs due: endpoints behind their user's log whose retry
+    /// (if any) has come.
+    async fn sweep(&mut self) {
+        let t = now();
+        self.retry_at.retain(|_, at| *at > t);
+        let due = match self.shared.db.get().await {
+            Ok(mut pooled) => db::webhooks::due(&mut pooled.conn(), t, SWEEP_LIMIT).await,
+            Err(e) => {
+                warn!(self.shared.log, "looking for webhook deliveries failed"; "error" => e.to_string());
+                return;
+            }
+        };
+        match due {
+            Ok(endpoints) => self.start(endpoints),
+            Err(e) => {
+                warn!(self.shared.log, "looking for webhook deliveries failed"; "error" => e.to_string());
+            }
+        }
+    }
+
+    /// Starts (or marks for another look) the enabled endpoints of `users`.
+    async fn look_at(&mut self, users: &[String]) {
+        if users.is_empty() || self.shards.held() == 0 {
+            return;
+        }
+        let ids: Vec<&str> = users
+            .iter()
+            .map(String::as_str)
+            .filter(|u| self.shards.serves(u))
+            .collect();
+        if ids.is_empty() {
+            return;
+        }
+        let found = match self.shared.db.get().await {
+            Ok(mut pooled) => db::webhooks::enabled_of_users(&mut pooled.conn(), &ids).await,
+            Err(e) => {
+                warn!(self.shared.log, "reading webhook endpoints failed"; "error" => e.to_string());
+                return;
+            }
+        };
+        match found {
+            Ok(endpoints) => self.start(endpoints),
+            Err(e) => {
+                warn!(self.shared.log, "reading webhook endpoints failed"; "error" => e.to_string());
+            }
+        }
+    }
+
+    fn start(&mut self, endpoints: Vec<EndpointRow>) {
+        let t = now();
+        for endpoint in endpoints {
+            if !self.shards.serves(&endpoint.user_id) {
+                continue;
+            }
+            if let Some(run) = self.running.get_mut(&endpoint.id) {
+                run.dirty = true;
+                continue;
+            }
+            let waiting = self
+                .retry_at
+                .get(&endpoint.id)
+                .copied()
+                .or(endpoint.next_attempt_at)
+                .filter(|at| *at > t);
+            if let Some(at) = waiting {
+                self.retry_at.insert(endpoint.id.clone(), at);
+                continue;
+            }
+            let stop = Rc::new(Cell::new(false));
+            self.running.insert(
+                endpoint.id.clone(),
+                Running {
+                    shard: shard_of(&endpoint.user_id),
+                    stop: stop.clone(),
+                    dirty: false,
+                },
+            );
+            actix_rt::spawn(deliver(
+                self.shared.clone(),
+                endpoint,
+                stop,
+                self.reports.clone(),
+            ));
+        }
+    }
+
+    /// Takes a run's report in; a run that ended is forgotten (and started
+    /// again when events came in meanwhile).
+    async fn take(&mut self, report: Report) {
+        if let Some(end) = &report.end {
+            let run = self.running.remove(&report.endpoint_id);
+            match end {
+                End::Retry { at, .. } => {
+                    self.retry_at.insert(report.endpoint_id.clone(), *at);
+                }
+                End::CaughtUp if run.is_some_and(|r| r.dirty) => {
+                    let user = report.user_id.clone();
+                    self.pending.push(report);
+                    // Recorded first, so the new run starts from the cursor.
+                    self.flush().await;
+                    self.look_at(&[user]).await;
+                    return;
+                }
+                _ => {}
+            }
+        }
+        self.pending.push(report);
+    }
+
+    /// Writes the reports taken so far in one transaction; a disabled
+    /// endpoint's `webhook.disabled` event goes in with it.
+    async fn flush(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let reports = std::mem::take(&mut self.pending);
+        let bus = self.bus.clone();
+        let at = now();
+        let written: Result<Vec<DomainEvent>, AppError> = async {
+            transaction!(self.shared.db, |conn| {
+                let mut events = Vec::new();
+                let mut attempts = Vec::new();
+                for report in &reports {
+                    events.extend(record(conn, &bus, report, at).await?);
+                    attempts.extend(report.attempts.iter().cloned());
+                }
+                db::webhooks::record_attempts(conn, &attempts).await?;
+                Ok(events)
+            })
+        }
+        .await;
+        match written {
+            Ok(events) => {
+                for report in &reports {
+                    if let Some(End::Disable { reason, gone }) = &report.end {
+                        let why = if *gone { "gone" } else { "failing" };
+                        self.shared
+                            .metrics
+                            .webhook_endpoints_disabled
+                            .with_label_values(&[why])
+                            .inc();
+                        warn!(self.shared.log, "webhook endpoint disabled";
+                            "endpoint" => &report.endpoint_id, "user_id" => &report.user_id,
+                            "url" => &report.url, "reason" => reason);
+                    }
+                }
+                self.bus.committed(events);
+            }
+            Err(e) => {
+                // Kept for the next flush; what was delivered meanwhile is
+                // delivered again after a crash (at least once).
+                warn!(self.shared.log, "recording webhook deliveries failed"; "error" => e.chain());
+                let mut reports = reports;
+                reports.append(&mut self.pending);
+                self.pending = reports;
+            }
+        }
+    }
+}
+
+/// Writes what one report says (inside the flush's transaction); the
+/// `webhook.disabled` event, when it disables its endpoint.
+async fn record(
+    conn: &mut db::Conn<'_>,
+    bus: &EventBus,
+    report: &Report,
+    at: NaiveDateTime,
+) -> Result<Option<DomainEvent>, AppError> {
+    if let Some(seq) = report.through {
+        db::webhooks::advance(conn, &report.endpoint_id, report.epoch, seq).await?;
+    }
+    match &report.end {
+        Some(End::Retry { failures, at }) => {
+            db::webhooks::failed(conn, &report.endpoint_id, report.epoch, *failures, *at).await?;
+            Ok(None)
+        }
+        Some(End::Disable { reason, .. }) => {
+            if !db::webhooks::disable(conn, &report.endpoint_id, reason, at).await? {
+                return Ok(None);
+            }
+            let info = WebhookInfo {
+                endpoint_id: Uuid::parse_str(&report.endpoint_id).map_err(AppError::internal)?,
+                url: report.url.clone(),
+                reason: reason.clone(),
+            };
+            let trace = Trace::for_request(&Uuid::now_v7().to_string(), None);
+            let event = bus
+                .record_webhook(
+                    conn,
+                    &trace,
+                    &report.user_id,
+                    EventType::WebhookDisabled,
+                    info,
+                )
+                .await?;
+            Ok(Some(event))
+        }
+        _ => Ok(None),
+    }
+}
+
+impl Shared {
+    /// Posts `event` to `url`, signed with `secrets`, and counts it.
+    async fn post(&self, url: &str, event: &DomainEvent, secrets: &[&str]) -> Answer {
+        let body = CloudEvent::new(
+            event,
+            Projection::primary(event.event_type),
+            &self.settings.event_source,
+        )
+        .to_vec();
+        let id = event.id.to_string();
+        let answer = self
+            .client
+            .deliver(client::Delivery {
+                url,
+                id: &id,
+                body,
+                secrets,
+            })
+            .await;
+        let outcome = if answer.delivered() {
+            "delivered"
+        } else if answer.gone() {
+            "gone"
+        } else {
+            "failed"
+        };
+        self.metrics
+            .webhook_deliveries
+            .with_label_values(&[outcome])
+            .inc();
+        self.metrics
+            .webhook_latency
+            .observe(answer.latency.as_secs_f64());
+        answer
+    }
+
+    /// The wait before the `failures`th retry, with ±10 % jitter; `None`
+    /// once the schedule is spent.
+    fn retry_after(&self, failures: i32) -> Option<chrono::Duration> {
+        let wait = self
+            .retries
+            .get(usize::try_from(failures).ok()?.checked_sub(1)?)?;
+        let jittered = wait.mul_f64(0.9 + rand::rng().random::<f64>() * 0.2);
+        chrono::Duration::from_std(jittered).ok()
+    }
+
+    /// The whole schedule, for the message that disables an endpoint.
+    fn schedule_span(&self) -> String {
+        let total: Duration = self.retries.iter().sum();
+        let hours = total.as_secs_f64() / 3600.0;
+        if hours >= 1.0 {
+            format!("{hours:.0} h")
+        } else {
+            format!("{:.0} s", total.as_secs_f64())
+        }
+    }
+}
+
+/// A run: delivers the endpoint's events after its cursor, in order, until
+/// none is left, one fails, or it is told to stop.
+async fn deliver(
+    shared: Rc<Shared>,
+    endpoint: EndpointRow,
+    stop: Rc<Cell<bool>>,
+    reports: mpsc::Sender<Report>,
+) {
+    let mut cursor = endpoint.delivered_seq;
+    let mut epoch = endpoint.cursor_epoch;
+    let mut failures = endpoint.failures;
+    let report = |endpoint: &EndpointRow, epoch, through, attempts, end| Report {
+        endpoint_id: endpoint.id.clone(),
+        user_id: endpoint.user_id.clone(),
+        url: endpoint.url.clone(),
+        epoch,
+        through,
+        attempts,
+        end,
+    };
+    loop {
+        // Each batch reads the endpoint again: a change of URL, filter or
+        // secret applies from the next batch on; a replay moves the cursor.
+        let current = match shared.db.get().await {
+            Ok(mut pooled) => db::webhooks::by_id(&mut pooled.conn(), &endpoint.id).await,
+            Err(e) => Err(diesel::result::Error::QueryBuilderError(
+                e.to_string().into(),
+            )),
+        };
+        let current = match current {
+            Ok(Some(current)) if current.enabled && !stop.get() => current,
+            Ok(_) => {
+                let _ = reports
+                    .send(report(
+                        &endpoint,
+                        epoch,
+                        None,
+                        Vec::new(),
+                        Some(End::Stopped),
+                    ))
+                    .await;
+                return;
+            }
+            Err(e) => {
+                warn!(shared.log, "reading a webhook endpoint failed"; "endpoint" => &endpoint.id, "error" => e.to_string());
+                let _ = reports
+                    .send(report(
+                        &endpoint,
+                        epoch,
+                        None,
+                        Vec::new(),
+                        Some(End::Stopped),
+                    ))
+                    .await;
+                return;
+            }
+        };
+        if current.cursor_epoch != epoch {
+            (cursor, epoch, failures) = (
+                current.delivered_seq,
+                current.cursor_epoch,
+                current.failures,
+            );
+        } else {
+            cursor = cursor.max(current.delivered_seq);
+        }
+        let rows = match shared.db.get().await {
+            Ok(mut pooled) => {
+                db::events::after(&mut pooled.conn(), &current.user_id, cursor, BATCH).await
+            }
+            Err(e) => Err(diesel::result::Error::QueryBuilderError(
+                e.to_string().into(),
+            )),
+        };
+        let rows = match rows {
+            Ok(rows) => rows,
+            Err(e) => {
+                warn!(shared.log, "reading events for a webhook failed"; "endpoint" => &endpoint.id, "error" => e.to_string());
+                let _ = reports
+                    .send(report(
+                        &current,
+                        epoch,
+                        None,
+                        Vec::new(),
+                        Some(End::Stopped),
+                    ))
+                    .await;
+                return;
+            }
+        };
+        if rows.is_empty() {
+            let _ = reports
+                .send(report(
+                    &current,
+                    epoch,
+                    Some(cursor),
+                    Vec::new(),
+                    Some(End::CaughtUp),
+                ))
+                .await;
+            return;
+        }
+        let mut attempts = Vec::new();
+        for row in rows {
+            if stop.get() {
+                let _ = reports
+                    .send(report(
+                        &current,
+                        epoch,
+                        Some(cursor),
+                        attempts,
+                        Some(End::Stopped),
+                    ))
+                    .await;
+                return;
+            }
+            let event = match log::decode(&row, &shared.metrics, &shared.log) {
+                Stored::Event(event) => *event,
+                Stored::Unreadable { seq } => {
+                    cursor = seq;
+                    continue;
+                }
+            };
+            if !webhook::matches(&current.event_types, event.event_type.as_str()) {
+                cursor = row.seq;
+                continue;
+            }
+            let t = now();
+            let answer = shared
+                .post(&current.url, &event, &signing_secrets(&current, t))
+                .await;
+            let mut attempt = AttemptRow {
+                id: Uuid::now_v7().to_string(),
+                endpoint_id: current.id.clone(),
+                event_id: event.id.to_string(),
+                seq: event.seq,
+                event_type: event.event_type.as_str().to_owned(),
+                attempt: failures + 1,
+                status: answer.status.map(i32::from),
+                latency_ms: answer.latency.as_secs_f64() * 1000.0,
+                error: answer.error.clone(),
+                next_retry_at: None,
+                created_at: t,
+            };
+            if answer.delivered() {
+                attempts.push(attempt);
+                cursor = row.seq;
+                failures = 0;
+                continue;
+            }
+            failures += 1;
+            let last = answer.error.clone().unwrap_or_default();
+            let end = if answer.gone() {
+                End::Disable {
+                    reason: "the receiver answered 410 Gone".into(),
+                    gone: true,
+                }
+            } else {
+                match shared.retry_after(failures) {
+                    Some(wait) => {
+                        attempt.next_retry_at = Some(t + wait);
+                        End::Retry {
+                            failures,
+                            at: t + wait,
+                        }
+                    }
+                    None => End::Disable {
+                        reason: format!(
+                            "{failures} delivery attempts over {} failed; the last: {last}",
+                            shared.schedule_span()
+                        ),
+                        gone: false,
+                    },
+                }
+            };
+            attempts.push(attempt);
+            let _ = reports
+                .send(report(&current, epoch, Some(cursor), attempts, Some(end)))
+                .await;
+            return;
+        }
+        if reports
+            .send(report(&current, epoch, Some(cursor), attempts, None))
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+}
