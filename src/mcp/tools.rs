@@ -18,6 +18,7 @@ use crate::error::AppError;
 use crate::events::Trace;
 use crate::service::activity::{self, ActivityParams};
 use crate::service::reminders::{self, ReminderListParams};
+use crate::service::webhooks::{self, AttemptsQuery};
 use crate::service::{Context, tags, tasks};
 
 /// Whether a tool only reads, or may change the user's data.
@@ -325,7 +326,77 @@ fn build() -> Vec<Entry> {
             params::<ActivityParams>(),
             named("ActivityPage"),
         ),
+        entry(
+            "list_webhooks",
+            "List webhooks",
+            "The user's webhook endpoints: where their events are POSTed as signed CloudEvents, \
+             which event types each takes, and whether it is enabled (or why the service disabled it).",
+            Reads,
+            fields(&[]),
+            list_of("webhooks", "Webhook"),
+        ),
+        entry(
+            "add_webhook",
+            "Add a webhook",
+            "POST the user's events to `url` from now on (`event_types`: types such as \
+             task.completed or families such as task.*; none: every type). Returns the signing \
+             `secret` (Standard Webhooks) this once.",
+            Adds,
+            named("WebhookInput"),
+            extended(
+                &[(
+                    "secret",
+                    json!({"type": "string", "description": "whsec_…: shown this once"}),
+                    true,
+                )],
+                named("Webhook"),
+            ),
+        ),
+        entry(
+            "update_webhook",
+            "Update a webhook",
+            "Change a webhook's URL, description, event types, or `enabled` (true re-enables a \
+             disabled one: delivery resumes where it stopped).",
+            Changes { idempotent: true },
+            extended(
+                &[("webhook_id", webhook_id_schema(), true)],
+                named("WebhookPatch"),
+            ),
+            named("Webhook"),
+        ),
+        entry(
+            "delete_webhook",
+            "Delete a webhook",
+            "Delete a webhook endpoint; nothing more is delivered to it.",
+            Destroys { idempotent: false },
+            fields(&[("webhook_id", webhook_id_schema(), true)]),
+            fields(&[("deleted", webhook_id_schema(), true)]),
+        ),
+        entry(
+            "test_webhook",
+            "Test a webhook",
+            "Send a `webhook.test` event to the endpoint now and return how it answered.",
+            Adds,
+            fields(&[("webhook_id", webhook_id_schema(), true)]),
+            named("WebhookAttempt"),
+        ),
+        entry(
+            "webhook_deliveries",
+            "Webhook deliveries",
+            "The endpoint's most recent delivery attempts, newest first: event, HTTP status, \
+             latency, error, next retry.",
+            Reads,
+            extended(
+                &[("webhook_id", webhook_id_schema(), true)],
+                params::<AttemptsQuery>(),
+            ),
+            list_of("attempts", "WebhookAttempt"),
+        ),
     ]
+}
+
+fn webhook_id_schema() -> Value {
+    json!({"type": "string", "format": "uuid", "description": "the webhook's id (see list_webhooks)"})
 }
 
 /// Runs tool `name` for `user`; the result is the tool's structured output.
@@ -415,6 +486,30 @@ pub async fn call(
         }
         "list_reminders" => json!({ "reminders": reminders::list(ctx, user, args.rest()?).await? }),
         "activity_log" => out(activity::list(ctx, user, args.rest()?).await?)?,
+        "list_webhooks" => {
+            args.done()?;
+            json!({ "webhooks": webhooks::list(ctx, user).await? })
+        }
+        "add_webhook" => out(webhooks::create(ctx, user, args.rest()?).await?)?,
+        "update_webhook" => {
+            let id = args.webhook_id()?;
+            out(webhooks::update(ctx, user, id, args.rest()?).await?)?
+        }
+        "delete_webhook" => {
+            let id = args.webhook_id()?;
+            args.done()?;
+            webhooks::delete(ctx, user, id).await?;
+            json!({ "deleted": id.to_string() })
+        }
+        "test_webhook" => {
+            let id = args.webhook_id()?;
+            args.done()?;
+            out(webhooks::test(ctx, user, id).await?)?
+        }
+        "webhook_deliveries" => {
+            let id = args.webhook_id()?;
+            json!({ "attempts": webhooks::attempts(ctx, user, id, args.rest()?).await? })
+        }
         other => {
             return Err(AppError::invalid(
                 "name",
@@ -452,6 +547,12 @@ impl Args {
         let raw: String = self.required("task_id")?;
         TaskId::parse(&raw)
             .ok_or_else(|| AppError::invalid("task_id", "must be a task id (a UUID)"))
+    }
+
+    fn webhook_id(&mut self) -> Result<uuid::Uuid, AppError> {
+        let raw: String = self.required("webhook_id")?;
+        uuid::Uuid::parse_str(&raw)
+            .map_err(|_| AppError::invalid("webhook_id", "must be a webhook id (a UUID)"))
     }
 
     /// The remaining arguments, as one input struct.
@@ -508,7 +609,7 @@ mod tests {
                 tool.name
             );
         }
-        assert_eq!(catalog().len(), 20);
+        assert_eq!(catalog().len(), 26);
     }
 
     #[test]

@@ -111,7 +111,7 @@ fn tool_names(tools: &[rmcp::model::Tool]) -> Vec<String> {
     tools.iter().map(|t| t.name.to_string()).collect()
 }
 
-const ALL_TOOLS: [&str; 20] = [
+const ALL_TOOLS: [&str; 26] = [
     "add_task",
     "quick_add",
     "list_tasks",
@@ -132,6 +132,12 @@ const ALL_TOOLS: [&str; 20] = [
     "cancel_reminder",
     "list_reminders",
     "activity_log",
+    "list_webhooks",
+    "add_webhook",
+    "update_webhook",
+    "delete_webhook",
+    "test_webhook",
+    "webhook_deliveries",
 ];
 
 #[actix_web::test]
@@ -539,7 +545,9 @@ async fn a_read_token_sees_and_calls_only_reading_tools(#[case] backend: Backend
             "get_task",
             "list_tags",
             "list_reminders",
-            "activity_log"
+            "activity_log",
+            "list_webhooks",
+            "webhook_deliveries"
         ]
     );
     assert!(
@@ -804,4 +812,74 @@ async fn a_configured_public_url_and_identity_provider_are_published() {
     )
     .await;
     assert_eq!(status, 200);
+}
+
+/// Webhooks through the tools: the same endpoints, deliveries and refusals
+/// as through REST.
+#[apply(backends)]
+#[actix_web::test]
+async fn an_assistant_manages_webhooks(#[case] backend: Backend) {
+    use crate::support::webhooks::Receiver;
+    let app = crate::helpers::spawn_app_with(backend, crate::webhooks::webhooks_on).await;
+    let user = app.signup().await;
+    let client = connect(&app, &user).await;
+    let receiver = Receiver::start().await;
+    let created = ok(
+        &client,
+        "add_webhook",
+        json!({"url": receiver.url(), "event_types": ["task.*"], "description": "from the assistant"}),
+    )
+    .await;
+    let secret = created["secret"].as_str().unwrap();
+    assert!(secret.starts_with("whsec_"));
+    receiver.verify_with(&[secret]);
+    let id = created["id"].as_str().unwrap().to_owned();
+    ok(&client, "add_task", json!({"title": "hooked"})).await;
+    let delivered = receiver
+        .wait_for(1, std::time::Duration::from_secs(20))
+        .await;
+    assert_eq!(delivered[0].event_type(), "task.created");
+    assert_eq!(delivered[0].verified_by, [0]);
+    let tested = ok(&client, "test_webhook", json!({"webhook_id": id})).await;
+    assert_eq!(tested["status"], 204);
+    let listed = ok(&client, "list_webhooks", json!({})).await;
+    assert_eq!(listed["webhooks"][0]["id"], id.as_str());
+    assert!(listed["webhooks"][0].get("secret").is_none());
+    let rest = app.get("/api/v1/webhooks", &user.token).await.expect(200);
+    assert_eq!(rest.body, listed["webhooks"]);
+    let attempts = ok(
+        &client,
+        "webhook_deliveries",
+        json!({"webhook_id": id, "limit": 10}),
+    )
+    .await;
+    let kinds: Vec<&str> = attempts["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["event_type"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.contains(&"webhook.test") && kinds.contains(&"task.created"),
+        "{kinds:?}"
+    );
+    let paused = ok(
+        &client,
+        "update_webhook",
+        json!({"webhook_id": id, "enabled": false}),
+    )
+    .await;
+    assert_eq!(paused["enabled"], false);
+    let bad = refused(
+        &client,
+        "add_webhook",
+        json!({"url": "http://10.0.0.1/hook"}),
+    )
+    .await;
+    assert_eq!(bad["code"], "validation_failed");
+    assert!(bad["details"]["url"].is_string(), "{bad}");
+    let deleted = ok(&client, "delete_webhook", json!({"webhook_id": id})).await;
+    assert_eq!(deleted["deleted"], id.as_str());
+    let gone = refused(&client, "test_webhook", json!({"webhook_id": id})).await;
+    assert_eq!(gone["code"], "not_found");
 }

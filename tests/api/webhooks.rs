@@ -19,7 +19,7 @@ use crate::support::webhooks::{Answer, Delivery, Receiver};
 const WAIT: Duration = Duration::from_secs(20);
 
 /// Webhooks to loopback allowed, and a quick retry schedule.
-fn webhooks_on(s: &mut Settings) {
+pub(crate) fn webhooks_on(s: &mut Settings) {
     s.webhook_allowed_hosts = "127.0.0.1".into();
     s.webhook_retry_schedule = "50ms, 100ms, 200ms, 300ms, 400ms, 500ms, 500ms, 500ms".into();
     s.webhook_sweep_interval = 0.1;
