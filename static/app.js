@@ -9,6 +9,7 @@
 //   live.js      the WebSocket: changes from elsewhere, reminders
 //   keys.js      shortcuts
 //   settings.js  profile, notifications, API tokens
+//   webhooks.js  the settings' webhooks
 //   messages.js, dom.js  the message line, element helpers
 // and this module: the session, the list's actions, undo, and wiring.
 //
@@ -30,6 +31,7 @@ import { mountQuickAdd } from './quickadd.js';
 import { mountSettings } from './settings.js';
 import { PAGE_SIZE, load, setView, state, timeZone } from './state.js';
 import { dueInWords, viewFromHash } from './views.js';
+import { disabledInWords } from './webhooks.js';
 
 const SEARCH_DEBOUNCE_MS = 300;
 const UNDO_MS = 5000;
@@ -56,6 +58,7 @@ const live = createLive({
   badge: $('#live-state'),
   onChange: liveRefresh,
   onReminder: (message) => remind(message),
+  onWebhookDisabled: (message) => webhookDisabled(message),
   onOpen: () => {
     if (isUnreachable()) {
       clearMessage();
@@ -118,19 +121,30 @@ function showApp() {
   live.start(state.user.id);
 }
 
-// A reminder that fired: a toast in the page and, if the user allowed it, a
-// notification from the browser.
+// A toast in the page and, if the user allowed it, a notification from the
+// browser (`tag`: one per thing told).
+function toast(text, tag, kind = '') {
+  const close = el('button', { type: 'button', class: 'toast-close', 'aria-label': 'Dismiss', text: '✕' });
+  const shown = el('div', { class: `toast${kind ? ` toast-${kind}` : ''}`, role: 'alert' }, el('span', { text }), close);
+  close.addEventListener('click', () => shown.remove());
+  $('#toasts').append(shown);
+  setTimeout(() => shown.remove(), TOAST_MS);
+  if ('Notification' in window && Notification.permission === 'granted') {
+    new Notification('taskstream', { body: text, tag });
+  }
+}
+
+// A reminder that fired.
 function remind(message) {
   const due = message.due_at ? ` — due ${dueInWords(message.due_at, timeZone())}` : '';
-  const text = `Reminder: ${message.title}${due}`;
-  const close = el('button', { type: 'button', class: 'toast-close', 'aria-label': 'Dismiss', text: '✕' });
-  const toast = el('div', { class: 'toast', role: 'alert' }, el('span', { text }), close);
-  close.addEventListener('click', () => toast.remove());
-  $('#toasts').append(toast);
-  setTimeout(() => toast.remove(), TOAST_MS);
-  if ('Notification' in window && Notification.permission === 'granted') {
-    new Notification('taskstream', { body: text, tag: message.task_id });
-  }
+  toast(`Reminder: ${message.title}${due}`, message.task_id);
+}
+
+// The service disabled a webhook (410 Gone, or its retries spent): said in
+// a toast, and the settings' list shows it if open.
+function webhookDisabled(message) {
+  toast(disabledInWords(message), message.event_id, 'webhook');
+  settings.webhooksChanged().catch(showError);
 }
 
 // ---------------------------------------------------------------- Undo

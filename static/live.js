@@ -13,11 +13,12 @@ const CLOSE_UNAUTHORIZED = 4001;
 
 /**
  * `onChange()` runs when something of the user's changed (or may have: a
- * resync), `onReminder(message)` when a reminder fires, `onOpen()` when a
- * connection is (re)established, `onEnded()` when the server ended the
- * session.
+ * resync), `onReminder(message)` when a reminder fires,
+ * `onWebhookDisabled(message)` when the service disabled one of the user's
+ * webhooks, `onOpen()` when a connection is (re)established, `onEnded()`
+ * when the server ended the session.
  */
-export function createLive({ badge, onChange, onReminder, onOpen, onEnded }) {
+export function createLive({ badge, onChange, onReminder, onWebhookDisabled = () => {}, onOpen, onEnded }) {
   let socket = null;
   let lastSeq = null;
   let userId = null;
@@ -48,7 +49,12 @@ export function createLive({ badge, onChange, onReminder, onOpen, onEnded }) {
         onChange();
       }
       if (typeof message.seq === 'number') lastSeq = message.seq;
-      if (message.type === 'event') onChange();
+      if (message.type === 'event') {
+        // Every event may change what the page shows: webhook events
+        // (`task_id` and `task` null) appear in the activity log.
+        onChange();
+        if (message.event_type === 'webhook.disabled') onWebhookDisabled(message);
+      }
       if (message.type === 'reminder') onReminder(message);
       if (message.type === 'resync_required') {
         lastSeq = message.last_seq;

@@ -99,7 +99,9 @@ export function markFields(form, details, inputOf) {
     const note = el('span', { class: 'field-error', id: `${input.id}-error`, text: why });
     input.setAttribute('aria-invalid', 'true');
     input.setAttribute('aria-errormessage', note.id);
-    input.closest('label').append(note);
+    // Under the input, in its label; a group of choices (a fieldset) takes
+    // it at its end.
+    input.closest('label, fieldset').append(note);
     first ??= input;
   }
   first?.focus();

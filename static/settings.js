@@ -1,13 +1,19 @@
-// Settings: the profile (name, time zone), browser notifications, and the
-// API tokens that assistants use (created, shown once, revoked).
+// Settings: the profile (name, time zone), browser notifications, the
+// API tokens that assistants use (created, shown once, revoked), and the
+// webhooks (webhooks.js).
 
 import { api } from './api.js';
 import { $, el, formatMoment } from './dom.js';
 import { run, showMessage, submit } from './messages.js';
 import { state, timeZone } from './state.js';
+import { mountWebhooks } from './webhooks.js';
 
-/** Wires the settings view; returns `show(open)` and `reset()` (on logout). */
+/**
+ * Wires the settings view; returns `show(open)`, `reset()` (on logout) and
+ * `webhooksChanged()` (re-reads the webhooks if the view is open).
+ */
 export function mountSettings() {
+  const webhooks = mountWebhooks();
   const show = (open) => {
     $('#settings-view').hidden = !open;
     $('#app-view').hidden = open;
@@ -16,9 +22,10 @@ export function mountSettings() {
     toggle.setAttribute('aria-expanded', String(open));
     if (open) {
       fillProfile();
-      return refreshTokens();
+      return Promise.all([refreshTokens(), webhooks.refresh()]);
     }
     hideSecret();
+    webhooks.hide();
     return Promise.resolve();
   };
 
@@ -85,6 +92,10 @@ export function mountSettings() {
     reset() {
       hideSecret();
       $('#token-list').replaceChildren();
+      webhooks.reset();
+    },
+    webhooksChanged() {
+      return $('#settings-view').hidden ? Promise.resolve() : webhooks.refresh();
     },
   };
 }

@@ -47,7 +47,6 @@ pub struct EndpointChanges {
     pub url: Option<String>,
     pub description: Option<String>,
     pub event_types: Option<String>,
-    pub enabled: Option<bool>,
     pub updated_at: Option<NaiveDateTime>,
 }
 
@@ -131,6 +130,20 @@ pub async fn enable(conn: &mut Conn<'_>, id: &str, at: NaiveDateTime) -> QueryRe
             webhook_endpoints::disabled_reason.eq(None::<String>),
             webhook_endpoints::disabled_at.eq(None::<NaiveDateTime>),
             webhook_endpoints::cursor_epoch.eq(webhook_endpoints::cursor_epoch + 1),
+            webhook_endpoints::updated_at.eq(at),
+        ))
+        .execute(c)
+        .await
+        .map(drop))
+}
+
+/// Pauses an endpoint at its user's wish: its events wait.
+pub async fn pause(conn: &mut Conn<'_>, id: &str, at: NaiveDateTime) -> QueryResult<()> {
+    db_run!(conn, |c| diesel::update(webhook_endpoints::table.find(id))
+        .set((
+            webhook_endpoints::enabled.eq(false),
+            webhook_endpoints::disabled_reason.eq(None::<String>),
+            webhook_endpoints::disabled_at.eq(Some(at)),
             webhook_endpoints::updated_at.eq(at),
         ))
         .execute(c)

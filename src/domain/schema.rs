@@ -325,3 +325,31 @@ impl PartialSchema for crate::service::reminders::ReminderInput {
 }
 
 impl ToSchema for crate::service::reminders::ReminderInput {}
+
+impl PartialSchema for crate::service::webhooks::ReplayInput {
+    fn schema() -> RefOr<Schema> {
+        let one = json!({
+            "type": "object", "additionalProperties": false, "required": ["event_id"],
+            "properties": {
+                "event_id": {"type": "string", "format": "uuid",
+                    "description": "one of the user's events: delivered again, now"},
+                "since_seq": {"type": "null"},
+            },
+        });
+        let since = json!({
+            "type": "object", "additionalProperties": false, "required": ["since_seq"],
+            "properties": {
+                "since_seq": {"type": "integer", "minimum": 1,
+                    "description": "everything from this sequence number on is delivered again, in order"},
+                "event_id": {"type": "null"},
+            },
+        });
+        let schema = json!({
+            "description": "exactly one of `event_id` and `since_seq`",
+            "oneOf": [one, since],
+        });
+        serde_json::from_value(schema).unwrap_or_default()
+    }
+}
+
+impl ToSchema for crate::service::webhooks::ReplayInput {}

@@ -173,9 +173,7 @@ pub fn parse_url(url: &str, policy: &AddressPolicy) -> Result<String, String> {
         return Err("must name a host".into());
     }
     if let Some(why) = policy.refuses_host(host) {
-        return Err(format!(
-            "must not point inside the network: {why} (an operator may allow it in WEBHOOK_ALLOWED_HOSTS)"
-        ));
+        return Err(format!("must point to a public host: {why}"));
     }
     Ok(url.to_owned())
 }

@@ -212,11 +212,15 @@ fn without_null(schema: &mut Value) {
     }
 }
 
-/// Links from the operations that create tasks and tags to every operation
-/// on one of them, so that clients (and stateful fuzzers) can follow them.
+/// Links from the operations that create tasks, tags and webhooks to every
+/// operation on one of them, so that clients (and stateful fuzzers) can follow them.
 fn link_created(paths: &mut serde_json::Map<String, Value>) {
     for prefix in ["/api/{user_id}", "/api/v1"] {
-        for (collection, id) in [("tasks", "task_id"), ("tags", "tag_id")] {
+        for (collection, id) in [
+            ("tasks", "task_id"),
+            ("tags", "tag_id"),
+            ("webhooks", "webhook_id"),
+        ] {
             let create = format!("{prefix}/{collection}");
             let item = format!("{prefix}/{collection}/{{{id}}}");
             let mut links = serde_json::Map::new();
@@ -314,10 +318,10 @@ fn declare_shared_errors(path: &str, method: &str, op: &mut Value) {
         };
         shared.insert("403", refusal);
     }
-    if has("task_id", "path") || has("tag_id", "path") {
+    if has("task_id", "path") || has("tag_id", "path") || has("webhook_id", "path") {
         shared.insert(
             "404",
-            "no such task or tag for this user (also for another user's ids)",
+            "no such task, tag or webhook for this user (also for another user's ids)",
         );
     }
     if if_match {

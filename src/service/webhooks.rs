@@ -54,8 +54,9 @@ pub struct WebhookPatch {
     pub description: Option<String>,
     #[schema(value_type = Option<Vec<crate::domain::schema::EventTypePattern>>, max_items = 20)]
     pub event_types: Option<Vec<String>>,
-    /// `true` enables a disabled endpoint again: delivery resumes at the
-    /// event where it stopped, with a fresh retry schedule.
+    /// `false` pauses it: its events wait. `true` enables a paused or
+    /// disabled endpoint again: delivery resumes at the event where it
+    /// stopped, with a fresh retry schedule.
     pub enabled: Option<bool>,
 }
 
@@ -69,8 +70,9 @@ pub struct Webhook {
     pub event_types: Vec<String>,
     pub enabled: bool,
     /// Why it was disabled by the service (410 Gone, or the retry schedule
-    /// spent); `null` when enabled or disabled by the user.
+    /// spent); `null` when enabled or paused by the user.
     pub disabled_reason: Option<String>,
+    /// Since when it is disabled or paused.
     pub disabled_at: Option<DateTime<Utc>>,
     /// Every event of the user up to this sequence number is delivered (or
     /// not for this endpoint).
@@ -118,11 +120,11 @@ pub struct WebhookAttempt {
 /// Body of `POST …/webhooks/{id}/replay`: one delivery again, now
 /// (`event_id`), or everything from a sequence number on, in order
 /// (`since_seq`).
-#[derive(Debug, Deserialize, ToSchema)]
+/// (Its schema, a `oneOf`, is in `domain::schema`.)
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReplayInput {
     pub event_id: Option<Uuid>,
-    #[schema(value_type = Option<i64>, minimum = 1)]
     pub since_seq: Option<Integer>,
 }
 
@@ -316,12 +318,13 @@ pub async fn update(
             url: checked.url.clone(),
             description: checked.description.clone(),
             event_types: checked.event_types.clone(),
-            enabled: patch.enabled.filter(|e| !e),
             updated_at: Some(now),
         };
         db::webhooks::update(conn, user.as_str(), &id, &changes).await?;
-        if patch.enabled == Some(true) && !before.enabled {
-            db::webhooks::enable(conn, &id, now).await?;
+        match patch.enabled {
+            Some(true) if !before.enabled => db::webhooks::enable(conn, &id, now).await?,
+            Some(false) if before.enabled => db::webhooks::pause(conn, &id, now).await?,
+            _ => {}
         }
         db::webhooks::get(conn, user.as_str(), &id)
             .await?

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::domain::task::Task;
-use crate::events::{DomainEvent, FieldChange};
+use crate::events::{DomainEvent, FieldChange, WebhookInfo};
 
 /// Server → client.
 #[derive(Debug, Serialize)]
@@ -26,6 +26,9 @@ pub enum ServerMessage<'a> {
         task: Option<&'a Task>,
         changes: &'a std::collections::BTreeMap<String, FieldChange>,
         time: DateTime<Utc>,
+        /// For `webhook.*` events: the endpoint, and what happened to it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        webhook: Option<&'a WebhookInfo>,
     },
     /// A reminder fired.
     Reminder {
@@ -75,6 +78,7 @@ impl<'a> ServerMessage<'a> {
             task: if deleted { None } else { event.task.as_ref() },
             changes: &event.changes,
             time: event.time,
+            webhook: event.webhook.as_ref(),
         }
     }
 

@@ -311,9 +311,26 @@ async fn a_410_disables_the_endpoint_and_the_user_is_told(#[case] backend: Backe
     let user = app.signup().await;
     let receiver = Receiver::start().await;
     let (id, _) = subscribe(&app, &user, &receiver, json!({})).await;
+    let mut ws = crate::ws::Ws::connect(&app, &user, "").await;
+    ws.next().await;
     receiver.answer(Answer::Fail(410));
     create(&app, &user, "nobody wants this").await;
     let state = wait_endpoint(&app, &user, &id, |e| e["enabled"] == false).await;
+    // The user's open pages hear of it at once, with the endpoint named.
+    loop {
+        let message = ws.next_of("event").await;
+        if message["event_type"] == "webhook.disabled" {
+            assert_eq!(message["webhook"]["endpoint_id"], id.as_str());
+            assert_eq!(message["webhook"]["url"], receiver.url().as_str());
+            assert!(
+                message["webhook"]["reason"]
+                    .as_str()
+                    .unwrap()
+                    .contains("410")
+            );
+            break;
+        }
+    }
     assert!(
         state["disabled_reason"].as_str().unwrap().contains("410"),
         "{state}"
@@ -782,7 +799,8 @@ async fn endpoints_are_validated_listed_and_bounded(#[case] backend: Backend) {
         ),
         (json!("renamed"), json!(["task.*"]), json!(false))
     );
-    assert!(patched["disabled_reason"].is_null(), "disabled by the user");
+    assert!(patched["disabled_reason"].is_null(), "paused by the user");
+    assert!(patched["disabled_at"].is_string(), "since when");
     for bad in [
         json!({"url": "not a url"}),
         json!({"url": receiver.url(), "surprise": 1}),

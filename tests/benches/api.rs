@@ -16,7 +16,7 @@
 //! Run: `cargo bench --bench api` (PostgreSQL from `BENCH_DATABASE_URL`, default
 //! `postgres://postgres@127.0.0.1:5432/postgres`; a scratch database is created
 //! and dropped). `BENCH_TASKS` changes the task count; `BENCH_ONLY=sqlite`,
-//! `postgres`, `writers`, `publish`, `replicas`, `ws` or `reminders` runs one part;
+//! `postgres`, `writers`, `publish`, `replicas`, `ws`, `reminders`, `logins` or `webhooks` runs one part;
 //! `BENCH_KEEP=1` keeps the SQLite files of the list benchmark to look into.
 
 use std::collections::HashMap;
@@ -112,11 +112,20 @@ fn main() {
         if only.is_empty() || only == "logins" {
             logins_benchmark().await;
         }
+        if only.is_empty() || only == "webhooks" {
+            webhooks::benchmark().await;
+        }
     });
 }
 
 #[expect(dead_code, reason = "these benchmarks do not sample the whole machine")]
 mod common;
+
+#[path = "../support/webhooks.rs"]
+#[expect(dead_code, reason = "the benchmark counts deliveries only")]
+mod receiver;
+
+mod webhooks;
 
 #[path = "../support/dapr.rs"]
 #[expect(dead_code, reason = "the benchmark uses only part of the stand-in")]

@@ -63,6 +63,18 @@ schemathesis.openapi.format(
     ),
 )
 
+# `format: webhook-url` is ours: an http(s) URL of a public host (internal
+# addresses are refused, which a pattern cannot say). Nothing listens there:
+# deliveries fail and are retried in the background, as for any dead receiver.
+schemathesis.openapi.format(
+    "webhook-url",
+    st.builds(
+        "{}://hooks.example.com/{}".format,
+        st.sampled_from(["http", "https"]),
+        st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_/", max_size=30),
+    ),
+)
+
 # Operations that end the presented token get a token of their own each
 # time, so that the run's main token stays valid.
 SESSION_ENDING = {"/api/auth/logout", "/api/auth/logout-all"}

@@ -64,6 +64,8 @@ def seed(base) -> dict:
     ]
     tags = call(base, "GET", "/api/v1/tags", token=token)
     reminders = call(base, "GET", "/api/v1/reminders", token=token)
+    webhook = call(base, "POST", "/api/v1/webhooks",
+                   {"url": "https://hooks.example.com/seed", "event_types": ["task.*"]}, token)
     throwaway = f"schemathesis-sessions-{uuid.uuid4().hex}@example.com"
     call(base, "POST", "/api/auth/signup", {"email": throwaway, "password": PASSWORD})
     return {
@@ -75,6 +77,7 @@ def seed(base) -> dict:
         "task_ids": [t["id"] for t in tasks],
         "tag_ids": [t["id"] for t in tags],
         "reminder_ids": [r["id"] for r in reminders],
+        "webhook_ids": [webhook["id"]],
     }
 
 
@@ -89,9 +92,10 @@ def write_config(path, fixture):
         "tags": fixture["tag_ids"],
         "jobs": ["reminder-" + r for r in fixture["reminder_ids"]],
         "topics": ["task-events", "task-updates", "reminders"],
+        "webhooks": fixture["webhook_ids"],
     }
     bindings = {"user_id": ("users", 0.9), "task_id": ("tasks", 0.8), "tag_id": ("tags", 0.8),
-                "name": ("jobs", 0.5), "topic": ("topics", 0.5)}
+                "name": ("jobs", 0.5), "topic": ("topics", 0.5), "webhook_id": ("webhooks", 0.8)}
     lines = [static, ""]
     for name, values in dictionaries.items():
         lines += [f"[dictionaries.{name}]", f"values = {json.dumps(values)}", ""]

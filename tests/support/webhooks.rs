@@ -66,6 +66,8 @@ struct Shared {
     secrets: Mutex<Vec<String>>,
     received: Mutex<Vec<Delivery>>,
     arrived: Notify,
+    /// Deliveries answered with a 2xx so far.
+    accepted: std::sync::atomic::AtomicUsize,
 }
 
 /// The running receiver.
@@ -186,12 +188,40 @@ impl Receiver {
         }
     }
 
+    /// How many deliveries were accepted so far (without copying them).
+    pub fn accepted_count(&self) -> usize {
+        self.shared
+            .accepted
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Waits until `n` deliveries were accepted, by count (cheap at any
+    /// volume); whether they all came in time.
+    pub async fn wait_for_count(&self, n: usize, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.shared.arrived.notified();
+            if self.accepted_count() >= n {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return self.accepted_count() >= n;
+            }
+        }
+    }
+
     /// Waits for `n` accepted deliveries; returns the accepted ones.
     pub async fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Delivery> {
-        self.wait_until(timeout, &format!("{n} accepted deliveries"), |d| {
-            d.iter().filter(|d| d.accepted).count() >= n
-        })
-        .await;
+        if !self.wait_for_count(n, timeout).await {
+            let received = self.received();
+            panic!(
+                "timed out waiting for {n} accepted deliveries: {:?}",
+                received
+                    .iter()
+                    .map(|d| (d.event_type().to_owned(), d.sequence(), d.accepted))
+                    .collect::<Vec<_>>()
+            );
+        }
         self.accepted()
     }
 }
@@ -278,6 +308,11 @@ async fn receive(
             verified_by: verified_by.clone(),
         };
         shared.received.lock().expect("lock").push(delivery);
+        if accepted {
+            shared
+                .accepted
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
         shared.arrived.notify_waiters();
     };
     if answer == Answer::Hang {

@@ -45,9 +45,9 @@ async function waitReady(base, child) {
 /**
  * Starts taskstream; `halt()` stops the process (SIGTERM) and `resume()`
  * starts it again on the same port and database; `stop()` ends it and
- * removes its files.
+ * removes its files. `env` adds settings (`WEBHOOK_ALLOWED_HOSTS`, …).
  */
-export async function startApp() {
+export async function startApp({ env = {} } = {}) {
   const workdir = mkdtempSync(join(tmpdir(), 'taskstream-ui-'));
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
@@ -64,6 +64,7 @@ export async function startApp() {
         JWT_SECRET: 'ui-tests-secret-0123456789abcdef',
         STATIC_DIR: join(ROOT, 'static'),
         LOG_LEVEL: 'warning',
+        ...env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -163,12 +164,12 @@ export async function signUp(page, base, email, password = 'correct horse batter
 /**
  * For a test file: the app and a browser started before its tests and
  * stopped after them. The returned object's `app` and `session` are set
- * once the tests run.
+ * once the tests run. `appOptions` go to `startApp` (`{env}`).
  */
-export function withAppAndBrowser(contextOptions = {}) {
+export function withAppAndBrowser(contextOptions = {}, appOptions = {}) {
   const handle = { app: null, session: null };
   before(async () => {
-    handle.app = await startApp();
+    handle.app = await startApp(appOptions);
     handle.session = await openBrowser(contextOptions);
   });
   after(async () => {

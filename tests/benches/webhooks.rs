@@ -1,0 +1,236 @@
+//! Webhooks: how fast deliveries go out to a local receiver, and what ten
+//! subscribed endpoints cost the API (`BENCH_ONLY=webhooks`). The release
+//! binary runs on a core of its own; the load and the receiver (which
+//! verifies every signature) on the other.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::{SECRET, common, create_load, ms, percentiles, receiver, tokens};
+
+/// Closed-loop runs per mode, interleaved; the median is reported.
+const REPEATS: usize = 5;
+const CLIENTS: usize = 16;
+const EACH: usize = 600;
+/// Endpoints subscribed in the API-cost runs (one each for as many users).
+const ENDPOINTS: usize = 10;
+
+pub async fn benchmark() {
+    let split = common::CoreSplit::new();
+    let cpus = split.as_ref().map(|_| common::CoreSplit::SERVICE);
+    let admin = common::admin_url();
+    let client = awc::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .finish();
+    println!("## Webhooks\n");
+    println!(
+        "Deliveries to a local receiver: a backlog written while the endpoints were paused, delivered once they are enabled (each endpoint's events one after another, endpoints side by side):\n"
+    );
+    println!("| backend | endpoints | events each | all delivered in | deliveries/s |");
+    println!("|---|---:|---:|---:|---:|");
+    for backend in ["SQLite", "PostgreSQL"] {
+        for (endpoints, each) in [(1, 2_000), (ENDPOINTS, 500)] {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let Some((url, scratch)) = common::scratch_database(backend, dir.path(), &admin).await
+            else {
+                println!("PostgreSQL not reachable: {backend} skipped");
+                return;
+            };
+            let (mut child, base) = common::start_binary(dir.path(), &env(url), cpus);
+            let users = tokens(endpoints);
+            let receiver = receiver::Receiver::start().await;
+            let mut ids = Vec::new();
+            for token in &users {
+                ids.push(subscribe(&client, &base, token, &receiver, false).await);
+            }
+            create_load(&base, &client, &users, each).await;
+            let started = Instant::now();
+            for (token, id) in users.iter().zip(&ids) {
+                call(
+                    &client,
+                    "PATCH",
+                    &base,
+                    &format!("/api/v1/webhooks/{id}"),
+                    token,
+                    json!({"enabled": true}),
+                )
+                .await;
+            }
+            let total = endpoints * each;
+            let all = receiver
+                .wait_for_count(total, Duration::from_secs(300))
+                .await;
+            let took = started.elapsed().as_secs_f64();
+            assert!(
+                all,
+                "only {} of {total} delivered",
+                receiver.accepted_count()
+            );
+            println!(
+                "| {backend} | {endpoints} | {each} | {took:.2} s | {:.0} |",
+                total as f64 / took
+            );
+            let _ = child.kill();
+            let _ = child.wait();
+            common::drop_scratch(scratch).await;
+        }
+    }
+
+    println!(
+        "\nWhat {ENDPOINTS} subscribed endpoints cost the API: closed loop, {CLIENTS} clients x {EACH} task creations as fast as they go; with endpoints, {ENDPOINTS} of the {CLIENTS} users have one each taking every event; {REPEATS} runs of each mode interleaved, the run of median throughput shown; \"vs. none\" is the median over rounds of each run against the run without endpoints of its round:\n"
+    );
+    println!(
+        "| backend | endpoints | p50 ms | p95 ms | throughput | service CPU per 1 000 | vs. none (throughput, CPU) | all delivered after the load |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---|---:|");
+    for backend in ["SQLite", "PostgreSQL"] {
+        let mut runs: HashMap<usize, Vec<Run>> = HashMap::new();
+        for repeat in 0..REPEATS {
+            let modes = if repeat % 2 == 0 {
+                [0, ENDPOINTS]
+            } else {
+                [ENDPOINTS, 0]
+            };
+            for endpoints in modes {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let Some((url, scratch)) =
+                    common::scratch_database(backend, dir.path(), &admin).await
+                else {
+                    return;
+                };
+                let (mut child, base) = common::start_binary(dir.path(), &env(url), cpus);
+                let users = tokens(CLIENTS);
+                let receiver = receiver::Receiver::start().await;
+                for token in users.iter().take(endpoints) {
+                    subscribe(&client, &base, token, &receiver, true).await;
+                }
+                let cpu_before = common::cpu_seconds(child.id());
+                let (mut times, wall) = create_load(&base, &client, &users, EACH).await;
+                let load_ended = Instant::now();
+                let delivered = (endpoints > 0).then(|| {
+                    let expected = endpoints * EACH;
+                    (
+                        expected,
+                        receiver.wait_for_count(expected, Duration::from_secs(300)),
+                    )
+                });
+                let drained = match delivered {
+                    Some((expected, wait)) => {
+                        assert!(
+                            wait.await,
+                            "only {} of {expected} delivered",
+                            receiver.accepted_count()
+                        );
+                        Some(load_ended.elapsed().as_secs_f64())
+                    }
+                    None => None,
+                };
+                let cpu =
+                    (common::cpu_seconds(child.id()) - cpu_before) * 1000.0 / times.len() as f64;
+                let (p50, p95) = percentiles(&mut times);
+                runs.entry(endpoints).or_default().push(Run {
+                    p50: ms(p50),
+                    p95: ms(p95),
+                    throughput: (CLIENTS * EACH) as f64 / wall.as_secs_f64(),
+                    cpu,
+                    drained,
+                });
+                let _ = child.kill();
+                let _ = child.wait();
+                common::drop_scratch(scratch).await;
+            }
+        }
+        for endpoints in [0, ENDPOINTS] {
+            let mut all = runs[&endpoints].clone();
+            all.sort_by(|a, b| a.throughput.total_cmp(&b.throughput));
+            let run = all.swap_remove(all.len() / 2);
+            let versus = if endpoints == 0 {
+                "baseline".to_owned()
+            } else {
+                let paired = |of: fn(&Run) -> f64| {
+                    let mut ratios: Vec<f64> = runs[&endpoints]
+                        .iter()
+                        .zip(&runs[&0])
+                        .map(|(run, base)| (of(run) / of(base) - 1.0) * 100.0)
+                        .collect();
+                    ratios.sort_by(f64::total_cmp);
+                    ratios[ratios.len() / 2]
+                };
+                format!(
+                    "{:+.1}%, {:+.1}%",
+                    paired(|r| r.throughput),
+                    paired(|r| r.cpu)
+                )
+            };
+            let drained = run.drained.map_or("—".to_owned(), |d| format!("{d:.2} s"));
+            println!(
+                "| {backend} | {endpoints} | {:.2} | {:.2} | {:.0}/s | {:.2} s | {versus} | {drained} |",
+                run.p50, run.p95, run.throughput, run.cpu
+            );
+        }
+    }
+    drop(split);
+    println!();
+}
+
+/// One closed-loop run.
+#[derive(Clone)]
+struct Run {
+    p50: f64,
+    p95: f64,
+    throughput: f64,
+    cpu: f64,
+    drained: Option<f64>,
+}
+
+fn env(url: String) -> Vec<(&'static str, String)> {
+    vec![
+        ("DATABASE_URL", url),
+        ("JWT_SECRET", SECRET.into()),
+        ("WEBHOOK_ALLOWED_HOSTS", "127.0.0.1".into()),
+    ]
+}
+
+/// Subscribes the token's user to `receiver` (every event); the endpoint's
+/// id. (The receiver does not verify signatures here: it shares its core
+/// with the load.)
+async fn subscribe(
+    client: &awc::Client,
+    base: &str,
+    token: &str,
+    receiver: &receiver::Receiver,
+    enabled: bool,
+) -> String {
+    let created = call(
+        client,
+        "POST",
+        base,
+        "/api/v1/webhooks",
+        token,
+        json!({"url": receiver.url(), "enabled": enabled}),
+    )
+    .await;
+    assert!(created["secret"].is_string());
+    created["id"].as_str().expect("id").to_owned()
+}
+
+async fn call(
+    client: &awc::Client,
+    method: &str,
+    base: &str,
+    path: &str,
+    token: &str,
+    body: Value,
+) -> Value {
+    let method = awc::http::Method::from_bytes(method.as_bytes()).expect("method");
+    let mut res = client
+        .request(method, format!("{base}{path}"))
+        .insert_header(("Authorization", format!("Bearer {token}")))
+        .send_json(&body)
+        .await
+        .expect("request");
+    assert!(res.status().is_success(), "{path}: {}", res.status());
+    res.json().await.expect("JSON")
+}
