@@ -5,7 +5,9 @@
 //! how far it is; a run of deliveries reads the events after it, posts them
 //! one at a time, and reports back; the reports are written in one
 //! transaction every [`FLUSH`] (cursors, failures, the attempts kept for
-//! the user to see), or at once when a run ends on a failure. A crash or a
+//! the user to see), or at once when a run ends on a failure. A run that
+//! starts before its endpoint's last report is written starts from the
+//! cursor that report holds. A crash or a
 //! restart loses nothing: what was delivered but not yet recorded is
 //! delivered again (the `webhook-id` tells receivers it is the same event).
 //!
@@ -271,12 +273,11 @@ impl Deliverer {
             tokio::select! {
                 _ = &mut stop => break,
                 Some(report) = reports.recv() => {
-                    // A run's end is recorded at once: until its cursor is
-                    // written, a sweep would start the endpoint again from
-                    // the old one and deliver twice.
-                    let ends = report.end.is_some();
+                    // A failure is recorded at once (the retry count must
+                    // survive anything); progress with the next flush.
+                    let failed = matches!(report.end, Some(End::Retry { .. } | End::Disable { .. }));
                     self.take(report).await;
-                    if ends || self.pending.len() >= 64 {
+                    if failed || self.pending.len() >= 64 {
                         self.flush().await;
                     }
                 }
@@ -427,6 +428,7 @@ impl Deliverer {
                 self.retry_at.insert(endpoint.id.clone(), at);
                 continue;
             }
+            let endpoint = self.with_unflushed(endpoint);
             let stop = Rc::new(Cell::new(false));
             self.running.insert(
                 endpoint.id.clone(),
@@ -445,6 +447,22 @@ impl Deliverer {
         }
     }
 
+    /// The endpoint with the cursor its runs reached, though perhaps not
+    /// yet written: a new run starts there, not from the older cursor the
+    /// database still has (it would deliver those events twice).
+    fn with_unflushed(&self, mut endpoint: EndpointRow) -> EndpointRow {
+        let reached = self
+            .pending
+            .iter()
+            .filter(|r| r.endpoint_id == endpoint.id && r.epoch == endpoint.cursor_epoch)
+            .filter_map(|r| r.through)
+            .max();
+        if let Some(seq) = reached {
+            endpoint.delivered_seq = endpoint.delivered_seq.max(seq);
+        }
+        endpoint
+    }
+
     /// Takes a run's report in; a run that ended is forgotten (and started
     /// again when events came in meanwhile).
     async fn take(&mut self, report: Report) {
@@ -457,8 +475,6 @@ impl Deliverer {
                 End::CaughtUp if run.is_some_and(|r| r.dirty) => {
                     let user = report.user_id.clone();
                     self.pending.push(report);
-                    // Recorded first, so the new run starts from the cursor.
-                    self.flush().await;
                     self.look_at(&[user]).await;
                     return;
                 }
