@@ -311,11 +311,8 @@ pub async fn failed(
     .map(drop))
 }
 
-/// Records attempts, keeping each endpoint's newest [`ATTEMPTS_KEPT`].
-pub async fn record_attempts(conn: &mut Conn<'_>, rows: &[AttemptRow]) -> QueryResult<()> {
-    if rows.is_empty() {
-        return Ok(());
-    }
+/// Records attempts (see [`prune_attempts`]).
+pub async fn insert_attempts(conn: &mut Conn<'_>, rows: &[AttemptRow]) -> QueryResult<()> {
     // One row at a time: diesel has no batch insert for SQLite here; one
     // prepared statement serves them all.
     for row in rows {
@@ -324,27 +321,27 @@ pub async fn record_attempts(conn: &mut Conn<'_>, rows: &[AttemptRow]) -> QueryR
             .execute(c)
             .await)?;
     }
-    let mut endpoints: Vec<&str> = rows.iter().map(|r| r.endpoint_id.as_str()).collect();
-    endpoints.sort_unstable();
-    endpoints.dedup();
-    for endpoint in endpoints {
-        let oldest_kept: Option<String> = db_run!(conn, |c| webhook_attempts::table
-            .filter(webhook_attempts::endpoint_id.eq(endpoint))
-            .order(webhook_attempts::id.desc())
-            .offset(ATTEMPTS_KEPT - 1)
-            .select(webhook_attempts::id)
-            .first(c)
-            .await
-            .optional())?;
-        if let Some(oldest_kept) = oldest_kept {
-            db_run!(conn, |c| diesel::delete(
-                webhook_attempts::table
-                    .filter(webhook_attempts::endpoint_id.eq(endpoint))
-                    .filter(webhook_attempts::id.lt(&oldest_kept))
-            )
-            .execute(c)
-            .await)?;
-        }
+    Ok(())
+}
+
+/// Deletes the endpoint's attempts but the newest [`ATTEMPTS_KEPT`].
+pub async fn prune_attempts(conn: &mut Conn<'_>, endpoint_id: &str) -> QueryResult<()> {
+    let oldest_kept: Option<String> = db_run!(conn, |c| webhook_attempts::table
+        .filter(webhook_attempts::endpoint_id.eq(endpoint_id))
+        .order(webhook_attempts::id.desc())
+        .offset(ATTEMPTS_KEPT - 1)
+        .select(webhook_attempts::id)
+        .first(c)
+        .await
+        .optional())?;
+    if let Some(oldest_kept) = oldest_kept {
+        db_run!(conn, |c| diesel::delete(
+            webhook_attempts::table
+                .filter(webhook_attempts::endpoint_id.eq(endpoint_id))
+                .filter(webhook_attempts::id.lt(&oldest_kept))
+        )
+        .execute(c)
+        .await)?;
     }
     Ok(())
 }

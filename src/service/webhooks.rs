@@ -516,7 +516,8 @@ async fn once(
         created_at: ctx.now(),
     };
     transaction!(ctx.db, |conn| {
-        Ok(db::webhooks::record_attempts(conn, std::slice::from_ref(&row)).await?)
+        db::webhooks::insert_attempts(conn, std::slice::from_ref(&row)).await?;
+        Ok(db::webhooks::prune_attempts(conn, &endpoint.id).await?)
     })?;
     attempt_view(row)
 }

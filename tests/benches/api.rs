@@ -127,6 +127,9 @@ mod receiver;
 
 mod webhooks;
 
+#[path = "../support/server.rs"]
+mod server;
+
 #[path = "../support/dapr.rs"]
 #[expect(dead_code, reason = "the benchmark uses only part of the stand-in")]
 mod dapr;

@@ -30,6 +30,9 @@ use tokio_tungstenite::tungstenite::Message;
 #[expect(dead_code, reason = "the load benchmark gives the service every core")]
 mod common;
 
+#[path = "../support/server.rs"]
+mod server;
+
 #[path = "../support/dapr.rs"]
 #[expect(dead_code, reason = "the benchmark uses only part of the stand-in")]
 mod dapr;

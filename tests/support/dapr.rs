@@ -19,14 +19,15 @@
 //! Dapr 1.18 and later) and at the alpha path older sidecars serve.
 
 use std::collections::HashMap;
-use std::net::{SocketAddr, TcpListener};
+use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use serde_json::{Value, json};
 use tokio::sync::Notify;
+
+use super::server::Restartable;
 
 /// How the sidecar answers publish calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,9 +81,8 @@ struct Shared {
 
 /// The running stand-in.
 pub struct Sidecar {
-    addr: SocketAddr,
+    server: Restartable,
     shared: Arc<Shared>,
-    server: Mutex<Option<ServerHandle>>,
 }
 
 const PUBSUB: &str = "pubsub-kafka";
@@ -90,12 +90,10 @@ const PUBSUB: &str = "pubsub-kafka";
 impl Sidecar {
     /// Starts accepting on a free port.
     pub async fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind sidecar");
-        let addr = listener.local_addr().expect("sidecar address");
+        let (server, listener) = Restartable::bind();
         let sidecar = Self {
-            addr,
+            server,
             shared: Arc::new(Shared::default()),
-            server: Mutex::new(None),
         };
         sidecar.set_mode(Mode::Accept);
         sidecar.serve(listener);
@@ -128,13 +126,12 @@ impl Sidecar {
         .listen(listener)
         .expect("sidecar listens")
         .run();
-        *self.server.lock().expect("lock") = Some(server.handle());
-        actix_rt::spawn(server);
+        self.server.run(server);
     }
 
     /// `http://127.0.0.1:PORT`, for `DAPR_HTTP_ENDPOINT`.
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.server.addr())
     }
 
     pub fn set_mode(&self, mode: Mode) {
@@ -179,26 +176,12 @@ impl Sidecar {
 
     /// Stops listening: connections are refused until [`Sidecar::up`].
     pub async fn down(&self) {
-        let handle = self.server.lock().expect("lock").take();
-        if let Some(handle) = handle {
-            handle.stop(false).await;
-        }
+        self.server.down().await;
     }
 
     /// Listens again on the same port.
     pub async fn up(&self) {
-        let mut tries = 0;
-        let listener = loop {
-            match TcpListener::bind(self.addr) {
-                Ok(l) => break l,
-                Err(e) if tries < 50 => {
-                    tries += 1;
-                    let _ = e;
-                    actix_rt::time::sleep(Duration::from_millis(20)).await;
-                }
-                Err(e) => panic!("could not rebind the sidecar port: {e}"),
-            }
-        };
+        let listener = self.server.rebind().await;
         self.serve(listener);
     }
 

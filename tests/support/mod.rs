@@ -1,4 +1,5 @@
 //! Stand-ins for infrastructure that cannot run on test machines.
 
 pub mod dapr;
+pub mod server;
 pub mod webhooks;

@@ -5,16 +5,17 @@
 //! of the header), and answers as told: accept, fail with a status, hang,
 //! redirect, or refuse connections altogether.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use base64::Engine as _;
 use hmac::{KeyInit, Mac};
 use serde_json::Value;
 use tokio::sync::Notify;
+
+use super::server::Restartable;
 
 /// How the receiver answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,18 +73,16 @@ struct Shared {
 
 /// The running receiver.
 pub struct Receiver {
-    addr: SocketAddr,
+    server: Restartable,
     shared: Arc<Shared>,
-    server: Mutex<Option<ServerHandle>>,
 }
 
 impl Receiver {
     pub async fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind receiver");
+        let (server, listener) = Restartable::bind();
         let receiver = Self {
-            addr: listener.local_addr().expect("address"),
+            server,
             shared: Arc::new(Shared::default()),
-            server: Mutex::new(None),
         };
         receiver.answer(Answer::Accept);
         receiver.serve(listener);
@@ -103,13 +102,12 @@ impl Receiver {
         .listen(listener)
         .expect("receiver listens")
         .run();
-        *self.server.lock().expect("lock") = Some(server.handle());
-        actix_rt::spawn(server);
+        self.server.run(server);
     }
 
     /// `http://127.0.0.1:PORT/hook`.
     pub fn url(&self) -> String {
-        format!("http://{}/hook", self.addr)
+        format!("http://{}/hook", self.server.addr())
     }
 
     pub fn answer(&self, answer: Answer) {
@@ -124,26 +122,12 @@ impl Receiver {
 
     /// Refuses connections until [`Receiver::up`].
     pub async fn down(&self) {
-        let handle = self.server.lock().expect("lock").take();
-        if let Some(handle) = handle {
-            handle.stop(false).await;
-        }
+        self.server.down().await;
     }
 
     /// Listens again on the same port.
     pub async fn up(&self) {
-        let mut tries = 0;
-        let listener = loop {
-            match TcpListener::bind(self.addr) {
-                Ok(l) => break l,
-                Err(e) if tries < 50 => {
-                    tries += 1;
-                    let _ = e;
-                    actix_rt::time::sleep(Duration::from_millis(20)).await;
-                }
-                Err(e) => panic!("could not rebind the receiver's port: {e}"),
-            }
-        };
+        let listener = self.server.rebind().await;
         self.serve(listener);
     }
 

@@ -59,6 +59,11 @@ const FLUSH: Duration = Duration::from_millis(100);
 const SWEEP_LIMIT: i64 = 1_000;
 /// After a wake-up, wait this long so one look serves a burst of commits.
 const DEBOUNCE: Duration = Duration::from_millis(10);
+/// Looks for fresh commits start at most this often: under a steady stream
+/// each run then carries more events per batch (its reads and its record
+/// are per batch), which costs the requests less; a lone change still goes
+/// out after `DEBOUNCE`.
+const LOOK_GAP: Duration = Duration::from_millis(100);
 /// Commands waiting for the deliverer.
 const COMMANDS: usize = 256;
 
@@ -203,6 +208,8 @@ pub(super) struct Deliverer {
     retry_at: HashMap<String, NaiveDateTime>,
     pending: Vec<Report>,
     reports: mpsc::Sender<Report>,
+    /// Attempts written per endpoint since its old ones were last pruned.
+    unpruned: HashMap<String, i64>,
 }
 
 impl Deliverer {
@@ -240,6 +247,7 @@ impl Deliverer {
                 retry_at: HashMap::new(),
                 pending: Vec::new(),
                 reports,
+                unpruned: HashMap::new(),
             },
             receiver,
         ))
@@ -261,6 +269,7 @@ impl Deliverer {
         };
         let sweep_every = Duration::from_secs_f64(self.shared.settings.webhook_sweep_interval);
         let mut next_sweep = tokio::time::Instant::now();
+        let mut last_look = tokio::time::Instant::now();
         let mut flush = tokio::time::interval(FLUSH);
         flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -283,7 +292,9 @@ impl Deliverer {
                 }
                 _ = flush.tick() => self.flush().await,
                 () = fresh.wake.notified() => {
-                    tokio::time::sleep(DEBOUNCE).await;
+                    let paced = last_look + LOOK_GAP;
+                    tokio::time::sleep_until(paced.max(tokio::time::Instant::now() + DEBOUNCE)).await;
+                    last_look = tokio::time::Instant::now();
                     let users: Vec<String> = fresh.take().into_iter().collect();
                     self.look_at(&users).await;
                 }
@@ -493,6 +504,18 @@ impl Deliverer {
         let reports = std::mem::take(&mut self.pending);
         let bus = self.bus.clone();
         let at = now();
+        // Old attempts go once an endpoint has written half as many again as
+        // are kept: a delete per endpoint and flush would cost more.
+        for report in &reports {
+            *self.unpruned.entry(report.endpoint_id.clone()).or_default() +=
+                i64::try_from(report.attempts.len()).unwrap_or(0);
+        }
+        let prune: Vec<String> = self
+            .unpruned
+            .iter()
+            .filter(|(_, n)| **n >= db::webhooks::ATTEMPTS_KEPT / 2)
+            .map(|(id, _)| id.clone())
+            .collect();
         let written: Result<Vec<DomainEvent>, AppError> = async {
             transaction!(self.shared.db, |conn| {
                 let mut events = Vec::new();
@@ -501,13 +524,19 @@ impl Deliverer {
                     events.extend(record(conn, &bus, report, at).await?);
                     attempts.extend(report.attempts.iter().cloned());
                 }
-                db::webhooks::record_attempts(conn, &attempts).await?;
+                db::webhooks::insert_attempts(conn, &attempts).await?;
+                for endpoint in &prune {
+                    db::webhooks::prune_attempts(conn, endpoint).await?;
+                }
                 Ok(events)
             })
         }
         .await;
         match written {
             Ok(events) => {
+                for endpoint in &prune {
+                    self.unpruned.remove(endpoint);
+                }
                 for report in &reports {
                     if let Some(End::Disable { reason, gone }) = &report.end {
                         let why = if *gone { "gone" } else { "failing" };
@@ -635,192 +664,170 @@ impl Shared {
 }
 
 /// A run: delivers the endpoint's events after its cursor, in order, until
-/// none is left, one fails, or it is told to stop.
+/// none is left, one fails, or it is told to stop; reports after each batch.
 async fn deliver(
     shared: Rc<Shared>,
     endpoint: EndpointRow,
     stop: Rc<Cell<bool>>,
     reports: mpsc::Sender<Report>,
 ) {
-    let mut cursor = endpoint.delivered_seq;
-    let mut epoch = endpoint.cursor_epoch;
-    let mut failures = endpoint.failures;
-    let report = |endpoint: &EndpointRow, epoch, through, attempts, end| Report {
-        endpoint_id: endpoint.id.clone(),
-        user_id: endpoint.user_id.clone(),
-        url: endpoint.url.clone(),
-        epoch,
-        through,
-        attempts,
-        end,
+    let mut run = Run {
+        cursor: endpoint.delivered_seq,
+        epoch: endpoint.cursor_epoch,
+        failures: endpoint.failures,
+        attempts: Vec::new(),
     };
     loop {
+        let (current, end) = match run.batch(&shared, &endpoint.id, &stop).await {
+            Ok((current, end)) => (current, end),
+            Err(why) => {
+                warn!(shared.log, "a webhook run stopped"; "endpoint" => &endpoint.id, "error" => why);
+                (None, Some(End::Stopped))
+            }
+        };
+        let of = current.as_ref().unwrap_or(&endpoint);
+        let report = Report {
+            endpoint_id: of.id.clone(),
+            user_id: of.user_id.clone(),
+            url: of.url.clone(),
+            epoch: run.epoch,
+            through: current.is_some().then_some(run.cursor),
+            attempts: std::mem::take(&mut run.attempts),
+            end,
+        };
+        let ended = report.end.is_some();
+        if reports.send(report).await.is_err() || ended {
+            return;
+        }
+    }
+}
+
+/// Where a run is.
+struct Run {
+    cursor: i64,
+    epoch: i32,
+    /// Failed attempts at the event after the cursor.
+    failures: i32,
+    /// Attempts not yet reported.
+    attempts: Vec<AttemptRow>,
+}
+
+impl Run {
+    /// One batch: the endpoint as it is now (`None`: gone, disabled, or the
+    /// run was told to stop) and how the run ends, if it does.
+    async fn batch(
+        &mut self,
+        shared: &Shared,
+        id: &str,
+        stop: &Cell<bool>,
+    ) -> Result<(Option<EndpointRow>, Option<End>), String> {
         // Each batch reads the endpoint again: a change of URL, filter or
         // secret applies from the next batch on; a replay moves the cursor.
-        let current = match shared.db.get().await {
-            Ok(mut pooled) => db::webhooks::by_id(&mut pooled.conn(), &endpoint.id).await,
-            Err(e) => Err(diesel::result::Error::QueryBuilderError(
-                e.to_string().into(),
-            )),
+        let mut pooled = shared.db.get().await.map_err(|e| e.to_string())?;
+        let current = db::webhooks::by_id(&mut pooled.conn(), id)
+            .await
+            .map_err(|e| e.to_string())?;
+        let Some(current) = current.filter(|c| c.enabled && !stop.get()) else {
+            return Ok((None, Some(End::Stopped)));
         };
-        let current = match current {
-            Ok(Some(current)) if current.enabled && !stop.get() => current,
-            Ok(_) => {
-                let _ = reports
-                    .send(report(
-                        &endpoint,
-                        epoch,
-                        None,
-                        Vec::new(),
-                        Some(End::Stopped),
-                    ))
-                    .await;
-                return;
-            }
-            Err(e) => {
-                warn!(shared.log, "reading a webhook endpoint failed"; "endpoint" => &endpoint.id, "error" => e.to_string());
-                let _ = reports
-                    .send(report(
-                        &endpoint,
-                        epoch,
-                        None,
-                        Vec::new(),
-                        Some(End::Stopped),
-                    ))
-                    .await;
-                return;
-            }
-        };
-        if current.cursor_epoch != epoch {
-            (cursor, epoch, failures) = (
+        if current.cursor_epoch == self.epoch {
+            self.cursor = self.cursor.max(current.delivered_seq);
+        } else {
+            (self.cursor, self.epoch, self.failures) = (
                 current.delivered_seq,
                 current.cursor_epoch,
                 current.failures,
             );
-        } else {
-            cursor = cursor.max(current.delivered_seq);
         }
-        let rows = match shared.db.get().await {
-            Ok(mut pooled) => {
-                db::events::after(&mut pooled.conn(), &current.user_id, cursor, BATCH).await
-            }
-            Err(e) => Err(diesel::result::Error::QueryBuilderError(
-                e.to_string().into(),
-            )),
-        };
-        let rows = match rows {
-            Ok(rows) => rows,
-            Err(e) => {
-                warn!(shared.log, "reading events for a webhook failed"; "endpoint" => &endpoint.id, "error" => e.to_string());
-                let _ = reports
-                    .send(report(
-                        &current,
-                        epoch,
-                        None,
-                        Vec::new(),
-                        Some(End::Stopped),
-                    ))
-                    .await;
-                return;
-            }
-        };
+        let rows = db::events::after(&mut pooled.conn(), &current.user_id, self.cursor, BATCH)
+            .await
+            .map_err(|e| e.to_string())?;
+        drop(pooled);
+        // A short batch was all there was: no need to read again (what is
+        // committed meanwhile starts another run).
+        let last = i64::try_from(rows.len()).unwrap_or(BATCH) < BATCH;
         if rows.is_empty() {
-            let _ = reports
-                .send(report(
-                    &current,
-                    epoch,
-                    Some(cursor),
-                    Vec::new(),
-                    Some(End::CaughtUp),
-                ))
-                .await;
-            return;
+            return Ok((Some(current), Some(End::CaughtUp)));
         }
-        let mut attempts = Vec::new();
         for row in rows {
             if stop.get() {
-                let _ = reports
-                    .send(report(
-                        &current,
-                        epoch,
-                        Some(cursor),
-                        attempts,
-                        Some(End::Stopped),
-                    ))
-                    .await;
-                return;
+                return Ok((Some(current), Some(End::Stopped)));
             }
             let event = match log::decode(&row, &shared.metrics, &shared.log) {
                 Stored::Event(event) => *event,
                 Stored::Unreadable { seq } => {
-                    cursor = seq;
+                    self.cursor = seq;
                     continue;
                 }
             };
             if !webhook::matches(&current.event_types, event.event_type.as_str()) {
-                cursor = row.seq;
+                self.cursor = row.seq;
                 continue;
             }
-            let t = now();
-            let answer = shared
-                .post(&current.url, &event, &signing_secrets(&current, t))
-                .await;
-            let mut attempt = AttemptRow {
-                id: Uuid::now_v7().to_string(),
-                endpoint_id: current.id.clone(),
-                event_id: event.id.to_string(),
-                seq: event.seq,
-                event_type: event.event_type.as_str().to_owned(),
-                attempt: failures + 1,
-                status: answer.status.map(i32::from),
-                latency_ms: answer.latency.as_secs_f64() * 1000.0,
-                error: answer.error.clone(),
-                next_retry_at: None,
-                created_at: t,
-            };
-            if answer.delivered() {
-                attempts.push(attempt);
-                cursor = row.seq;
-                failures = 0;
-                continue;
+            if let Some(end) = self.post(shared, &current, &event).await {
+                return Ok((Some(current), Some(end)));
             }
-            failures += 1;
-            let last = answer.error.clone().unwrap_or_default();
-            let end = if answer.gone() {
-                End::Disable {
-                    reason: "the receiver answered 410 Gone".into(),
-                    gone: true,
-                }
-            } else {
-                match shared.retry_after(failures) {
-                    Some(wait) => {
-                        attempt.next_retry_at = Some(t + wait);
-                        End::Retry {
-                            failures,
-                            at: t + wait,
-                        }
+            self.cursor = row.seq;
+        }
+        Ok((Some(current), last.then_some(End::CaughtUp)))
+    }
+
+    /// Delivers one event; how the run ends if it failed.
+    async fn post(
+        &mut self,
+        shared: &Shared,
+        endpoint: &EndpointRow,
+        event: &DomainEvent,
+    ) -> Option<End> {
+        let t = now();
+        let answer = shared
+            .post(&endpoint.url, event, &signing_secrets(endpoint, t))
+            .await;
+        let mut attempt = AttemptRow {
+            id: Uuid::now_v7().to_string(),
+            endpoint_id: endpoint.id.clone(),
+            event_id: event.id.to_string(),
+            seq: event.seq,
+            event_type: event.event_type.as_str().to_owned(),
+            attempt: self.failures + 1,
+            status: answer.status.map(i32::from),
+            latency_ms: answer.latency.as_secs_f64() * 1000.0,
+            error: answer.error.clone(),
+            next_retry_at: None,
+            created_at: t,
+        };
+        if answer.delivered() {
+            self.attempts.push(attempt);
+            self.failures = 0;
+            return None;
+        }
+        self.failures += 1;
+        let end = if answer.gone() {
+            End::Disable {
+                reason: "the receiver answered 410 Gone".into(),
+                gone: true,
+            }
+        } else {
+            match shared.retry_after(self.failures) {
+                Some(wait) => {
+                    attempt.next_retry_at = Some(t + wait);
+                    End::Retry {
+                        failures: self.failures,
+                        at: t + wait,
                     }
-                    None => End::Disable {
-                        reason: format!(
-                            "{failures} delivery attempts over {} failed; the last: {last}",
-                            shared.schedule_span()
-                        ),
-                        gone: false,
-                    },
                 }
-            };
-            attempts.push(attempt);
-            let _ = reports
-                .send(report(&current, epoch, Some(cursor), attempts, Some(end)))
-                .await;
-            return;
-        }
-        if reports
-            .send(report(&current, epoch, Some(cursor), attempts, None))
-            .await
-            .is_err()
-        {
-            return;
-        }
+                None => End::Disable {
+                    reason: format!(
+                        "{} delivery attempts over {} failed; the last: {}",
+                        self.failures,
+                        shared.schedule_span(),
+                        answer.error.unwrap_or_default()
+                    ),
+                    gone: false,
+                },
+            }
+        };
+        self.attempts.push(attempt);
+        Some(end)
     }
 }
