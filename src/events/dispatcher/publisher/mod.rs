@@ -203,7 +203,12 @@ impl Publisher {
     /// or a user's retry went through (only its oldest event was sent).
     async fn round(&mut self, dapr: &DaprClient, users: Option<HashSet<String>>) -> Next {
         let t = now();
+        let waiting = self.backoff.len();
         self.backoff.retain(|_, at| *at > t);
+        // A retry came due (perhaps while a round for fresh commits waited
+        // its turn): this round looks at every user, or the retried ones
+        // would wait for the next sweep.
+        let users = users.filter(|_| self.backoff.len() == waiting);
         if users.as_ref().is_some_and(HashSet::is_empty) {
             return Next::Idle;
         }
