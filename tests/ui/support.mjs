@@ -199,3 +199,44 @@ export async function rest(page, base, method, path, body) {
 export function besides(problems, ...statuses) {
   return problems.filter((p) => !statuses.some((status) => p.includes(`status of ${status} `)));
 }
+
+/**
+ * Runs in the page (`page.evaluate(contrastProblems, selector)`): each visible
+ * text under `root` below WCAG AA contrast against what is behind it.
+ */
+export function contrastProblems(root) {
+  const rgba = (css) => {
+    const [r, g, b, a = 1] = css.match(/[\d.]+/g).map(Number);
+    return { r, g, b, a };
+  };
+  const luminance = ({ r, g, b }) => {
+    const lin = (c) => {
+      const v = c / 255;
+      return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+    };
+    return 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
+  };
+  // The first opaque background from the element up (the page's at last).
+  const behind = (el) => {
+    for (let node = el; node; node = node.parentElement) {
+      const bg = rgba(getComputedStyle(node).backgroundColor);
+      if (bg.a > 0.5) return bg;
+    }
+    return rgba(getComputedStyle(document.documentElement).backgroundColor);
+  };
+  const problems = [];
+  const walker = document.createTreeWalker(document.querySelector(root), NodeFilter.SHOW_TEXT);
+  for (let text = walker.nextNode(); text; text = walker.nextNode()) {
+    const el = text.parentElement;
+    if (!text.textContent.trim() || !el.checkVisibility() || el.closest('.qa-highlight')) continue;
+    const style = getComputedStyle(el);
+    const fg = rgba(style.color);
+    if (fg.a === 0) continue;
+    const [l1, l2] = [luminance(fg), luminance(behind(el))].sort((a, b) => b - a);
+    const ratio = (l1 + 0.05) / (l2 + 0.05);
+    const size = parseFloat(style.fontSize);
+    const large = size >= 24 || (size >= 18.66 && Number(style.fontWeight) >= 700);
+    if (ratio < (large ? 3 : 4.5)) problems.push(`${ratio.toFixed(2)} "${text.textContent.trim().slice(0, 30)}" (${el.className || el.tagName})`);
+  }
+  return problems;
+}

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { createServer } from 'node:http';
 import { after, before, test } from 'node:test';
-import { besides, rest, screenshot, settled, signUp, withAppAndBrowser } from './support.mjs';
+import { besides, contrastProblems, rest, screenshot, settled, signUp, withAppAndBrowser } from './support.mjs';
 
 const ZONE = 'Europe/Berlin';
 const ctx = withAppAndBrowser(
@@ -81,40 +81,6 @@ function inZone(iso) {
   const part = (options) => new Intl.DateTimeFormat('en-GB', { timeZone: ZONE, ...options }).format(at);
   return `${part({ weekday: 'short', day: 'numeric', month: 'short' })}, ${
     part({ hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' })}`;
-}
-
-// Runs in the page: texts in `root` below WCAG AA contrast on what is behind them.
-function contrastProblems(root) {
-  const rgba = (css) => {
-    const [r, g, b, a = 1] = css.match(/[\d.]+/g).map(Number);
-    return { r, g, b, a };
-  };
-  const luminance = ({ r, g, b }) => {
-    const lin = (c) => {
-      const v = c / 255;
-      return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
-    };
-    return 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
-  };
-  const behind = (node) => {
-    for (let n = node; n; n = n.parentElement) {
-      const bg = rgba(getComputedStyle(n).backgroundColor);
-      if (bg.a > 0.5) return bg;
-    }
-    return rgba(getComputedStyle(document.documentElement).backgroundColor);
-  };
-  const problems = [];
-  const walker = document.createTreeWalker(document.querySelector(root), NodeFilter.SHOW_TEXT);
-  for (let text = walker.nextNode(); text; text = walker.nextNode()) {
-    const node = text.parentElement;
-    if (!text.textContent.trim() || !node.checkVisibility()) continue;
-    const style = getComputedStyle(node);
-    const [l1, l2] = [luminance(rgba(style.color)), luminance(behind(node))].sort((a, b) => b - a);
-    const ratio = (l1 + 0.05) / (l2 + 0.05);
-    const large = parseFloat(style.fontSize) >= 24;
-    if (ratio < (large ? 3 : 4.5)) problems.push(`${ratio.toFixed(2)} "${text.textContent.trim().slice(0, 30)}"`);
-  }
-  return problems;
 }
 
 const hook = (page) => page.locator('#webhook-list li.webhook');
