@@ -145,7 +145,7 @@ fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
 }
 
 /// A receiver's URL, checked: http(s), a host, no credentials, no fragment,
-/// and (by the policy) not internal. Returns it with its host.
+/// and (by the policy) not internal. Returns it as given.
 pub fn parse_url(url: &str, policy: &AddressPolicy) -> Result<String, String> {
     if url.len() > MAX_URL {
         return Err(format!("must be at most {MAX_URL} bytes"));

@@ -1,17 +1,21 @@
 //! The background dispatcher: what happens to committed events after the
-//! request that made them has been answered. Three jobs, one file each, on
+//! request that made them has been answered. Four jobs, one module each, on
 //! the actix runtime (awc is `!Send`):
 //!
 //! * [`fanout`]: takes committed events off the channel and hands them to the
 //!   in-process fan-out at once — WebSocket sessions get every change
-//!   whatever Dapr or Kafka are doing — then tells the publisher which users
-//!   have something new, and the Jobs caller which reminders changed;
+//!   whatever Dapr or Kafka are doing — then tells the publisher and the
+//!   webhook deliverer which users have something new, and the Jobs caller
+//!   which reminders changed;
 //! * [`jobs`] (with `REMINDER_SCHEDULER=dapr-jobs`): schedules and deletes
 //!   reminder jobs in the Dapr Jobs API;
 //! * [`publisher`] (with `DAPR_ENABLED`): publishes the outbox through the
 //!   sidecar, in bulk, each user's events in order, retrying with backoff,
 //!   sweeping for anything the channel dropped or a crash left behind; each
-//!   replica publishes the users of the lease shards it holds.
+//!   replica publishes the users of the lease shards it holds;
+//! * [`webhooks`] (always): delivers each user's events to their webhook
+//!   endpoints, each endpoint in order, from its cursor in the log, with
+//!   lease shards of its own (`shards`, shared with the publisher).
 
 mod fanout;
 mod jobs;
