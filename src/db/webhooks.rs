@@ -313,16 +313,33 @@ pub async fn failed(
 
 /// Records attempts (see [`prune_attempts`]).
 pub async fn insert_attempts(conn: &mut Conn<'_>, rows: &[AttemptRow]) -> QueryResult<()> {
-    // One row at a time: diesel has no batch insert for SQLite here; one
-    // prepared statement serves them all.
-    for row in rows {
-        db_run!(conn, |c| diesel::insert_into(webhook_attempts::table)
-            .values(row)
-            .execute(c)
-            .await)?;
+    match conn {
+        // One statement per chunk: a round trip per row would cost the
+        // deliverer's thread more than the rows themselves.
+        Conn::Pg(c) => {
+            for chunk in rows.chunks(ATTEMPTS_PER_STATEMENT) {
+                diesel::insert_into(webhook_attempts::table)
+                    .values(chunk)
+                    .execute(&mut **c)
+                    .await?;
+            }
+        }
+        // In process: one prepared statement serves every row.
+        Conn::Sqlite(c) => {
+            for row in rows {
+                diesel::insert_into(webhook_attempts::table)
+                    .values(row)
+                    .execute(&mut **c)
+                    .await?;
+            }
+        }
     }
     Ok(())
 }
+
+/// Rows of one multi-row insert (eleven parameters each, well below
+/// PostgreSQL's 65 535).
+const ATTEMPTS_PER_STATEMENT: usize = 1_000;
 
 /// Deletes the endpoint's attempts but the newest [`ATTEMPTS_KEPT`].
 pub async fn prune_attempts(conn: &mut Conn<'_>, endpoint_id: &str) -> QueryResult<()> {

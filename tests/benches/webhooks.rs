@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::{SECRET, common, create_load, ms, percentiles, receiver, tokens};
+use super::{SECRET, common, create_load, ms, percentiles, print_cpu_by_thread, receiver, tokens};
 
 /// Closed-loop runs per mode, interleaved; the median is reported.
 const REPEATS: usize = 5;
@@ -85,6 +85,7 @@ pub async fn benchmark() {
         "| backend | endpoints | p50 ms | p95 ms | throughput | service CPU per 1 000 | vs. none (throughput, CPU) | all delivered after the load |"
     );
     println!("|---|---:|---:|---:|---:|---:|---|---:|");
+    let mut by_thread = Vec::new();
     for backend in ["SQLite", "PostgreSQL"] {
         let mut runs: HashMap<usize, Vec<Run>> = HashMap::new();
         for repeat in 0..REPEATS {
@@ -106,7 +107,7 @@ pub async fn benchmark() {
                 for token in users.iter().take(endpoints) {
                     subscribe(&client, &base, token, &receiver, true).await;
                 }
-                let cpu_before = common::cpu_seconds(child.id());
+                let threads_before = common::cpu_by_thread(child.id());
                 let (mut times, wall) = create_load(&base, &client, &users, EACH).await;
                 let load_ended = Instant::now();
                 let delivered = (endpoints > 0).then(|| {
@@ -127,8 +128,13 @@ pub async fn benchmark() {
                     }
                     None => None,
                 };
-                let cpu =
-                    (common::cpu_seconds(child.id()) - cpu_before) * 1000.0 / times.len() as f64;
+                let per_1000 = 1000.0 / times.len() as f64;
+                let mut threads = common::cpu_by_thread(child.id());
+                for (name, seconds) in &mut threads {
+                    *seconds -= threads_before.get(name).copied().unwrap_or(0.0);
+                    *seconds *= per_1000;
+                }
+                let cpu = threads.values().sum();
                 let (p50, p95) = percentiles(&mut times);
                 runs.entry(endpoints).or_default().push(Run {
                     p50: ms(p50),
@@ -136,6 +142,7 @@ pub async fn benchmark() {
                     throughput: (CLIENTS * EACH) as f64 / wall.as_secs_f64(),
                     cpu,
                     drained,
+                    threads,
                 });
                 let _ = child.kill();
                 let _ = child.wait();
@@ -169,9 +176,16 @@ pub async fn benchmark() {
                 "| {backend} | {endpoints} | {:.2} | {:.2} | {:.0}/s | {:.2} s | {versus} | {drained} |",
                 run.p50, run.p95, run.throughput, run.cpu
             );
+            let mode = if endpoints == 0 {
+                "no endpoints"
+            } else {
+                "endpoints"
+            };
+            by_thread.push((backend, mode, run.threads));
         }
     }
     drop(split);
+    print_cpu_by_thread(&by_thread);
     println!();
 }
 
@@ -183,6 +197,8 @@ struct Run {
     throughput: f64,
     cpu: f64,
     drained: Option<f64>,
+    /// The service's CPU seconds per 1 000 creations, by thread name.
+    threads: std::collections::BTreeMap<String, f64>,
 }
 
 fn env(url: String) -> Vec<(&'static str, String)> {

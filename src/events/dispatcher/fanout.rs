@@ -10,6 +10,7 @@ use tokio::time::MissedTickBehavior;
 
 use super::Fresh;
 use super::jobs::Job;
+use super::recent::Recent;
 use crate::events::DomainEvent;
 use crate::events::bus::Batch;
 use crate::metrics::Metrics;
@@ -64,6 +65,7 @@ impl FanOut {
 pub(super) async fn run(
     mut receiver: mpsc::Receiver<Batch>,
     fanout: FanOut,
+    recent: Arc<Recent>,
     fresh: Vec<Arc<Fresh>>,
     jobs: Option<mpsc::Sender<Job>>,
     metrics: Arc<Metrics>,
@@ -80,7 +82,7 @@ pub(super) async fn run(
             _ = check.tick() => None,
         };
         if let Some(batch) = batch {
-            deliver(batch, &fanout, &fresh, jobs.as_ref());
+            deliver(batch, &fanout, &recent, &fresh, jobs.as_ref());
         }
         let now_dropped = metrics.channel_full.get();
         if now_dropped != dropped && receiver.is_empty() {
@@ -90,12 +92,21 @@ pub(super) async fn run(
     }
 }
 
-fn deliver(batch: Batch, fanout: &FanOut, fresh: &[Arc<Fresh>], jobs: Option<&mpsc::Sender<Job>>) {
+fn deliver(
+    batch: Batch,
+    fanout: &FanOut,
+    recent: &Recent,
+    fresh: &[Arc<Fresh>],
+    jobs: Option<&mpsc::Sender<Job>>,
+) {
     if let Some(jobs) = jobs {
         for job in batch.iter().filter_map(|e| Job::for_event(e)) {
             // A full queue is recovered by the scheduler's safety sweep.
             let _ = jobs.try_send(job);
         }
+    }
+    if !fresh.is_empty() {
+        recent.keep(&batch);
     }
     for listener in fresh {
         if let Ok(mut users) = listener.users.lock() {
@@ -124,6 +135,7 @@ mod tests {
         actix_rt::spawn(run(
             receiver,
             fanout.clone(),
+            Arc::default(),
             Vec::new(),
             None,
             metrics.clone(),

@@ -6,7 +6,8 @@
 //!   in-process fan-out at once — WebSocket sessions get every change
 //!   whatever Dapr or Kafka are doing — then tells the publisher and the
 //!   webhook deliverer which users have something new, and the Jobs caller
-//!   which reminders changed;
+//!   which reminders changed; the events themselves are held a while
+//!   ([`recent`]) so neither has to decode them from the log again;
 //! * [`jobs`] (with `REMINDER_SCHEDULER=dapr-jobs`): schedules and deletes
 //!   reminder jobs in the Dapr Jobs API;
 //! * [`publisher`] (with `DAPR_ENABLED`): publishes the outbox through the
@@ -20,6 +21,7 @@
 mod fanout;
 mod jobs;
 mod publisher;
+mod recent;
 mod shards;
 pub mod webhooks;
 
@@ -106,10 +108,12 @@ pub fn spawn(parts: Parts) -> DispatcherHandle {
         jobs
     });
     let mut fresh = Vec::new();
+    let recent = Arc::new(recent::Recent::default());
     match webhooks::Deliverer::new(
         settings.clone(),
         db.clone(),
         bus.clone(),
+        recent.clone(),
         metrics.clone(),
         log.clone(),
     ) {
@@ -128,13 +132,19 @@ pub fn spawn(parts: Parts) -> DispatcherHandle {
         let wanted = Arc::new(Fresh::default());
         fresh.push(wanted.clone());
         let (stop, stopped) = oneshot::channel();
-        let publisher =
-            publisher::Publisher::new(settings, db, bus.topics().clone(), metrics.clone(), log);
+        let publisher = publisher::Publisher::new(
+            settings,
+            db,
+            bus.topics().clone(),
+            recent.clone(),
+            metrics.clone(),
+            log,
+        );
         handle.stops.push(stop);
         handle
             .tasks
             .push(actix_rt::spawn(publisher.run(wanted, stopped)));
     }
-    actix_rt::spawn(fanout::run(receiver, fanout, fresh, jobs, metrics));
+    actix_rt::spawn(fanout::run(receiver, fanout, recent, fresh, jobs, metrics));
     handle
 }

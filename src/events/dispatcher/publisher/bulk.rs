@@ -14,26 +14,17 @@ use std::collections::HashMap;
 use futures_util::future::join_all;
 use slog::warn;
 
-use super::{Outcome, Publisher, backoff};
-use crate::db::events::{DeliveryRow, EventRow};
+use super::{ByUser, Item, Outcome, Publisher, backoff};
+use crate::db::events::DeliveryRow;
 use crate::db::now;
-use crate::events::DomainEvent;
 use crate::events::cloudevent::CloudEvent;
 use crate::events::dapr::{BulkEntry, BulkError, DaprClient, PublishError};
-use crate::events::log::{self, Stored};
 
 /// Entries per bulk request; a topic with more is sent in several, in order.
 const MAX_ENTRIES: usize = 500;
 
 /// How each event fared on each topic this round, by `(event id, topic)`.
 type Results<'a> = HashMap<(&'a str, &'a str), Result<(), PublishError>>;
-
-/// An event of the round, read.
-struct Pending<'r> {
-    row: &'r EventRow,
-    /// `None`: unreadable, which counts as published (see `log`).
-    event: Option<DomainEvent>,
-}
 
 impl Publisher {
     /// Publishes the round's events (`by_user`: each user's, in sequence
@@ -43,7 +34,7 @@ impl Publisher {
     pub(super) async fn publish_bulk(
         &self,
         dapr: &DaprClient,
-        by_user: &[(String, Vec<EventRow>)],
+        by_user: &ByUser,
         states: &[DeliveryRow],
     ) -> Option<Vec<(String, Outcome)>> {
         let state: HashMap<(&str, &str), &DeliveryRow> = states
@@ -57,37 +48,27 @@ impl Publisher {
         };
 
         let mut outcomes = Vec::new();
-        let mut round: Vec<(&str, Vec<Pending<'_>>)> = Vec::new();
-        for (user, rows) in by_user {
-            if let Some((head, at)) = self.head_retry(rows, states) {
+        let mut round: Vec<(&str, &[Item])> = Vec::new();
+        for (user, items) in by_user {
+            if let Some((head, at)) = self.head_retry(items, states) {
                 outcomes.push((user.clone(), Outcome::waiting(head, at)));
                 continue;
             }
-            let pending = rows
-                .iter()
-                .map(|row| Pending {
-                    row,
-                    event: match log::decode(row, &self.metrics, &self.log) {
-                        Stored::Event(event) => Some(*event),
-                        Stored::Unreadable { .. } => None,
-                    },
-                })
-                .collect();
-            round.push((user, pending));
+            round.push((user, items));
         }
 
         // Each topic's entries, user by user, each user's in order.
         let mut results: Results = HashMap::new();
         let mut by_topic: Vec<(&str, Vec<BulkEntry<'_>>)> = Vec::new();
-        for (user, pending) in &round {
-            for Pending { row, event } in pending {
+        for (user, items) in &round {
+            for Item { id, event, .. } in *items {
                 let Some(event) = event else { continue };
                 for (topic, projection) in self.topics.for_event(event) {
-                    if published(&row.id, topic) {
+                    if published(id, topic) {
                         continue;
                     }
                     let entry = BulkEntry {
-                        entry_id: &row.id,
+                        entry_id: id,
                         partition_key: user,
                         event: CloudEvent::new(event, projection, &self.settings.event_source),
                     };
@@ -109,8 +90,8 @@ impl Publisher {
             results.extend(topic_results?);
         }
 
-        for (user, pending) in &round {
-            outcomes.push(((*user).to_owned(), self.settle(pending, &results, &state)));
+        for (user, items) in &round {
+            outcomes.push(((*user).to_owned(), self.settle(items, &results, &state)));
         }
         Some(outcomes)
     }
@@ -173,26 +154,26 @@ impl Publisher {
     /// events that are not, and the failure that holds the user up.
     fn settle(
         &self,
-        pending: &[Pending<'_>],
+        items: &[Item],
         results: &Results<'_>,
         state: &HashMap<(&str, &str), &DeliveryRow>,
     ) -> Outcome {
         let mut outcome = Outcome::default();
-        for Pending { row, event } in pending {
+        for Item { id, seq, event } in items {
             let Some(event) = event else {
                 if outcome.failed.is_none() {
-                    outcome.done.push((row.id.clone(), row.seq));
+                    outcome.done.push((id.clone(), *seq));
                 }
                 continue;
             };
             let mut newly = Vec::new();
             let mut failure: Option<(&str, PublishError, i32)> = None;
             for (topic, _) in self.topics.for_event(event) {
-                let previous = state.get(&(row.id.as_str(), topic));
+                let previous = state.get(&(id.as_str(), topic));
                 if previous.is_some_and(|d| d.published_at.is_some()) {
                     continue;
                 }
-                match results.get(&(row.id.as_str(), topic)) {
+                match results.get(&(id.as_str(), topic)) {
                     Some(Ok(())) => newly.push(topic.to_owned()),
                     Some(Err(err)) => {
                         let attempts = previous.map_or(0, |d| d.attempts);
@@ -213,14 +194,13 @@ impl Publisher {
             match failure {
                 // Marked as a whole: its topic rows are not needed.
                 None if !held => {
-                    outcome.done.push((row.id.clone(), row.seq));
+                    outcome.done.push((id.clone(), *seq));
                     continue;
                 }
                 Some((topic, err, attempts)) if !held => {
                     self.report(event, topic, &err, attempts);
                     let retry = now() + backoff(attempts + 1, self.retry_cap());
-                    outcome.failed =
-                        Some((row.id.clone(), topic.to_owned(), err.to_string(), retry));
+                    outcome.failed = Some((id.clone(), topic.to_owned(), err.to_string(), retry));
                 }
                 // After the event that holds the user up: only the topics
                 // it reached are recorded, so they are not sent again.
@@ -228,7 +208,7 @@ impl Publisher {
             }
             outcome
                 .partial
-                .extend(newly.into_iter().map(|topic| (row.id.clone(), topic)));
+                .extend(newly.into_iter().map(|topic| (id.clone(), topic)));
         }
         outcome
     }

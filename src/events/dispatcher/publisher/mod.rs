@@ -14,7 +14,10 @@
 //!
 //! The publisher shares SQLite's single write lock with the requests, so a
 //! round costs two reads and one write transaction however many users it
-//! serves.
+//! serves. Under a steady stream it costs one write transaction alone: of a
+//! user whose watermark it knows (it moved it last, and the shards have not
+//! changed hands since), the events committed here right after it are
+//! published from memory (`Recent`) without reading the log.
 
 mod bulk;
 
@@ -30,6 +33,7 @@ use slog::{Logger, error, info, warn};
 use tokio::sync::oneshot;
 
 use super::Fresh;
+use super::recent::Recent;
 use super::shards::{self, Shards};
 use crate::db::events::{DeliveryRow, EventRow};
 use crate::db::{self, Db, now};
@@ -38,7 +42,6 @@ use crate::events::DomainEvent;
 use crate::events::bus::Topics;
 use crate::events::cloudevent::{CloudEvent, Projection};
 use crate::events::dapr::{DaprClient, PublishError};
-use crate::events::log::{self, Stored};
 use crate::metrics::Metrics;
 use crate::settings::Settings;
 use crate::transaction;
@@ -46,6 +49,17 @@ use crate::transaction;
 /// A round's pending events, their per-topic state, and the users of whom
 /// only the oldest event was read (they are being retried).
 type Loaded = (Vec<EventRow>, Vec<DeliveryRow>, HashSet<String>);
+
+/// An event of a round: its place in the log, and the event (`None`:
+/// unreadable, which counts as published; see `log`).
+struct Item {
+    id: String,
+    seq: i64,
+    event: Option<Arc<DomainEvent>>,
+}
+
+/// Each user's events of a round, in sequence order.
+type ByUser = Vec<(String, Vec<Item>)>;
 
 /// Users published concurrently in one round.
 const USERS_IN_PARALLEL: usize = 16;
@@ -69,6 +83,8 @@ pub(super) struct Publisher {
     settings: Arc<Settings>,
     db: Db,
     topics: Topics,
+    /// The events committed here a moment ago, as committed.
+    recent: Arc<Recent>,
     metrics: Arc<Metrics>,
     log: Logger,
     /// The shards whose users this replica publishes.
@@ -78,6 +94,11 @@ pub(super) struct Publisher {
     /// Users whose oldest event failed and has not gone out since: their
     /// retry reads that event alone, not their whole backlog.
     failing: HashSet<String>,
+    /// Watermarks this publisher moved, of users with no per-topic state
+    /// left: the events held after them go out without reading the log.
+    /// Forgotten whenever the shards are renewed (one may have changed
+    /// hands) or a round's record fails.
+    known: HashMap<String, i64>,
     /// Set once the sidecar answered that it has no bulk publish API.
     bulk_unsupported: AtomicBool,
 }
@@ -108,7 +129,7 @@ struct Outcome {
 impl Outcome {
     /// The user's oldest event waits for its retry at `at` (a failure in an
     /// earlier round, or on another instance): nothing is tried now.
-    fn waiting(head: &EventRow, at: NaiveDateTime) -> Self {
+    fn waiting(head: &Item, at: NaiveDateTime) -> Self {
         Self {
             failed: Some((head.id.clone(), String::new(), String::new(), at)),
             ..Self::default()
@@ -121,6 +142,7 @@ impl Publisher {
         settings: Arc<Settings>,
         db: Db,
         topics: Topics,
+        recent: Arc<Recent>,
         metrics: Arc<Metrics>,
         log: Logger,
     ) -> Self {
@@ -133,11 +155,13 @@ impl Publisher {
             settings,
             db,
             topics,
+            recent,
             metrics,
             log,
             shards,
             backoff: HashMap::new(),
             failing: HashSet::new(),
+            known: HashMap::new(),
             bulk_unsupported: AtomicBool::new(false),
         }
     }
@@ -212,32 +236,50 @@ impl Publisher {
         if users.as_ref().is_some_and(HashSet::is_empty) {
             return Next::Idle;
         }
-        let loaded = match self.load(users).await {
-            Ok(loaded) => loaded,
-            Err(e) => {
-                warn!(self.log, "reading the outbox failed"; "error" => e);
-                return Next::Stalled;
-            }
-        };
-        let Some((events, states, heads_only)) = loaded else {
+        if let Err(e) = self.renew().await {
+            warn!(self.log, "renewing publishing shards failed"; "error" => e);
+            return Next::Stalled;
+        }
+        if self.shards.held() == 0 {
             return Next::Idle;
-        };
-        let full = i64::try_from(events.len()).unwrap_or(i64::MAX) >= ROUND_BATCH;
-        let mut by_user: Vec<(String, Vec<EventRow>)> = Vec::new();
-        for row in events {
-            match by_user.last_mut() {
-                Some((user, rows)) if *user == row.user_id => rows.push(row),
-                _ => by_user.push((row.user_id.clone(), vec![row])),
+        }
+        // Users whose next events are held go out from memory; the rest
+        // (and every user, in a sweep) from the log.
+        let mut by_user = ByUser::new();
+        let users = users.map(|users| self.take_held(users, &mut by_user));
+        let from_memory = by_user.len();
+        let (states, heads_only, full) = if users.as_ref().is_some_and(HashSet::is_empty) {
+            (Vec::new(), HashSet::new(), false)
+        } else {
+            match self.load(users).await {
+                Ok((events, states, heads_only)) => {
+                    let full = i64::try_from(events.len()).unwrap_or(i64::MAX) >= ROUND_BATCH;
+                    self.group(events, &mut by_user);
+                    (states, heads_only, full)
+                }
+                Err(e) => {
+                    warn!(self.log, "reading the outbox failed"; "error" => e);
+                    return Next::Stalled;
+                }
             }
+        };
+        if by_user.is_empty() {
+            return Next::Idle;
         }
         // A user whose oldest event failed before is retried with that event
         // alone: an outage costs one event per user and retry, not the
         // whole backlog; the rest follows once it is through.
         let mut recovered = false;
-        for (_, rows) in &mut by_user {
-            if rows.len() > 1 && retrying(rows, &states) {
-                rows.truncate(1);
+        // Users all of whose pending events with a per-topic state are in
+        // this round: once it went well, their watermark is all there is to
+        // know of them (the others' later events may have topics out).
+        let mut whole = HashSet::new();
+        for (i, (user, items)) in by_user.iter_mut().enumerate() {
+            if items.len() > 1 && retrying(items, &states) {
+                items.truncate(1);
                 recovered = true;
+            } else if i < from_memory || !(full || heads_only.contains(user)) {
+                whole.insert(user.clone());
             }
         }
         let bulk =
@@ -253,8 +295,8 @@ impl Publisher {
                 let states = &states;
                 let this = &*self;
                 futures_util::stream::iter(by_user)
-                    .map(|(user, rows)| async move {
-                        let outcome = this.publish_user(dapr, &rows, states).await;
+                    .map(|(user, items)| async move {
+                        let outcome = this.publish_user(dapr, &items, states).await;
                         (user, outcome)
                     })
                     .buffer_unordered(USERS_IN_PARALLEL)
@@ -265,11 +307,28 @@ impl Publisher {
         if let Err(e) = self.record(&outcomes, &states).await {
             // Published but not marked: sent again later; consumers dedupe.
             warn!(self.log, "could not record publication state"; "error" => e.chain());
+            self.known.clear();
             return Next::Stalled;
         }
         let mut progress = false;
         for (user, outcome) in outcomes {
             progress |= !outcome.done.is_empty();
+            match outcome.done.last() {
+                Some((_, seq))
+                    if outcome.failed.is_none()
+                        && outcome.partial.is_empty()
+                        && whole.contains(&user) =>
+                {
+                    self.known.insert(user.clone(), *seq);
+                }
+                Some(_) => {
+                    self.known.remove(&user);
+                }
+                None if outcome.failed.is_some() => {
+                    self.known.remove(&user);
+                }
+                None => {}
+            }
             if let Some((_, _, _, at)) = outcome.failed {
                 self.backoff.insert(user.clone(), at);
                 self.failing.insert(user);
@@ -286,31 +345,83 @@ impl Publisher {
         }
     }
 
+    /// Renews, rebalances and takes shards once a third of the lease has
+    /// passed (not on every round). The watermarks known are forgotten: a
+    /// shard may have changed hands.
+    async fn renew(&mut self) -> Result<(), String> {
+        if !self.shards.due(now()) {
+            return Ok(());
+        }
+        self.known.clear();
+        let mut pooled = self.db.get().await.map_err(|e| e.to_string())?;
+        let before = self.shards.held();
+        if let Err(e) = self.shards.tick(&mut pooled.conn(), |_| false).await {
+            // Not renewed: what is held lapses (and others take it).
+            self.shards.lapse();
+            return Err(e.to_string());
+        }
+        if self.shards.held() != before {
+            info!(self.log, "publishing shards rebalanced";
+                "held" => self.shards.held(), "before" => before, "of" => shards::SHARDS);
+        }
+        self.metrics
+            .publisher_shards
+            .set(i64::try_from(self.shards.held()).unwrap_or(0));
+        Ok(())
+    }
+
+    /// Of `users`, those whose watermark is known and whose events after it
+    /// are held go into `by_user`, read from memory; the others are
+    /// returned, for the log.
+    fn take_held(&self, users: HashSet<String>, by_user: &mut ByUser) -> HashSet<String> {
+        let mut rest = HashSet::new();
+        for user in users {
+            let clear = self.shards.serves(&user)
+                && !self.failing.contains(&user)
+                && !self.backoff.contains_key(&user);
+            let held = match self.known.get(&user) {
+                Some(seq) if clear => self.recent.after(&user, *seq, ROUND_BATCH as usize),
+                _ => Vec::new(),
+            };
+            if held.is_empty() {
+                rest.insert(user);
+                continue;
+            }
+            let items = held
+                .into_iter()
+                .map(|event| Item {
+                    id: event.id.to_string(),
+                    seq: event.seq,
+                    event: Some(event),
+                })
+                .collect();
+            by_user.push((user, items));
+        }
+        rest
+    }
+
+    /// The rows read from the log, user by user, as items of the round.
+    fn group(&self, events: Vec<EventRow>, by_user: &mut ByUser) {
+        let first = by_user.len();
+        for row in events {
+            let item = Item {
+                event: self.recent.read(&row, &self.metrics, &self.log),
+                id: row.id,
+                seq: row.seq,
+            };
+            match by_user[first..].last_mut() {
+                Some((user, items)) if *user == row.user_id => items.push(item),
+                _ => by_user.push((row.user_id, vec![item])),
+            }
+        }
+    }
+
     /// The pending events of the due users this replica publishes (of a
     /// user being retried, the oldest alone; those users are returned too),
-    /// and their per-topic state; `None` when it holds no shard.
-    async fn load(&mut self, users: Option<HashSet<String>>) -> Result<Option<Loaded>, String> {
+    /// and their per-topic state.
+    async fn load(&mut self, users: Option<HashSet<String>>) -> Result<Loaded, String> {
         let mut pooled = self.db.get().await.map_err(|e| e.to_string())?;
         let conn = &mut pooled.conn();
-        // Renewed once a third of the lease has passed, not on every round.
-        if self.shards.due(now()) {
-            let before = self.shards.held();
-            if let Err(e) = self.shards.tick(conn, |_| false).await {
-                // Not renewed: what is held lapses (and others take it).
-                self.shards.lapse();
-                return Err(e.to_string());
-            }
-            if self.shards.held() != before {
-                info!(self.log, "publishing shards rebalanced";
-                    "held" => self.shards.held(), "before" => before, "of" => shards::SHARDS);
-            }
-            self.metrics
-                .publisher_shards
-                .set(i64::try_from(self.shards.held()).unwrap_or(0));
-        }
-        if self.shards.held() == 0 {
-            return Ok(None);
-        }
         let users: Vec<String> = match users {
             Some(users) => users.into_iter().collect(),
             None => db::events::users_with_pending(conn, SWEEP_USERS)
@@ -345,7 +456,7 @@ impl Publisher {
         let states = db::events::deliveries_of(conn, &ids)
             .await
             .map_err(|e| e.to_string())?;
-        Ok(Some((events, states, heads_only)))
+        Ok((events, states, heads_only))
     }
 
     /// Publishes one user's pending events in order, each on all its topics,
@@ -353,48 +464,45 @@ impl Publisher {
     async fn publish_user(
         &self,
         dapr: &DaprClient,
-        rows: &[EventRow],
+        items: &[Item],
         states: &[DeliveryRow],
     ) -> Outcome {
         let state =
             |id: &str, topic: &str| states.iter().find(|d| d.event_id == id && d.topic == topic);
         let mut outcome = Outcome::default();
-        if let Some((head, at)) = self.head_retry(rows, states) {
+        if let Some((head, at)) = self.head_retry(items, states) {
             return Outcome::waiting(head, at);
         }
-        'events: for row in rows {
-            let event = match log::decode(row, &self.metrics, &self.log) {
-                Stored::Event(event) => *event,
-                Stored::Unreadable { .. } => {
-                    // Holding the user up forever would lose everything after
-                    // it: it counts as done.
-                    outcome.done.push((row.id.clone(), row.seq));
-                    continue;
-                }
+        'events: for item in items {
+            let Some(event) = &item.event else {
+                // Holding the user up forever would lose everything after
+                // it: it counts as done.
+                outcome.done.push((item.id.clone(), item.seq));
+                continue;
             };
             let mut topics_done = Vec::new();
-            for (topic, projection) in self.topics.for_event(&event) {
-                let previous = state(&row.id, topic);
+            for (topic, projection) in self.topics.for_event(event) {
+                let previous = state(&item.id, topic);
                 if previous.is_some_and(|d| d.published_at.is_some()) {
                     continue;
                 }
                 let attempts = previous.map_or(0, |d| d.attempts);
                 if let Err(err) = self
-                    .publish_one(dapr, &event, topic, projection, attempts)
+                    .publish_one(dapr, event, topic, projection, attempts)
                     .await
                 {
                     let retry = now() + backoff(attempts + 1, self.retry_cap());
                     outcome.partial = topics_done
                         .into_iter()
-                        .map(|t| (row.id.clone(), t))
+                        .map(|t| (item.id.clone(), t))
                         .collect();
                     outcome.failed =
-                        Some((row.id.clone(), topic.to_owned(), err.to_string(), retry));
+                        Some((item.id.clone(), topic.to_owned(), err.to_string(), retry));
                     break 'events;
                 }
                 topics_done.push(topic.to_owned());
             }
-            outcome.done.push((row.id.clone(), row.seq));
+            outcome.done.push((item.id.clone(), item.seq));
         }
         outcome
     }
@@ -404,11 +512,11 @@ impl Publisher {
     /// instance).
     fn head_retry<'r>(
         &self,
-        rows: &'r [EventRow],
+        items: &'r [Item],
         states: &[DeliveryRow],
-    ) -> Option<(&'r EventRow, NaiveDateTime)> {
-        let head = rows.first()?;
-        head_states(rows, states)
+    ) -> Option<(&'r Item, NaiveDateTime)> {
+        let head = items.first()?;
+        head_states(items, states)
             .filter_map(|d| d.next_attempt_at)
             .max()
             .filter(|at| *at > now())
@@ -530,21 +638,21 @@ impl Publisher {
     }
 }
 
-/// The topics not yet published of the user's oldest event (of `rows`, the
-/// user's pending events in order) that have a recorded state.
+/// The topics not yet published of the user's oldest event (of `items`,
+/// the user's pending events in order) that have a recorded state.
 fn head_states<'s>(
-    rows: &[EventRow],
+    items: &[Item],
     states: &'s [DeliveryRow],
 ) -> impl Iterator<Item = &'s DeliveryRow> {
-    let head = rows.first().map(|row| row.id.as_str());
+    let head = items.first().map(|item| item.id.as_str());
     states
         .iter()
         .filter(move |d| Some(d.event_id.as_str()) == head && d.published_at.is_none())
 }
 
 /// Whether the user's oldest event has failed before.
-fn retrying(rows: &[EventRow], states: &[DeliveryRow]) -> bool {
-    head_states(rows, states).any(|d| d.attempts > 0)
+fn retrying(items: &[Item], states: &[DeliveryRow]) -> bool {
+    head_states(items, states).any(|d| d.attempts > 0)
 }
 
 /// Exponential backoff with jitter: half the step plus a random half, capped.

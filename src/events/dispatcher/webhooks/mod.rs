@@ -37,6 +37,7 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use super::Fresh;
+use super::recent::Recent;
 use super::shards::{self, Shards, shard_of};
 use crate::db::webhooks::{AttemptRow, EndpointRow};
 use crate::db::{self, Db, now};
@@ -44,7 +45,6 @@ use crate::domain::webhook;
 use crate::error::AppError;
 use crate::events::bus::EventBus;
 use crate::events::cloudevent::{CloudEvent, Projection};
-use crate::events::log::{self, Stored};
 use crate::events::{DomainEvent, EventType, Trace, WebhookInfo};
 use crate::metrics::Metrics;
 use crate::settings::Settings;
@@ -189,6 +189,8 @@ struct Shared {
     log: Logger,
     client: client::Client,
     retries: Vec<Duration>,
+    /// The events committed here a moment ago, as committed.
+    recent: Arc<Recent>,
 }
 
 /// A run under way.
@@ -219,6 +221,7 @@ impl Deliverer {
         settings: Arc<Settings>,
         db: Db,
         bus: EventBus,
+        recent: Arc<Recent>,
         metrics: Arc<Metrics>,
         log: Logger,
     ) -> Result<(Self, mpsc::Receiver<Report>), String> {
@@ -237,6 +240,7 @@ impl Deliverer {
             log,
             client,
             retries,
+            recent,
         });
         Ok((
             Self {
@@ -753,12 +757,10 @@ impl Run {
             if stop.get() {
                 return Ok((Some(current), Some(End::Stopped)));
             }
-            let event = match log::decode(&row, &shared.metrics, &shared.log) {
-                Stored::Event(event) => *event,
-                Stored::Unreadable { seq } => {
-                    self.cursor = seq;
-                    continue;
-                }
+            let Some(event) = shared.recent.read(&row, &shared.metrics, &shared.log) else {
+                // Unreadable (logged): stepped over.
+                self.cursor = row.seq;
+                continue;
             };
             if !webhook::matches(&current.event_types, event.event_type.as_str()) {
                 self.cursor = row.seq;
