@@ -1,13 +1,14 @@
 // Settings → Webhooks: the user's endpoints with their state (active, paused
 // by the user, disabled by the service and why, retrying), adding one, its
 // signing secret shown once (after creation or a rotation), and per
-// endpoint: pause or enable, a test delivery, rotation, deletion and the
-// recent delivery attempts. Also the words for a `webhook.disabled` event
+// endpoint: editing its URL, description and events (in the same form),
+// pause or enable, a test delivery, rotation, deletion and the recent
+// delivery attempts. Also the words for a `webhook.disabled` event
 // of the live channel.
 
 import { api } from './api.js';
 import { $, el } from './dom.js';
-import { run, showMessage, submit } from './messages.js';
+import { clearFields, run, showMessage, submit } from './messages.js';
 import { timeZone } from './state.js';
 
 const BASE = '/api/v1/webhooks';
@@ -61,20 +62,30 @@ export function mountWebhooks() {
   const form = $('#webhook-form');
   const all = $('#webhook-all');
   const families = [...form.querySelectorAll('.webhook-family')];
+  // The event type a box of the form stands for, if one does.
+  const familyOf = (type) => (families.some((box) => box.value === type) ? type : null);
   // What outlives a redraw of the list: which deliveries are open, the
   // last test's result per endpoint.
   const openDeliveries = new Set();
   const results = new Map();
+  // The endpoints as last read, and the one the form edits (null: it adds).
+  const hooks = new Map();
+  let editing = null;
   let retryTimer = null;
   let refreshSeq = 0;
 
   // "All" and the families exclude each other; none chosen is all.
+  // Whether the events were chosen here since the form was filled (an
+  // endpoint's own types that no box stands for are kept otherwise).
+  let typesChosen = false;
   all.addEventListener('change', () => {
+    typesChosen = true;
     if (all.checked) for (const box of families) box.checked = false;
     else if (!families.some((box) => box.checked)) all.checked = true;
   });
   for (const box of families) {
     box.addEventListener('change', () => {
+      typesChosen = true;
       all.checked = !families.some((b) => b.checked);
     });
   }
@@ -83,16 +94,75 @@ export function mountWebhooks() {
     e.preventDefault();
     const inputs = { url: 'webhook-url', description: 'webhook-description', event_types: 'webhook-events' };
     submit(form, inputs, async () => {
-      const body = { url: $('#webhook-url').value.trim() };
-      const description = $('#webhook-description').value.trim();
-      if (description) body.description = description;
-      body.event_types = all.checked ? [] : families.filter((b) => b.checked).map((b) => b.value);
+      const body = { url: $('#webhook-url').value.trim(), description: $('#webhook-description').value.trim() };
+      const types = all.checked ? [] : families.filter((b) => b.checked).map((b) => b.value);
+      if (editing) {
+        if (typesChosen || editing.event_types.every((t) => familyOf(t))) body.event_types = types;
+        const saved = await api('PATCH', `${BASE}/${editing.id}`, body);
+        stopEditing();
+        showMessage(`Saved the webhook to ${saved.url}.`, 'info');
+        await refresh();
+        list.querySelector(`li.webhook[data-id="${saved.id}"] .webhook-edit`)?.focus();
+        return;
+      }
+      if (!body.description) delete body.description;
+      body.event_types = types;
       const created = await api('POST', BASE, body);
       form.reset();
       showSecret(created, `For ${created.url}.`);
       await refresh();
     });
   });
+
+  $('#webhook-cancel').addEventListener('click', () => {
+    const id = editing?.id;
+    stopEditing();
+    (id && list.querySelector(`li.webhook[data-id="${id}"] .webhook-edit`) || $('#webhook-url')).focus();
+  });
+  form.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape' && editing) {
+      e.preventDefault();
+      e.stopPropagation();
+      $('#webhook-cancel').click();
+    }
+  });
+
+  // The form takes the endpoint's URL, description and events; saving
+  // changes it (its secret, cursor and state stay).
+  function startEditing(hook) {
+    clearFields(form);
+    editing = hook;
+    typesChosen = false;
+    $('#webhook-url').value = hook.url;
+    $('#webhook-description').value = hook.description || '';
+    const chosen = new Set(hook.event_types.map(familyOf).filter(Boolean));
+    for (const box of families) box.checked = chosen.has(box.value);
+    all.checked = hook.event_types.length === 0;
+    const own = hook.event_types.filter((t) => !familyOf(t));
+    const note = $('#webhook-types-note');
+    note.textContent = own.length
+      ? `It also takes ${own.join(', ')} (chosen through the API): kept unless you change the events here.`
+      : '';
+    note.hidden = !own.length;
+    $('#webhook-form-title').textContent = `Edit the webhook to ${hook.url}`;
+    $('#webhook-submit').textContent = 'Save changes';
+    $('#webhook-cancel').hidden = false;
+    form.classList.add('editing');
+    form.scrollIntoView({ block: 'nearest' });
+    $('#webhook-url').focus();
+  }
+
+  function stopEditing() {
+    editing = null;
+    typesChosen = false;
+    form.reset();
+    clearFields(form);
+    $('#webhook-types-note').hidden = true;
+    $('#webhook-form-title').textContent = 'Add a webhook';
+    $('#webhook-submit').textContent = 'Add webhook';
+    $('#webhook-cancel').hidden = true;
+    form.classList.remove('editing');
+  }
 
   $('#webhook-copy').addEventListener('click', () => run(async () => {
     await navigator.clipboard.writeText($('#webhook-secret-value').value);
@@ -108,7 +178,10 @@ export function mountWebhooks() {
     const item = e.target.closest('li.webhook');
     if (!button || !item) return;
     const { id, url } = item.dataset;
-    if (button.matches('.webhook-toggle')) {
+    if (button.matches('.webhook-edit')) {
+      const hook = hooks.get(id);
+      if (hook) startEditing(hook);
+    } else if (button.matches('.webhook-toggle')) {
       const enabled = button.dataset.enable === 'true';
       run(async () => {
         await api('PATCH', `${BASE}/${id}`, { enabled });
@@ -136,6 +209,7 @@ export function mountWebhooks() {
       run(async () => {
         await api('DELETE', `${BASE}/${id}`);
         if ($('#webhook-secret').dataset.id === id) hideSecret();
+        if (editing?.id === id) stopEditing();
         openDeliveries.delete(id);
         results.delete(id);
         showMessage(`Deleted the webhook to ${url}.`, 'info');
@@ -182,15 +256,17 @@ export function mountWebhooks() {
 
   async function refresh() {
     const seq = ++refreshSeq;
-    const hooks = await api('GET', BASE);
+    const read = await api('GET', BASE);
     if (seq !== refreshSeq || $('#settings-view').hidden) return;
+    hooks.clear();
+    for (const hook of read) hooks.set(hook.id, hook);
     // The focus stays on the same control of the same endpoint.
     const focused = document.activeElement?.closest('li.webhook') ? document.activeElement : null;
     const focusId = focused?.closest('li.webhook').dataset.id;
     const focusClass = focused?.className.split(' ')[0];
-    list.replaceChildren(...hooks.map((hook) => item(hook, results.get(hook.id), openDeliveries.has(hook.id))));
-    $('#webhook-empty').hidden = hooks.length !== 0;
-    list.hidden = hooks.length === 0;
+    list.replaceChildren(...read.map((hook) => item(hook, results.get(hook.id), openDeliveries.has(hook.id))));
+    $('#webhook-empty').hidden = read.length !== 0;
+    list.hidden = read.length === 0;
     if (focusId) {
       const again = list.querySelector(`li.webhook[data-id="${focusId}"]`);
       // The same control, or (one in the deliveries, read again below) their
@@ -205,7 +281,7 @@ export function mountWebhooks() {
       if (open) await loadDeliveries(open).catch(() => {});
       else openDeliveries.delete(id);
     }
-    watchRetries(hooks);
+    watchRetries(read);
   }
 
   // While an endpoint waits for a retry, its state is read again once the
@@ -239,11 +315,14 @@ export function mountWebhooks() {
     hide() {
       clearTimeout(retryTimer);
       hideSecret();
+      stopEditing();
       results.clear();
     },
     reset() {
       clearTimeout(retryTimer);
       hideSecret();
+      stopEditing();
+      hooks.clear();
       openDeliveries.clear();
       results.clear();
       list.replaceChildren();
@@ -301,6 +380,7 @@ function item(hook, result, open) {
     ? { text: 'Pause', enable: false }
     : { text: hook.disabled_reason ? 'Enable again' : 'Resume', enable: true };
   node.append(el('div', { class: 'webhook-actions' },
+    el('button', { type: 'button', class: 'webhook-edit', 'aria-label': `Edit ${hook.url}`, text: 'Edit' }),
     el('button', { type: 'button', class: 'webhook-toggle', 'data-enable': String(toggle.enable),
                    'aria-label': `${toggle.text} ${hook.url}`, text: toggle.text }),
     el('button', { type: 'button', class: 'webhook-test', 'aria-label': `Send a test to ${hook.url}`, text: 'Send test' }),
@@ -317,6 +397,13 @@ function item(hook, result, open) {
   return node;
 }
 
+// What made an attempt, after its event's type: a redelivery the user asked
+// for, or the deliverer's retry (a test's type, webhook.test, says it).
+function kindInWords(attempt) {
+  if (attempt.kind === 'replay') return ' (redelivered)';
+  return attempt.kind === 'scheduled' && attempt.attempt > 1 ? ` (try ${attempt.attempt})` : '';
+}
+
 function deliveriesTable(attempts) {
   const head = ['When', 'Event', 'Seq', 'Status', 'Latency', 'Error', 'Next retry'];
   const rows = attempts.map((a) => {
@@ -324,8 +411,7 @@ function deliveriesTable(attempts) {
     const cell = (label, ...content) => el('td', { 'data-label': label }, ...content);
     return el('tr', { class: ok ? 'delivery ok' : 'delivery failed', 'data-event': a.event_id },
       cell('When', timeEl(a.at)),
-      cell('Event', el('span', {}, a.event_type,
-        a.attempt > 1 ? el('span', { class: 'muted', text: ` (try ${a.attempt})` }) : '')),
+      cell('Event', el('span', {}, a.event_type, el('span', { class: 'muted delivery-kind', text: kindInWords(a) }))),
       cell('Seq', a.seq > 0 ? String(a.seq) : '—'),
       cell('Status', el('span', { class: `delivery-status ${ok ? 'ok' : 'failed'}`,
                                   text: a.status != null ? String(a.status) : 'no answer' })),

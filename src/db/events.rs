@@ -239,18 +239,48 @@ pub async fn pending_count(conn: &mut Conn<'_>) -> QueryResult<i64> {
         .await)
 }
 
-/// The user's events up to `seq` are on every topic they belong on. The
-/// watermark only moves forward, whoever else publishes meanwhile.
-pub async fn mark_published(conn: &mut Conn<'_>, user_id: &str, seq: i64) -> QueryResult<()> {
-    db_run!(conn, |c| diesel::update(
-        users::table
-            .find(user_id)
-            .filter(users::published_seq.lt(seq))
-    )
-    .set(users::published_seq.eq(seq))
-    .execute(c)
-    .await
-    .map(drop))
+/// Each `(user, seq)`: the user's events up to `seq` are on every topic
+/// they belong on. A watermark only moves forward, whoever else publishes
+/// meanwhile.
+///
+/// On PostgreSQL one statement moves them all: each user's row is also
+/// locked by every request that writes an event of theirs, so the locks are
+/// held for one round trip, not one per user.
+pub async fn mark_published(conn: &mut Conn<'_>, through: &[(&str, i64)]) -> QueryResult<()> {
+    match conn {
+        Conn::Pg(c) => {
+            if through.is_empty() {
+                return Ok(());
+            }
+            // In the order of the rows' keys, as every such statement locks them.
+            let mut sorted = through.to_vec();
+            sorted.sort_unstable();
+            let (ids, seqs): (Vec<&str>, Vec<i64>) = sorted.into_iter().unzip();
+            diesel::sql_query(
+                "UPDATE users SET published_seq = v.seq \
+                 FROM unnest($1::text[], $2::bigint[]) AS v(id, seq) \
+                 WHERE users.id = v.id AND users.published_seq < v.seq",
+            )
+            .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(ids)
+            .bind::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(seqs)
+            .execute(&mut **c)
+            .await
+            .map(drop)
+        }
+        Conn::Sqlite(c) => {
+            for (user_id, seq) in through {
+                diesel::update(
+                    users::table
+                        .find(*user_id)
+                        .filter(users::published_seq.lt(*seq)),
+                )
+                .set(users::published_seq.eq(*seq))
+                .execute(&mut **c)
+                .await?;
+            }
+            Ok(())
+        }
+    }
 }
 
 /// Forgets the per-topic state of events now published as a whole.

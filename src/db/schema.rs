@@ -180,6 +180,7 @@ diesel::table! {
         error -> Nullable<Text>,
         next_retry_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
+        kind -> Text,
     }
 }
 

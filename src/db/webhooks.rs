@@ -67,6 +67,8 @@ pub struct AttemptRow {
     pub error: Option<String>,
     pub next_retry_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
+    /// `scheduled`, `replay` or `test` (`domain::webhook::AttemptKind`).
+    pub kind: String,
 }
 
 pub async fn insert(conn: &mut Conn<'_>, row: &EndpointRow) -> QueryResult<()> {

@@ -16,6 +16,38 @@ use ipnet::IpNet;
 
 use crate::events::EventType;
 
+/// What made a delivery attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AttemptKind {
+    /// The deliverer, working through the endpoint's events in order.
+    Scheduled,
+    /// One event delivered again, asked for by the user.
+    Replay,
+    /// A `webhook.test` event, asked for by the user.
+    Test,
+}
+
+impl AttemptKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Scheduled => "scheduled",
+            Self::Replay => "replay",
+            Self::Test => "test",
+        }
+    }
+
+    /// The kind stored as `text`; an unknown one (written by a later
+    /// release) reads as the deliverer's.
+    pub fn parse(text: &str) -> Self {
+        match text {
+            "replay" => Self::Replay,
+            "test" => Self::Test,
+            _ => Self::Scheduled,
+        }
+    }
+}
+
 /// The prefix of a signing secret (Standard Webhooks).
 pub const SECRET_PREFIX: &str = "whsec_";
 /// Random bytes in a secret.

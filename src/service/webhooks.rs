@@ -14,7 +14,7 @@ use crate::db::webhooks::{AttemptRow, EndpointChanges, EndpointRow};
 use crate::domain::query::QueryInteger;
 use crate::domain::time::to_utc;
 use crate::domain::user::UserId;
-use crate::domain::webhook::{self as rules, AddressPolicy};
+use crate::domain::webhook::{self as rules, AddressPolicy, AttemptKind};
 use crate::domain::{Integer, Problems};
 use crate::error::AppError;
 use crate::events::dispatcher::webhooks::Answer;
@@ -115,6 +115,8 @@ pub struct WebhookAttempt {
     /// When this event is tried again, if this attempt failed.
     pub next_retry_at: Option<DateTime<Utc>>,
     pub at: DateTime<Utc>,
+    /// What made it: the deliverer (`scheduled`), a replay or a test.
+    pub kind: AttemptKind,
 }
 
 /// Body of `POST …/webhooks/{id}/replay`: one delivery again, now
@@ -187,6 +189,7 @@ fn attempt_view(row: AttemptRow) -> Result<WebhookAttempt, AppError> {
         error: row.error,
         next_retry_at: row.next_retry_at.map(to_utc),
         at: to_utc(row.created_at),
+        kind: AttemptKind::parse(&row.kind),
     })
 }
 
@@ -419,7 +422,7 @@ pub async fn test(ctx: &Context, user: &UserId, id: Uuid) -> Result<WebhookAttem
             reason: "a test delivery asked for by the endpoint's owner".into(),
         }),
     };
-    once(ctx, &endpoint, event, 1).await
+    once(ctx, &endpoint, event, AttemptKind::Test, 1).await
 }
 
 /// Delivers one of the user's events again now (`event_id`), or sets the
@@ -457,7 +460,9 @@ pub async fn replay(
                     .unwrap_or(0)
                     + 1
             };
-            Ok(Replayed::Once(once(ctx, &endpoint, *event, attempt).await?))
+            Ok(Replayed::Once(
+                once(ctx, &endpoint, *event, AttemptKind::Replay, attempt).await?,
+            ))
         }
         (None, Some(Integer(since))) => {
             let (oldest, last) = {
@@ -498,6 +503,7 @@ async fn once(
     ctx: &Context,
     endpoint: &EndpointRow,
     event: DomainEvent,
+    kind: AttemptKind,
     attempt: i32,
 ) -> Result<WebhookAttempt, AppError> {
     let (event_id, seq, event_type) = (event.id, event.seq, event.event_type);
@@ -514,6 +520,7 @@ async fn once(
         error: answer.error,
         next_retry_at: None,
         created_at: ctx.now(),
+        kind: kind.as_str().to_owned(),
     };
     transaction!(ctx.db, |conn| {
         db::webhooks::insert_attempts(conn, std::slice::from_ref(&row)).await?;

@@ -405,13 +405,27 @@ async fn a_retry_reads_each_users_oldest_unpublished_event_alone(#[case] backend
     let first = taskstream::db::events::pending_for_users(conn, &[ann.id.as_str()], 1)
         .await
         .unwrap();
-    taskstream::db::events::mark_published(conn, &ann.id, first[0].seq)
+    taskstream::db::events::mark_published(conn, &[(ann.id.as_str(), first[0].seq)])
         .await
         .unwrap();
     let rows = taskstream::db::events::oldest_pending(conn, &[ann.id.as_str()])
         .await
         .unwrap();
     assert_eq!(heads(rows), [(ann.id.clone(), 2)]);
+
+    // Several users' watermarks move at once, and never back.
+    taskstream::db::events::mark_published(
+        conn,
+        &[(bob.id.as_str(), 1), (ann.id.as_str(), first[0].seq - 1)],
+    )
+    .await
+    .unwrap();
+    let rows = taskstream::db::events::oldest_pending(conn, &[ann.id.as_str(), bob.id.as_str()])
+        .await
+        .unwrap();
+    let mut expected = vec![(ann.id.clone(), 2), (bob.id.clone(), 2)];
+    expected.sort();
+    assert_eq!(heads(rows), expected);
 }
 
 #[apply(backends)]

@@ -565,6 +565,7 @@ async fn a_test_delivery_and_replays(#[case] backend: Backend) {
         .body;
     assert_eq!(tested["status"], 204, "{tested}");
     assert_eq!(tested["event_type"], "webhook.test");
+    assert_eq!(tested["kind"], "test");
     let test = receiver.wait_for(1, WAIT).await;
     assert_eq!(test[0].event_type(), "webhook.test");
     assert_eq!(test[0].verified_by, [0]);
@@ -586,8 +587,12 @@ async fn a_test_delivery_and_replays(#[case] backend: Backend) {
         .expect(200)
         .body;
     assert_eq!(
-        (again["seq"].clone(), again["attempt"].clone()),
-        (json!(2), json!(2))
+        (
+            again["seq"].clone(),
+            again["attempt"].clone(),
+            again["kind"].clone()
+        ),
+        (json!(2), json!(2), json!("replay"))
     );
     let from = app
         .post(
@@ -608,6 +613,24 @@ async fn a_test_delivery_and_replays(#[case] backend: Backend) {
     assert_eq!(
         all[5].id, delivered[2].id,
         "the same webhook-id: receivers dedupe"
+    );
+    // The attempts say what made each: newest first.
+    let attempts = wait_until_listed(&app, &user, &id, 7).await;
+    let kinds: Vec<(i64, &str)> = attempts
+        .iter()
+        .map(|a| (a["seq"].as_i64().unwrap(), a["kind"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (3, "scheduled"),
+            (2, "scheduled"),
+            (2, "replay"),
+            (3, "scheduled"),
+            (2, "scheduled"),
+            (1, "scheduled"),
+            (0, "test"),
+        ]
     );
     for bad in [json!({"since_seq": 99}), json!({"since_seq": 0})] {
         let res = app

@@ -4,7 +4,8 @@
 // its deliveries listed; a failing receiver is retried and shown so; one
 // that answers 410 is disabled by the service, which the page says in a
 // toast and in the list, and it is enabled again, paused, rotated and
-// deleted. A refused URL is marked under its field.
+// deleted. A refused URL is marked under its field. An endpoint is edited
+// in the form that adds them.
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { createServer } from 'node:http';
@@ -257,6 +258,11 @@ test('a failing receiver is shown retrying, then delivered to when it is back', 
     /^Redelivered task\.created #\d+: Delivered: 204 in [\d.]+ ms$/);
   const again = await receiver.waitFor((r) => r.type === 'task.created', { from: count });
   assert.equal(again.headers['webhook-id'], retried.headers['webhook-id'], 'the same event');
+  // The list says what made each attempt: the redelivery, the retry.
+  const newest = hook(page).locator('table.deliveries tbody tr').first();
+  await newest.locator('td', { hasText: '(redelivered)' }).waitFor();
+  assert.equal((await newest.locator('td').allTextContents())[1], 'task.created (redelivered)');
+  assert.equal(await hook(page).locator('table.deliveries tbody td', { hasText: 'task.created (try 2)' }).count(), 1);
   assert.deepEqual(problems, []);
 });
 
@@ -367,5 +373,83 @@ test('a refused URL is marked under its field and nothing is added', async () =>
   assert.equal(await page.isVisible('#webhook-empty'), true);
   assert.equal(await page.isHidden('#webhook-secret'), true);
   await screenshot(page, 'settings-webhook-refused');
+  assert.deepEqual(besides(problems, 422), []);
+});
+
+test('an endpoint is edited in the form: URL, description and events change, its secret and types the form cannot show stay', async () => {
+  const { page, problems } = ctx.session;
+  // Made through the API with a type no box of the form stands for.
+  const made = await rest(page, ctx.app.base, 'POST', '/api/v1/webhooks',
+    { url: receiver.url, description: 'Old name', event_types: ['task.*', 'reminder.triggered'] });
+  assert.equal(made.status, 201);
+  const { id, secret: madeSecret } = made.body;
+  await openTasks(page);
+  await openSettings(page);
+  const mine = page.locator(`#webhook-list li.webhook[data-id="${id}"]`);
+  await mine.waitFor();
+
+  // "Edit" fills the form with the endpoint as it is.
+  await mine.locator('.webhook-edit').click();
+  assert.equal(await page.textContent('#webhook-form-title'), `Edit the webhook to ${receiver.url}`);
+  assert.equal(await page.inputValue('#webhook-url'), receiver.url);
+  assert.equal(await page.inputValue('#webhook-description'), 'Old name');
+  assert.equal(await page.isChecked('#webhook-events input[value="task.*"]'), true);
+  assert.equal(await page.isChecked('#webhook-events input[value="reminder.*"]'), false);
+  assert.equal(await page.isChecked('#webhook-all'), false);
+  assert.match(await page.textContent('#webhook-types-note'), /also takes reminder\.triggered .*kept unless you change the events here/);
+  assert.equal(await page.textContent('#webhook-submit'), 'Save changes');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'webhook-url', 'the URL has the focus');
+  assert.deepEqual(await page.evaluate(contrastProblems, '#webhook-form'), [], 'contrast below AA');
+  await screenshot(page, 'settings-webhook-editing');
+
+  // Saved: the list says so; the types the form did not show are kept.
+  const moved = `${receiver.url}/moved`;
+  await page.fill('#webhook-url', moved);
+  await page.fill('#webhook-description', 'Team chat');
+  await page.click('#webhook-submit');
+  await page.locator('#message', { hasText: `Saved the webhook to ${moved}.` }).waitFor();
+  await mine.locator('.webhook-url', { hasText: moved }).waitFor();
+  assert.match(await mine.locator('.webhook-meta').textContent(), /^Team chat · Events: task\.\*, reminder\.triggered$/);
+  assert.equal(await page.textContent('#webhook-form-title'), 'Add a webhook', 'the form adds again');
+  assert.equal(await page.inputValue('#webhook-url'), '');
+  assert.equal(await page.isHidden('#webhook-cancel'), true);
+  assert.equal(await mine.locator('.webhook-edit').evaluate((b) => b === document.activeElement), true,
+    'the focus is back on the endpoint');
+  let [saved] = (await webhooksOf(page)).filter((h) => h.id === id);
+  assert.deepEqual([saved.url, saved.description, saved.event_types],
+    [moved, 'Team chat', ['task.*', 'reminder.triggered']]);
+
+  // Its secret did not change: the next event goes to the new URL, signed with it.
+  const from = receiver.requests.length;
+  await openTasks(page);
+  await quickAdd(page, 'Edited hook');
+  const arrived = await receiver.waitFor((r) => r.path === '/hooks/tasks/moved' && r.type === 'task.created', { from });
+  assert.equal(arrived.body.data.task_data.title, 'Edited hook');
+  assert.ok(signedWith(madeSecret, arrived), 'signed with the secret it was made with');
+
+  // Choosing events in the form replaces the types; a refused URL changes nothing.
+  await openSettings(page);
+  await mine.locator('.webhook-edit').click();
+  await page.check('#webhook-all');
+  await page.fill('#webhook-url', 'http://10.0.0.1/x');
+  await page.click('#webhook-submit');
+  await page.waitForSelector('#webhook-url[aria-invalid="true"]');
+  [saved] = (await webhooksOf(page)).filter((h) => h.id === id);
+  assert.deepEqual([saved.url, saved.event_types], [moved, ['task.*', 'reminder.triggered']], 'nothing half-saved');
+  await page.fill('#webhook-url', moved);
+  await page.click('#webhook-submit');
+  await page.locator('#message', { hasText: `Saved the webhook to ${moved}.` }).waitFor();
+  await until(async () => (await webhooksOf(page)).find((h) => h.id === id).event_types.length === 0,
+    'the events are all');
+  await mine.locator('.webhook-meta', { hasText: 'Events: all' }).waitFor();
+
+  // Escape leaves the form without saving.
+  await mine.locator('.webhook-edit').click();
+  await page.fill('#webhook-description', 'Not kept');
+  await page.press('#webhook-description', 'Escape');
+  assert.equal(await page.textContent('#webhook-form-title'), 'Add a webhook');
+  assert.equal(await page.inputValue('#webhook-description'), '');
+  assert.equal(await mine.locator('.webhook-edit').evaluate((b) => b === document.activeElement), true);
+  assert.equal((await webhooksOf(page)).find((h) => h.id === id).description, 'Team chat');
   assert.deepEqual(besides(problems, 422), []);
 });

@@ -553,9 +553,7 @@ impl Publisher {
         }
         transaction!(self.db, |conn| {
             let at = now();
-            for (user, seq) in &through {
-                db::events::mark_published(conn, user, *seq).await?;
-            }
+            db::events::mark_published(conn, &through).await?;
             db::events::forget_deliveries(conn, &settled).await?;
             for (event_id, topic) in &partial {
                 db::events::mark_topic_published(conn, event_id, topic, at).await?;

@@ -797,6 +797,7 @@ impl Run {
             error: answer.error.clone(),
             next_retry_at: None,
             created_at: t,
+            kind: webhook::AttemptKind::Scheduled.as_str().to_owned(),
         };
         if answer.delivered() {
             self.attempts.push(attempt);
