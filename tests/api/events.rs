@@ -345,6 +345,30 @@ async fn one_users_failures_do_not_hold_up_another(
     assert_eq!(of_user(&delivered, &blocked).len(), 15, "never sent twice");
 }
 
+/// The stand-in as the benchmarks run it: it keeps nothing but answers as
+/// before, failures included, and counts what it accepted.
+#[apply(backends)]
+#[actix_web::test]
+async fn a_counting_sidecar_answers_as_before_and_keeps_only_the_count(#[case] backend: Backend) {
+    let sidecar = Sidecar::start().await;
+    sidecar.count_only();
+    let app = spawn_app_with(backend, publishing_through(&sidecar, Publishing::Bulk)).await;
+    let (blocked, flowing) = (app.signup().await, app.signup().await);
+    sidecar.fail_partition(&blocked.id, Some(500));
+    for i in 0..5 {
+        create(&app, &blocked, &format!("b{i}")).await;
+        create(&app, &flowing, &format!("f{i}")).await;
+    }
+    sidecar.wait_for_count(15, WAIT).await;
+    actix_rt::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(sidecar.accepted(), 15, "the refused ones are not counted");
+    assert!(sidecar.received().is_empty(), "nothing kept");
+    sidecar.fail_partition(&blocked.id, None);
+    sidecar.wait_for_count(30, WAIT).await;
+    actix_rt::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(sidecar.accepted(), 30, "each accepted once");
+}
+
 /// `(sequence, topic)` of the user's events the log marks published.
 /// How often the user's event `seq` was offered on task-events, accepted or not.
 fn tries(sidecar: &Sidecar, seq: i64) -> usize {

@@ -712,6 +712,9 @@ struct PublishRun {
     /// The service's CPU seconds per 1 000 creations, until all were out
     /// (the sum of `threads`).
     cpu: f64,
+    /// This process's (the clients' and the stand-in sidecar's) CPU
+    /// seconds per 1 000 creations, over the same span.
+    load_cpu: f64,
     /// Seconds from the load's end until the sidecar had every message.
     drained: Option<f64>,
     /// The service's CPU seconds per 1 000 creations, by thread name.
@@ -731,7 +734,7 @@ async fn publish_benchmark() {
     let split = common::CoreSplit::new();
     let cpus = split.as_ref().map(|_| common::CoreSplit::SERVICE);
     let admin = common::admin_url();
-    let header = "| backend | Dapr | p50 ms | p95 ms | throughput | service CPU per 1 000 | vs. disabled (throughput, CPU) | all published after the load |\n|---|---|---:|---:|---:|---:|---|---:|";
+    let header = "| backend | Dapr | p50 ms | p95 ms | throughput | service CPU per 1 000 | vs. disabled (throughput, CPU) | all published after the load | clients' and stand-in's CPU per 1 000 |\n|---|---|---:|---:|---:|---:|---|---:|---:|";
     let client = awc::Client::builder()
         .timeout(Duration::from_secs(60))
         .finish();
@@ -749,6 +752,7 @@ async fn publish_benchmark() {
                 for k in 0..PUBLISH_MODES.len() {
                     let mode = PUBLISH_MODES[(k + repeat) % PUBLISH_MODES.len()];
                     let sidecar = dapr::Sidecar::start().await;
+                    sidecar.count_only();
                     if mode.ends_with("down") {
                         sidecar.down().await;
                     }
@@ -772,6 +776,7 @@ async fn publish_benchmark() {
                     let (mut child, base) = common::start_binary(dir.path(), &env, cpus);
                     let tokens = tokens(CLIENTS);
                     let threads_before = common::cpu_by_thread(child.id());
+                    let load_before = common::cpu_seconds(std::process::id());
                     let (mut times, throughput) = if open_loop {
                         create_at_rate(&base, &client, &tokens, RATE, SECONDS).await
                     } else {
@@ -788,6 +793,8 @@ async fn publish_benchmark() {
                         None
                     };
                     let per_1000 = 1000.0 / times.len() as f64;
+                    let load_cpu =
+                        (common::cpu_seconds(std::process::id()) - load_before) * per_1000;
                     let mut threads = common::cpu_by_thread(child.id());
                     for (name, seconds) in &mut threads {
                         *seconds -= threads_before.get(name).copied().unwrap_or(0.0);
@@ -799,6 +806,7 @@ async fn publish_benchmark() {
                         p95: ms(p95),
                         throughput,
                         cpu,
+                        load_cpu,
                         drained,
                         threads,
                     });
@@ -837,8 +845,8 @@ async fn publish_benchmark() {
                 };
                 let drained = run.drained.map_or("—".to_owned(), |d| format!("{d:.2} s"));
                 let row = format!(
-                    "| {backend} | {mode} | {:.2} | {:.2} | {:.0}/s | {:.2} s | {versus} | {drained} |",
-                    run.p50, run.p95, run.throughput, run.cpu
+                    "| {backend} | {mode} | {:.2} | {:.2} | {:.0}/s | {:.2} s | {versus} | {drained} | {:.2} s |",
+                    run.p50, run.p95, run.throughput, run.cpu, run.load_cpu
                 );
                 if open_loop { &mut open } else { &mut closed }.push(row);
                 if !open_loop {
