@@ -315,13 +315,13 @@ export function mountWebhooks() {
     hide() {
       clearTimeout(retryTimer);
       hideSecret();
-      stopEditing();
+      if (editing) stopEditing();
       results.clear();
     },
     reset() {
       clearTimeout(retryTimer);
       hideSecret();
-      stopEditing();
+      if (editing) stopEditing();
       hooks.clear();
       openDeliveries.clear();
       results.clear();

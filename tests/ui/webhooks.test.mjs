@@ -401,6 +401,12 @@ test('an endpoint is edited in the form: URL, description and events change, its
   assert.equal(await page.evaluate(() => document.activeElement.id), 'webhook-url', 'the URL has the focus');
   assert.deepEqual(await page.evaluate(contrastProblems, '#webhook-form'), [], 'contrast below AA');
   await screenshot(page, 'settings-webhook-editing');
+  await page.setViewportSize({ width: 390, height: 844 });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  assert.ok(overflow <= 0, `no horizontal scroll at 390 px (${overflow} px too wide)`);
+  await page.locator('#webhook-form').scrollIntoViewIfNeeded();
+  await screenshot(page, 'settings-webhook-editing-390');
+  await page.setViewportSize({ width: 1200, height: 800 });
 
   // Saved: the list says so; the types the form did not show are kept.
   const moved = `${receiver.url}/moved`;
