@@ -527,28 +527,33 @@ impl Shared {
 
     /// Records a message of the request being answered.
     fn record(&self, message: Received) {
-        if message.accepted {
-            self.accepted
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
-        if !self.count_only.load(std::sync::atomic::Ordering::Relaxed) {
+        let accepted = message.accepted;
+        if !self.counting_only() {
             self.received.lock().expect("lock").push(message);
         }
-        self.arrived.notify_waiters();
+        self.counted(accepted);
     }
 
-    /// Records a bulk entry as a message of its own (counted only, with
-    /// [`Sidecar::count_only`]).
+    /// Records a bulk entry as a message of its own (without building it,
+    /// with [`Sidecar::count_only`]).
     fn record_entry(&self, request: &Message, entry: Value, accepted: bool) {
-        if self.count_only.load(std::sync::atomic::Ordering::Relaxed) {
-            if accepted {
-                self.accepted
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            }
-            self.arrived.notify_waiters();
+        if self.counting_only() {
+            self.counted(accepted);
         } else {
             self.record(request.entry(entry, accepted));
         }
+    }
+
+    fn counting_only(&self) -> bool {
+        self.count_only.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn counted(&self, accepted: bool) {
+        if accepted {
+            self.accepted
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        self.arrived.notify_waiters();
     }
 }
 

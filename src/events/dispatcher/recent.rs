@@ -11,7 +11,7 @@
 //! events held right after it are published without reading the log at all
 //! ([`Recent::after`]).
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque, btree_map};
 use std::sync::{Arc, Mutex};
 
 use slog::Logger;
@@ -33,7 +33,6 @@ pub(super) struct Recent {
 
 #[derive(Default)]
 struct Inner {
-    by_id: HashMap<Uuid, Arc<DomainEvent>>,
     /// Each user's held events by sequence number.
     by_user: HashMap<String, BTreeMap<i64, Arc<DomainEvent>>>,
     /// Oldest first, to let go of.
@@ -47,12 +46,9 @@ impl Recent {
             return;
         };
         for event in events {
-            if inner.by_id.insert(event.id, event.clone()).is_none() {
-                inner
-                    .by_user
-                    .entry(event.user_id.clone())
-                    .or_default()
-                    .insert(event.seq, event.clone());
+            let held = inner.by_user.entry(event.user_id.clone()).or_default();
+            if let btree_map::Entry::Vacant(slot) = held.entry(event.seq) {
+                slot.insert(event.clone());
                 inner.order.push_back(event.clone());
             }
         }
@@ -60,7 +56,6 @@ impl Recent {
             let Some(old) = inner.order.pop_front() else {
                 break;
             };
-            inner.by_id.remove(&old.id);
             if let Some(held) = inner.by_user.get_mut(&old.user_id) {
                 held.remove(&old.seq);
                 if held.is_empty() {
@@ -105,9 +100,9 @@ impl Recent {
     }
 
     fn held(&self, row: &EventRow) -> Option<Arc<DomainEvent>> {
-        let id = Uuid::parse_str(&row.id).ok()?;
-        let event = self.inner.lock().ok()?.by_id.get(&id)?.clone();
-        (event.seq == row.seq && event.user_id == row.user_id).then_some(event)
+        let inner = self.inner.lock().ok()?;
+        let event = inner.by_user.get(&row.user_id)?.get(&row.seq)?;
+        (Uuid::parse_str(&row.id).ok()? == event.id).then(|| event.clone())
     }
 }
 
@@ -185,11 +180,10 @@ mod tests {
         }
         {
             let inner = recent.inner.lock().expect("lock");
-            assert_eq!(inner.by_id.len(), HELD);
             assert_eq!(inner.order.len(), HELD);
             assert_eq!(inner.by_user["u"].len(), HELD);
-            assert!(!inner.by_id.contains_key(&events[9].id));
-            assert!(inner.by_id.contains_key(&events[10].id));
+            assert!(!inner.by_user["u"].contains_key(&events[9].seq));
+            assert!(inner.by_user["u"].contains_key(&events[10].seq));
         }
         // What was let go of is no longer a run to publish from memory.
         assert!(recent.after("u", 5, 10).is_empty());
