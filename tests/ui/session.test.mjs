@@ -54,7 +54,10 @@ test('a page opened with a session that no longer works asks to log in and keeps
   await page.waitForFunction(() => document.querySelector('#view-title').textContent === 'Upcoming');
   const token = await page.evaluate(() => localStorage.getItem('taskstream.token'));
   assert.equal((await rest(page, ctx.app.base, 'POST', '/api/auth/logout')).status, 204);
-  // Reloaded before the socket's end reaches it: the first request is refused.
+  // The open page learns it from its socket and forgets the token; only then
+  // is the stale token put back, as a tab opened long ago would still hold
+  // it, so the reloaded page's first request is the one refused.
+  await endsAtLogin(page, '#/upcoming');
   await page.evaluate((t) => localStorage.setItem('taskstream.token', t), token);
   await page.reload();
   await endsAtLogin(page, '#/upcoming');
