@@ -196,6 +196,9 @@ pub struct Settings {
     /// Seconds between looks for webhook deliveries that are due (retries,
     /// other replicas' commits).
     pub webhook_sweep_interval: f64,
+    /// A PEM file of CA certificates that `https` webhook receivers may
+    /// also be verified by (an internal CA), besides the system's.
+    pub webhook_ca_file: String,
 }
 
 impl Default for Settings {
@@ -264,6 +267,7 @@ impl Default for Settings {
             webhook_retry_schedule: DEFAULT_WEBHOOK_RETRIES.into(),
             webhook_secret_grace_hours: 24.0,
             webhook_sweep_interval: 5.0,
+            webhook_ca_file: String::new(),
         }
     }
 }
@@ -333,6 +337,7 @@ const ENV_KEYS: &[&str] = &[
     "WEBHOOK_RETRY_SCHEDULE",
     "WEBHOOK_SECRET_GRACE_HOURS",
     "WEBHOOK_SWEEP_INTERVAL",
+    "WEBHOOK_CA_FILE",
 ];
 
 /// A configuration that cannot be used, with a message for the operator.
@@ -524,6 +529,7 @@ impl Settings {
             .map_err(|e| SettingsError::Refused(format!("WEBHOOK_ALLOWED_HOSTS: {e}")))?;
         self.webhook_retries()
             .map_err(|e| SettingsError::Refused(format!("WEBHOOK_RETRY_SCHEDULE: {e}")))?;
+        self.webhook_ca_certs().map_err(SettingsError::Refused)?;
         for (name, seconds) in [
             ("WEBHOOK_CONNECT_TIMEOUT", self.webhook_connect_timeout),
             ("WEBHOOK_TIMEOUT", self.webhook_timeout),
@@ -550,6 +556,27 @@ impl Settings {
     /// Where webhooks may be delivered (`WEBHOOK_ALLOWED_HOSTS`).
     pub fn webhook_policy(&self) -> Result<crate::domain::webhook::AddressPolicy, String> {
         crate::domain::webhook::AddressPolicy::parse(split_list(&self.webhook_allowed_hosts))
+    }
+
+    /// The CA certificates of `WEBHOOK_CA_FILE` (none when it is not set).
+    pub fn webhook_ca_certs(
+        &self,
+    ) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, String> {
+        use rustls::pki_types::CertificateDer;
+        use rustls::pki_types::pem::PemObject;
+        let path = &self.webhook_ca_file;
+        if path.is_empty() {
+            return Ok(Vec::new());
+        }
+        let refused = |why: String| format!("WEBHOOK_CA_FILE {path}: {why}");
+        let certs = CertificateDer::pem_file_iter(path)
+            .map_err(|e| refused(e.to_string()))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| refused(e.to_string()))?;
+        if certs.is_empty() {
+            return Err(refused("holds no PEM certificate".into()));
+        }
+        Ok(certs)
     }
 
     /// The waits before each retry of a failed webhook delivery.
@@ -827,6 +854,28 @@ mod tests {
         )
         .expect_err("a bad range");
         assert!(err.to_string().contains("WEBHOOK_ALLOWED_HOSTS"), "{err}");
+    }
+
+    #[test]
+    fn a_webhook_ca_file_must_hold_certificates() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "no certificate here\n").unwrap();
+        let missing = dir.path().join("missing.pem");
+        for (path, why) in [(&empty, "no PEM certificate"), (&missing, "missing.pem")] {
+            let err = Settings::load_from(
+                Path::new("/nonexistent"),
+                &env(&[("WEBHOOK_CA_FILE", path.to_str().unwrap())]),
+            )
+            .expect_err(why);
+            let err = err.to_string();
+            assert!(
+                err.starts_with("WEBHOOK_CA_FILE") && err.contains(why),
+                "{err}"
+            );
+        }
+        let s = Settings::load_from(Path::new("/nonexistent"), &[]).unwrap();
+        assert!(s.webhook_ca_certs().unwrap().is_empty(), "none unless set");
     }
 
     #[test]

@@ -14,6 +14,7 @@ use taskstream::settings::Settings;
 
 use crate::backends;
 use crate::helpers::{Backend, TestApp, TestUser, spawn_app_with, start_on};
+use crate::support::tls::TestCa;
 use crate::support::webhooks::{Answer, Delivery, Receiver};
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -703,6 +704,44 @@ async fn internal_addresses_and_redirects_are_refused(#[case] backend: Backend) 
     );
     actix_rt::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(target.received().len(), 0, "the redirect was not followed");
+}
+
+#[apply(backends)]
+#[actix_web::test]
+async fn https_receivers_are_verified_by_their_certificate(#[case] backend: Backend) {
+    let ca = TestCa::new();
+    let app = spawn_app_with(backend, |s| {
+        webhooks_on(s);
+        s.webhook_ca_file = ca.ca_file().display().to_string();
+    })
+    .await;
+    let user = app.signup().await;
+    let receiver = Receiver::start_tls(&ca).await;
+    assert!(receiver.url().starts_with("https://127.0.0.1:"));
+    let (id, _) = subscribe(&app, &user, &receiver, json!({})).await;
+    create(&app, &user, "over TLS").await;
+    let delivered = receiver.wait_for(1, WAIT).await;
+    assert_eq!(types(&delivered), ["task.created"]);
+    assert_eq!(delivered[0].verified_by, [0], "signed as over plain HTTP");
+    let listed = wait_until_listed(&app, &user, &id, 1).await;
+    assert_eq!(
+        (listed[0]["status"].clone(), listed[0]["error"].clone()),
+        (json!(204), Value::Null)
+    );
+
+    // A certificate no trusted CA issued: never delivered to, and the
+    // attempt says why.
+    let stranger = TestCa::new();
+    let other = app.signup().await;
+    let impostor = Receiver::start_tls(&stranger).await;
+    let (id, _) = subscribe(&app, &other, &impostor, json!({})).await;
+    create(&app, &other, "not to an impostor").await;
+    let listed = wait_until_listed(&app, &other, &id, 1).await;
+    let error = listed[0]["error"].as_str().unwrap_or_default();
+    assert!(error.contains("certificate"), "{}", listed[0]);
+    assert_eq!(listed[0]["status"], Value::Null);
+    assert!(listed[0]["next_retry_at"].is_string(), "retried later");
+    assert_eq!(impostor.received().len(), 0, "no request reached it");
 }
 
 #[apply(backends)]

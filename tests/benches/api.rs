@@ -130,6 +130,10 @@ mod webhooks;
 #[path = "../support/server.rs"]
 mod server;
 
+#[path = "../support/tls.rs"]
+#[expect(dead_code, reason = "the benchmark's receiver speaks plain HTTP")]
+mod tls;
+
 #[path = "../support/dapr.rs"]
 #[expect(dead_code, reason = "the benchmark uses only part of the stand-in")]
 mod dapr;

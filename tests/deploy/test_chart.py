@@ -227,6 +227,31 @@ def test_the_service_monitor_follows_the_cluster_unless_told():
     assert "ServiceMonitor" in kinds(render(forced))
 
 
+def test_a_webhook_ca_bundle_is_mounted_and_named_to_the_service():
+    """An internal CA for https webhook receivers: its PEM reaches the pod as
+    a read-only file that WEBHOOK_CA_FILE names, and a new bundle rolls the
+    pods; without one, nothing is mounted."""
+    pem = "-----BEGIN CERTIFICATE-----\nMIIB...internal CA...\n-----END CERTIFICATE-----\n"
+    plain = render(DB)
+    docs = render(deep_merge({"webhookCaBundle": pem}, DB))
+    bundle = only(docs, "ConfigMap", only(plain, "ConfigMap")["metadata"]["name"] + "-webhook-ca")
+    assert bundle["data"] == {"ca.pem": pem}
+    pod = only(docs, "Deployment")["spec"]["template"]
+    container = pod["spec"]["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    mount = next(m for m in container["volumeMounts"] if m["name"] == "webhook-ca")
+    assert mount == {"name": "webhook-ca", "mountPath": "/etc/taskstream/webhook-ca", "readOnly": True}
+    assert env["WEBHOOK_CA_FILE"] == f"{mount['mountPath']}/ca.pem"
+    volume = next(v for v in pod["spec"]["volumes"] if v["name"] == "webhook-ca")
+    assert volume["configMap"]["name"] == bundle["metadata"]["name"]
+    before = only(plain, "Deployment")["spec"]["template"]
+    assert pod["metadata"]["annotations"]["checksum/config"] != before["metadata"]["annotations"]["checksum/config"]
+    for doc in (bundle, only(docs, "Deployment")):
+        kubernetes_validate.validate(doc, KUBERNETES[-1], strict=True)
+    assert "WEBHOOK_CA_FILE" not in {e["name"] for e in before["spec"]["containers"][0]["env"]}
+    assert [v["name"] for v in before["spec"]["volumes"]] == ["tmp"]
+
+
 @pytest.mark.parametrize("values, message", [
     ({}, "database.url or database.existingSecret is required"),
     ({"replicaCount": 3, "database": {"url": "sqlite://taskstream.db"}},

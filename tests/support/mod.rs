@@ -2,4 +2,5 @@
 
 pub mod dapr;
 pub mod server;
+pub mod tls;
 pub mod webhooks;

@@ -3,7 +3,8 @@
 //! implementation of its own (HMAC-SHA256 over `{id}.{timestamp}.{body}`
 //! with the base64-decoded `whsec_` key, compared with each `v1,` signature
 //! of the header), and answers as told: accept, fail with a status, hang,
-//! redirect, or refuse connections altogether.
+//! redirect, or refuse connections altogether. It speaks plain HTTP, or
+//! HTTPS with a certificate of the tests' CA (`support::tls`).
 
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
@@ -75,14 +76,26 @@ struct Shared {
 pub struct Receiver {
     server: Restartable,
     shared: Arc<Shared>,
+    /// Served over TLS with this.
+    tls: Option<rustls::ServerConfig>,
 }
 
 impl Receiver {
     pub async fn start() -> Self {
+        Self::start_with(None)
+    }
+
+    /// An `https` receiver, with a certificate for 127.0.0.1 issued by `ca`.
+    pub async fn start_tls(ca: &super::tls::TestCa) -> Self {
+        Self::start_with(Some(ca.server_config()))
+    }
+
+    fn start_with(tls: Option<rustls::ServerConfig>) -> Self {
         let (server, listener) = Restartable::bind();
         let receiver = Self {
             server,
             shared: Arc::new(Shared::default()),
+            tls,
         };
         receiver.answer(Answer::Accept);
         receiver.serve(listener);
@@ -98,16 +111,18 @@ impl Receiver {
         })
         .workers(1)
         .disable_signals()
-        .shutdown_timeout(0)
-        .listen(listener)
-        .expect("receiver listens")
-        .run();
-        self.server.run(server);
+        .shutdown_timeout(0);
+        let server = match &self.tls {
+            Some(tls) => server.listen_rustls_0_23(listener, tls.clone()),
+            None => server.listen(listener),
+        };
+        self.server.run(server.expect("receiver listens").run());
     }
 
-    /// `http://127.0.0.1:PORT/hook`.
+    /// `http://127.0.0.1:PORT/hook` (`https` with TLS).
     pub fn url(&self) -> String {
-        format!("http://{}/hook", self.server.addr())
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}/hook", self.server.addr())
     }
 
     pub fn answer(&self, answer: Answer) {

@@ -3,16 +3,21 @@
 //! redirect, and refusing to connect to an address the policy does not
 //! permit — checked at every resolution, so a name that resolves inside the
 //! network (now, or after the endpoint was registered) is never reached.
+//! `https` receivers are verified against the system's CA certificates
+//! (`SSL_CERT_FILE`/`SSL_CERT_DIR` name others) and `WEBHOOK_CA_FILE`.
 
 use std::error::Error as StdError;
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_tls::connect::{ConnectError, Connector as TcpConnector, Resolve, Resolver};
 use awc::error::SendRequestError;
 use futures_util::StreamExt;
 use futures_util::future::LocalBoxFuture;
+use rustls::{ClientConfig, RootCertStore};
+use slog::{Logger, warn};
 
 use crate::domain::webhook::AddressPolicy;
 use crate::settings::Settings;
@@ -61,11 +66,12 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn new(settings: &Settings) -> Result<Self, String> {
+    pub fn new(settings: &Settings, log: &Logger) -> Result<Self, String> {
         let policy = Rc::new(settings.webhook_policy()?);
         let resolver = Resolver::custom(Guard(policy.clone()));
         let connector = awc::Connector::new()
             .connector(TcpConnector::new(resolver).service())
+            .rustls_0_23(Arc::new(tls(settings, log)?))
             .timeout(Duration::from_secs_f64(settings.webhook_connect_timeout))
             // Many receivers at once, each with a connection or two.
             .limit(256);
@@ -145,6 +151,38 @@ impl Client {
             error,
         }
     }
+}
+
+/// How `https` receivers are verified: by the system's CA certificates and
+/// those of `WEBHOOK_CA_FILE`. A system store that cannot be read is
+/// logged, not fatal: plain `http` receivers still work.
+fn tls(settings: &Settings, log: &Logger) -> Result<ClientConfig, String> {
+    let mut roots = RootCertStore::empty();
+    let system = rustls_native_certs::load_native_certs();
+    for error in &system.errors {
+        warn!(log, "reading the system's CA certificates failed"; "error" => error.to_string());
+    }
+    let (added, _) = roots.add_parsable_certificates(system.certs);
+    let extra = settings.webhook_ca_certs()?;
+    if added == 0 && extra.is_empty() {
+        warn!(
+            log,
+            "no CA certificates found: https webhook receivers cannot be verified"
+        );
+    }
+    for cert in extra {
+        roots
+            .add(cert)
+            .map_err(|e| format!("WEBHOOK_CA_FILE: {e}"))?;
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
 }
 
 /// The `webhook-signature` header: `v1,<signature>` for each secret,

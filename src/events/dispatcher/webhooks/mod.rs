@@ -225,7 +225,7 @@ impl Deliverer {
         metrics: Arc<Metrics>,
         log: Logger,
     ) -> Result<(Self, mpsc::Receiver<Report>), String> {
-        let client = client::Client::new(&settings)?;
+        let client = client::Client::new(&settings, &log)?;
         let retries = settings.webhook_retries()?;
         let shards = Shards::new(
             &shards::WEBHOOKS,
