@@ -14,9 +14,13 @@ use std::time::{Duration, Instant};
 
 use actix_tls::connect::{ConnectError, Connector as TcpConnector, Resolve, Resolver};
 use awc::error::SendRequestError;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use futures_util::StreamExt;
 use futures_util::future::LocalBoxFuture;
+use hmac::{Hmac, KeyInit, Mac};
 use rustls::{ClientConfig, RootCertStore};
+use sha2::Sha256;
 use slog::{Logger, warn};
 
 use crate::domain::webhook::AddressPolicy;
@@ -54,8 +58,9 @@ pub struct Delivery<'a> {
     /// `webhook-id`: the event's id, the same on every retry.
     pub id: &'a str,
     pub body: Vec<u8>,
-    /// Every secret that signs (two while a rotated one is in its grace).
-    pub secrets: &'a [&'a str],
+    /// Signs with every secret that signs now (two while a rotated one is
+    /// in its grace).
+    pub signer: &'a Signer,
 }
 
 /// Delivers webhooks. `awc::Client` is `!Send`: build it on the thread
@@ -107,7 +112,7 @@ impl Client {
             }
         }
         let timestamp = chrono::Utc::now().timestamp();
-        let signature = match sign(delivery.id, timestamp, &delivery.body, delivery.secrets) {
+        let signature = match delivery.signer.sign(delivery.id, timestamp, &delivery.body) {
             Ok(signature) => signature,
             Err(why) => return refused(why),
         };
@@ -185,15 +190,50 @@ fn tls(settings: &Settings, log: &Logger) -> Result<ClientConfig, String> {
     Ok(config)
 }
 
-/// The `webhook-signature` header: `v1,<signature>` for each secret,
-/// space-separated.
-pub fn sign(id: &str, timestamp: i64, body: &[u8], secrets: &[&str]) -> Result<String, String> {
-    let mut signatures = Vec::with_capacity(secrets.len());
-    for secret in secrets {
-        let key = standardwebhooks::Webhook::new(secret).map_err(|e| e.to_string())?;
-        signatures.push(key.sign(id, timestamp, body).map_err(|e| e.to_string())?);
+/// Signs deliveries as Standard Webhooks prescribes: for each secret, `v1,`
+/// and the base64 HMAC-SHA256 of `{id}.{timestamp}.{body}` under the
+/// secret's key (the base64 after `whsec_`), space-separated. The keys are
+/// set up once, for every delivery of a batch.
+#[derive(Clone)]
+pub struct Signer {
+    keys: Result<Vec<Hmac<Sha256>>, String>,
+}
+
+impl Signer {
+    /// A secret that is not base64 (never one this service made) makes
+    /// every signature fail with the reason.
+    pub fn new(secrets: &[&str]) -> Self {
+        let keys = secrets
+            .iter()
+            .map(|secret| {
+                let encoded = secret.strip_prefix("whsec_").unwrap_or(secret);
+                let key = BASE64
+                    .decode(encoded)
+                    .map_err(|e| format!("the endpoint's secret is not base64: {e}"))?;
+                Hmac::<Sha256>::new_from_slice(&key).map_err(|e| e.to_string())
+            })
+            .collect();
+        Self { keys }
     }
-    Ok(signatures.join(" "))
+
+    /// The `webhook-signature` header.
+    pub fn sign(&self, id: &str, timestamp: i64, body: &[u8]) -> Result<String, String> {
+        let keys = self.keys.as_ref().map_err(Clone::clone)?;
+        let timestamp = timestamp.to_string();
+        let mut header = String::with_capacity(keys.len() * 48);
+        for key in keys {
+            let mut mac = key.clone();
+            for part in [id.as_bytes(), b".", timestamp.as_bytes(), b".", body] {
+                mac.update(part);
+            }
+            if !header.is_empty() {
+                header.push(' ');
+            }
+            header.push_str("v1,");
+            BASE64.encode_string(mac.finalize().into_bytes(), &mut header);
+        }
+        Ok(header)
+    }
 }
 
 fn describe(error: &SendRequestError) -> String {
@@ -246,6 +286,10 @@ impl Resolve for Guard {
 mod tests {
     use super::*;
 
+    fn sign(id: &str, timestamp: i64, body: &[u8], secrets: &[&str]) -> Result<String, String> {
+        Signer::new(secrets).sign(id, timestamp, body)
+    }
+
     #[test]
     fn signs_as_the_standard_webhooks_reference_does() {
         // The reference vector of the Standard Webhooks specification.
@@ -266,6 +310,46 @@ mod tests {
         .unwrap();
         assert_eq!(two.split(' ').count(), 2);
         assert!(two.split(' ').all(|s| s.starts_with("v1,")));
+        let err = sign("id", 1, b"{}", &["whsec_not*base64"]).unwrap_err();
+        assert!(err.contains("not base64"), "{err}");
+    }
+
+    proptest::proptest! {
+        /// Whatever the id, time, body and secrets, the header is what the
+        /// `standardwebhooks` crate (the specification's own) signs, and
+        /// its verifier takes it with any one of the secrets.
+        #[test]
+        fn signs_as_the_standardwebhooks_crate_does(
+            id in "[A-Za-z0-9_-]{1,40}",
+            timestamp in 1_600_000_000i64..2_000_000_000,
+            // Bodies are JSON, UTF-8 (the crate signs nothing else).
+            body in "\\PC{0,600}",
+            keys in proptest::collection::vec(proptest::collection::vec(proptest::num::u8::ANY, 24..64), 1..3),
+        ) {
+            let secrets: Vec<String> = keys
+                .iter()
+                .map(|k| format!("whsec_{}", BASE64.encode(k)))
+                .collect();
+            let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+            let ours = sign(&id, timestamp, body.as_bytes(), &secrets).unwrap();
+            let theirs: Vec<String> = secrets
+                .iter()
+                .map(|s| standardwebhooks::Webhook::new(s).unwrap().sign(&id, timestamp, body.as_bytes()).unwrap())
+                .collect();
+            proptest::prop_assert_eq!(&ours, &theirs.join(" "));
+            // Its verifier takes a fresh delivery's header with any secret
+            // (it refuses old timestamps, so this one is signed now).
+            let now = chrono::Utc::now().timestamp();
+            let header = sign(&id, now, body.as_bytes(), &secrets).unwrap();
+            let mut headers = http::HeaderMap::new();
+            headers.insert("webhook-id", id.parse().unwrap());
+            headers.insert("webhook-timestamp", now.to_string().parse().unwrap());
+            headers.insert("webhook-signature", header.parse().unwrap());
+            for secret in &secrets {
+                let verifier = standardwebhooks::Webhook::new(secret).unwrap();
+                proptest::prop_assert!(verifier.verify(body.as_bytes(), &headers).is_ok());
+            }
+        }
     }
 
     #[actix_rt::test]

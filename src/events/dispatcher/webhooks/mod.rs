@@ -50,6 +50,7 @@ use crate::metrics::Metrics;
 use crate::settings::Settings;
 use crate::transaction;
 pub use client::Answer;
+use client::Signer;
 
 /// Events read per batch of a run.
 const BATCH: i64 = 100;
@@ -307,7 +308,7 @@ impl Deliverer {
                         let shared = self.shared.clone();
                         actix_rt::spawn(async move {
                             let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
-                            let answer = shared.post(&url, &event, &secrets).await;
+                            let answer = shared.post(&url, &event, &Signer::new(&secrets)).await;
                             let _ = reply.send(answer);
                         });
                     }
@@ -610,8 +611,8 @@ async fn record(
 }
 
 impl Shared {
-    /// Posts `event` to `url`, signed with `secrets`, and counts it.
-    async fn post(&self, url: &str, event: &DomainEvent, secrets: &[&str]) -> Answer {
+    /// Posts `event` to `url`, signed by `signer`, and counts it.
+    async fn post(&self, url: &str, event: &DomainEvent, signer: &Signer) -> Answer {
         let body = CloudEvent::new(
             event,
             Projection::primary(event.event_type),
@@ -625,7 +626,7 @@ impl Shared {
                 url,
                 id: &id,
                 body,
-                secrets,
+                signer,
             })
             .await;
         let outcome = if answer.delivered() {
@@ -753,6 +754,7 @@ impl Run {
         if rows.is_empty() {
             return Ok((Some(current), Some(End::CaughtUp)));
         }
+        let signer = Signer::new(&signing_secrets(&current, now()));
         for row in rows {
             if stop.get() {
                 return Ok((Some(current), Some(End::Stopped)));
@@ -766,7 +768,7 @@ impl Run {
                 self.cursor = row.seq;
                 continue;
             }
-            if let Some(end) = self.post(shared, &current, &event).await {
+            if let Some(end) = self.post(shared, &current, &signer, &event).await {
                 return Ok((Some(current), Some(end)));
             }
             self.cursor = row.seq;
@@ -779,12 +781,11 @@ impl Run {
         &mut self,
         shared: &Shared,
         endpoint: &EndpointRow,
+        signer: &Signer,
         event: &DomainEvent,
     ) -> Option<End> {
         let t = now();
-        let answer = shared
-            .post(&endpoint.url, event, &signing_secrets(endpoint, t))
-            .await;
+        let answer = shared.post(&endpoint.url, event, signer).await;
         let mut attempt = AttemptRow {
             id: Uuid::now_v7().to_string(),
             endpoint_id: endpoint.id.clone(),
