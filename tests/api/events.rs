@@ -692,9 +692,44 @@ async fn a_backlog_waits_while_dapr_is_switched_off(#[case] backend: Backend) {
     create(&off, &user, "while Dapr is off").await;
     off.stop().await;
     sidecar.up().await;
-    let _on = start_on(first.database_url.clone(), dapr_on(&sidecar)).await;
+    let on = start_on(first.database_url.clone(), dapr_on(&sidecar)).await;
+    let watch = actix_rt::spawn(say_what_the_publisher_saw(
+        on.client.clone(),
+        on.url("/metrics"),
+        sidecar.endpoint(),
+    ));
     let events = sidecar.wait_for("task-events", 3, WAIT).await;
+    watch.abort();
     assert_eq!(first_seen(&events), [1, 2, 3]);
+}
+
+/// Shortly before a wait for the sidecar would time out, prints what the
+/// instance's metrics say of publishing and whether the sidecar's port
+/// takes connections (shown with the test's failure).
+async fn say_what_the_publisher_saw(client: awc::Client, metrics: String, sidecar: String) {
+    actix_rt::time::sleep(WAIT - Duration::from_secs(3)).await;
+    let reachable = sidecar
+        .trim_start_matches("http://")
+        .parse::<std::net::SocketAddr>()
+        .map(|addr| std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok());
+    eprintln!("sidecar {sidecar} takes connections: {reachable:?}");
+    match client.get(&metrics).send().await {
+        Ok(mut res) => {
+            let text = res.body().await.map(|b| b.to_vec()).unwrap_or_default();
+            for line in String::from_utf8_lossy(&text)
+                .lines()
+                .filter(|l| !l.starts_with('#'))
+                .filter(|l| {
+                    ["outbox", "publish", "shard", "dapr"]
+                        .iter()
+                        .any(|w| l.contains(w))
+                })
+            {
+                eprintln!("{line}");
+            }
+        }
+        Err(e) => eprintln!("metrics unreadable: {e}"),
+    }
 }
 
 /// More than a round takes (2 000 events): the rest follows at once, not at
