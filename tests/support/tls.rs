@@ -3,7 +3,7 @@
 //! certificate to a PEM file the service can be told to trust
 //! (`WEBHOOK_CA_FILE`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use rcgen::{
@@ -56,7 +56,7 @@ impl TestCa {
 
     /// The PEM file holding the CA's certificate.
     pub fn ca_file(&self) -> PathBuf {
-        Path::to_path_buf(self.ca_file.path())
+        self.ca_file.path().to_path_buf()
     }
 
     pub fn server_config(&self) -> ServerConfig {

@@ -194,7 +194,6 @@ fn tls(settings: &Settings, log: &Logger) -> Result<ClientConfig, String> {
 /// and the base64 HMAC-SHA256 of `{id}.{timestamp}.{body}` under the
 /// secret's key (the base64 after `whsec_`), space-separated. The keys are
 /// set up once, for every delivery of a batch.
-#[derive(Clone)]
 pub struct Signer {
     keys: Result<Vec<Hmac<Sha256>>, String>,
 }
