@@ -4,7 +4,7 @@
 //! writes three per change. [`to_cloud_event`] reads it back as the
 //! `cloudevents-sdk` crate's [`Event`], which also checks it in the tests.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use cloudevents::Event;
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
@@ -148,7 +148,8 @@ struct Timestamp(DateTime<Utc>);
 
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(&self.0.format("%Y-%m-%dT%H:%M:%S%.6fZ"))
+        // Written directly: a format string would be parsed for every event.
+        serializer.serialize_str(&self.0.to_rfc3339_opts(SecondsFormat::Micros, true))
     }
 }
 
