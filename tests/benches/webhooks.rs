@@ -160,14 +160,14 @@ pub async fn benchmark() {
                 // Single rounds move by several points on this machine: the
                 // mean over rounds, and the range it comes from.
                 let ratios = |of: fn(&Run) -> f64| -> (f64, f64, f64) {
-                    let ratios: Vec<f64> = runs[&endpoints]
+                    let each: Vec<f64> = runs[&endpoints]
                         .iter()
                         .zip(&runs[&0])
                         .map(|(run, base)| (of(run) / of(base) - 1.0) * 100.0)
                         .collect();
-                    let mean = ratios.iter().sum::<f64>() / ratios.len() as f64;
-                    let low = ratios.iter().copied().fold(f64::INFINITY, f64::min);
-                    let high = ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                    let mean = each.iter().sum::<f64>() / each.len() as f64;
+                    let low = each.iter().copied().fold(f64::INFINITY, f64::min);
+                    let high = each.iter().copied().fold(f64::NEG_INFINITY, f64::max);
                     (mean, low, high)
                 };
                 let (mean, low, high) = ratios(|r| r.throughput);
