@@ -199,6 +199,9 @@ pub struct Settings {
     /// A PEM file of CA certificates that `https` webhook receivers may
     /// also be verified by (an internal CA), besides the system's.
     pub webhook_ca_file: String,
+    /// `background` (webhook deliveries run on a thread the kernel gives
+    /// only the CPU that nothing else wants: requests first) or `normal`.
+    pub webhook_priority: String,
 }
 
 impl Default for Settings {
@@ -268,6 +271,7 @@ impl Default for Settings {
             webhook_secret_grace_hours: 24.0,
             webhook_sweep_interval: 5.0,
             webhook_ca_file: String::new(),
+            webhook_priority: "background".into(),
         }
     }
 }
@@ -338,6 +342,7 @@ const ENV_KEYS: &[&str] = &[
     "WEBHOOK_SECRET_GRACE_HOURS",
     "WEBHOOK_SWEEP_INTERVAL",
     "WEBHOOK_CA_FILE",
+    "WEBHOOK_PRIORITY",
 ];
 
 /// A configuration that cannot be used, with a message for the operator.
@@ -544,6 +549,11 @@ impl Settings {
                     "{name} must be a positive number"
                 )));
             }
+        }
+        if !["background", "normal"].contains(&self.webhook_priority.as_str()) {
+            return Err(SettingsError::Refused(
+                "WEBHOOK_PRIORITY must be background or normal".into(),
+            ));
         }
         if self.webhook_max_endpoints == 0 {
             return Err(SettingsError::Refused(
@@ -796,6 +806,7 @@ mod tests {
             ("OAUTH_AUTHORIZATION_SERVERS", "id.example.com"),
             ("CORS_ALLOWED_ORIGINS", "https://app.example.com/"),
             ("DAPR_JOBS_API_VERSION", "v2"),
+            ("WEBHOOK_PRIORITY", "high"),
         ] {
             let err = Settings::load_from(Path::new("/nonexistent"), &env(&[(key, bad)]))
                 .expect_err("must refuse");

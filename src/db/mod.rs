@@ -70,7 +70,7 @@ pub struct Db {
     pools: Pools,
     /// SQLite's single writer, taken in arrival order (see [`WriteQueue`]).
     writers: Option<Arc<WriteQueue>>,
-    _runtime: Arc<DbRuntime>,
+    runtime: Arc<DbRuntime>,
 }
 
 /// A first-come, first-served queue in front of SQLite's one writer. SQLite
@@ -349,8 +349,21 @@ impl Db {
         Ok(Self {
             pools,
             writers,
-            _runtime: runtime,
+            runtime,
         })
+    }
+
+    /// Runs `work` on the pool's own runtime and waits for it. For callers on
+    /// a thread the kernel may leave waiting (the webhook deliverer's, at
+    /// background priority): a write transaction run there holds the write
+    /// turn, SQLite's lock and PostgreSQL's row locks only while a thread of
+    /// normal priority is at work. `None` if it panicked or the runtime is
+    /// stopping.
+    pub async fn on_own_runtime<T: Send + 'static>(
+        &self,
+        work: impl std::future::Future<Output = T> + Send + 'static,
+    ) -> Option<T> {
+        self.runtime.handle().spawn(work).await.ok()
     }
 
     /// Waits for this process's turn to write (SQLite; PostgreSQL takes

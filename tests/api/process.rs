@@ -195,3 +195,46 @@ fn config_files_and_environment_are_read_from_the_working_directory() {
     sigterm(&child);
     assert_eq!(wait_exit(&mut child).code(), Some(0));
 }
+
+/// The scheduling policy (field 41 of `/proc/<pid>/task/<tid>/stat`) of
+/// the process's thread named `name`, if it has one.
+fn thread_policy(pid: u32, name: &str) -> Option<u32> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    tasks.flatten().find_map(|task| {
+        let comm = std::fs::read_to_string(task.path().join("comm")).ok()?;
+        if comm.trim_end() != name {
+            return None;
+        }
+        let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
+        // After the name in parentheses come fields 3 (state) onwards.
+        let (_, fields) = stat.rsplit_once(')')?;
+        fields.split_whitespace().nth(41 - 3)?.parse().ok()
+    })
+}
+
+#[test]
+fn webhook_deliveries_run_on_a_thread_of_their_own_that_yields_to_requests() {
+    const SCHED_OTHER: u32 = 0;
+    const SCHED_IDLE: u32 = 5;
+    for (priority, expected) in [(None, SCHED_IDLE), (Some("normal"), SCHED_OTHER)] {
+        let dir = tempfile::tempdir().unwrap();
+        let env: Vec<(&str, &str)> = priority
+            .map(|p| ("WEBHOOK_PRIORITY", p))
+            .into_iter()
+            .collect();
+        let (mut child, _) = start_in(dir.path(), &env);
+        // The thread sets its policy as it starts: give it a moment.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut policy = thread_policy(child.id(), "taskstream-hook");
+        while policy != Some(expected) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+            policy = thread_policy(child.id(), "taskstream-hook");
+        }
+        // The rest of the service (here its main thread) keeps the normal one.
+        let main = thread_policy(child.id(), "taskstream");
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(policy, Some(expected), "WEBHOOK_PRIORITY={priority:?}");
+        assert_eq!(main, Some(SCHED_OTHER));
+    }
+}

@@ -1,6 +1,6 @@
 //! The in-process fan-out: every committed event, at once, to whatever in
-//! the process listens (the WebSocket hub), and word to the publisher and
-//! the Jobs caller.
+//! the process listens (the WebSocket hub), and word to the publisher, the
+//! webhook deliverer and the Jobs caller.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,9 +8,9 @@ use std::time::Duration;
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::MissedTickBehavior;
 
-use super::Fresh;
 use super::jobs::Job;
 use super::recent::Recent;
+use super::{Feed, Fresh};
 use crate::events::DomainEvent;
 use crate::events::bus::Batch;
 use crate::metrics::Metrics;
@@ -55,6 +55,19 @@ impl FanOut {
     }
 }
 
+/// Who hears of committed batches.
+pub(super) struct Listeners {
+    pub receiver: mpsc::Receiver<Batch>,
+    pub fanout: FanOut,
+    /// Held for the publisher.
+    pub recent: Arc<Recent>,
+    pub fresh: Vec<Arc<Fresh>>,
+    /// The webhook deliverer's feed.
+    pub webhooks: Option<Feed>,
+    pub jobs: Option<mpsc::Sender<Job>>,
+    pub metrics: Arc<Metrics>,
+}
+
 /// Takes committed batches off the channel until it closes.
 ///
 /// A batch the bus dropped (its channel full) is revealed to sessions by the
@@ -62,62 +75,55 @@ impl FanOut {
 /// the last for a while there is no next event. So whenever the channel is
 /// empty and the bus has dropped something since the last look, listeners
 /// are told to read the log.
-pub(super) async fn run(
-    mut receiver: mpsc::Receiver<Batch>,
-    fanout: FanOut,
-    recent: Arc<Recent>,
-    fresh: Vec<Arc<Fresh>>,
-    jobs: Option<mpsc::Sender<Job>>,
-    metrics: Arc<Metrics>,
-) {
+pub(super) async fn run(mut listeners: Listeners) {
+    let metrics = listeners.metrics.clone();
     let mut dropped = metrics.channel_full.get();
     let mut check = tokio::time::interval(DROPPED_CHECK);
     check.set_missed_tick_behavior(MissedTickBehavior::Skip);
     loop {
         let batch = tokio::select! {
-            batch = receiver.recv() => match batch {
+            batch = listeners.receiver.recv() => match batch {
                 Some(batch) => Some(batch),
                 None => break,
             },
             _ = check.tick() => None,
         };
         if let Some(batch) = batch {
-            deliver(batch, &fanout, &recent, &fresh, jobs.as_ref());
+            listeners.deliver(batch);
         }
         let now_dropped = metrics.channel_full.get();
-        if now_dropped != dropped && receiver.is_empty() {
+        if now_dropped != dropped && listeners.receiver.is_empty() {
             dropped = now_dropped;
-            let _ = fanout.missed.send(());
+            let _ = listeners.fanout.missed.send(());
         }
     }
 }
 
-fn deliver(
-    batch: Batch,
-    fanout: &FanOut,
-    recent: &Recent,
-    fresh: &[Arc<Fresh>],
-    jobs: Option<&mpsc::Sender<Job>>,
-) {
-    if let Some(jobs) = jobs {
-        for job in batch.iter().filter_map(|e| Job::for_event(e)) {
-            // A full queue is recovered by the scheduler's safety sweep.
-            let _ = jobs.try_send(job);
+impl Listeners {
+    fn deliver(&self, batch: Batch) {
+        if let Some(jobs) = &self.jobs {
+            for job in batch.iter().filter_map(|e| Job::for_event(e)) {
+                // A full queue is recovered by the scheduler's safety sweep.
+                let _ = jobs.try_send(job);
+            }
         }
-    }
-    if !fresh.is_empty() {
-        recent.keep(&batch);
-    }
-    for listener in fresh {
-        if let Ok(mut users) = listener.users.lock() {
-            users.extend(batch.iter().map(|e| e.user_id.clone()));
+        if let Some(feed) = &self.webhooks {
+            feed.send(&batch);
         }
-    }
-    for event in batch {
-        fanout.send(event);
-    }
-    for listener in fresh {
-        listener.wake.notify_one();
+        if !self.fresh.is_empty() {
+            self.recent.keep(&batch);
+        }
+        for listener in &self.fresh {
+            if let Ok(mut users) = listener.users.lock() {
+                users.extend(batch.iter().map(|e| e.user_id.clone()));
+            }
+        }
+        for event in batch {
+            self.fanout.send(event);
+        }
+        for listener in &self.fresh {
+            listener.wake.notify_one();
+        }
     }
 }
 
@@ -132,14 +138,15 @@ mod tests {
         let (sender, receiver) = mpsc::channel::<Batch>(1);
         let fanout = FanOut::new(16);
         let mut missed = fanout.subscribe_missed();
-        actix_rt::spawn(run(
+        actix_rt::spawn(run(Listeners {
             receiver,
-            fanout.clone(),
-            Arc::default(),
-            Vec::new(),
-            None,
-            metrics.clone(),
-        ));
+            fanout: fanout.clone(),
+            recent: Arc::default(),
+            fresh: Vec::new(),
+            webhooks: None,
+            jobs: None,
+            metrics: metrics.clone(),
+        }));
 
         // Nothing dropped: nothing announced.
         let quiet = tokio::time::timeout(DROPPED_CHECK * 3, missed.recv()).await;

@@ -1,13 +1,15 @@
 //! The background dispatcher: what happens to committed events after the
 //! request that made them has been answered. Four jobs, one module each, on
-//! the actix runtime (awc is `!Send`):
+//! actix runtimes (awc is `!Send`): the service's main one, and the webhook
+//! deliverer's own:
 //!
 //! * [`fanout`]: takes committed events off the channel and hands them to the
 //!   in-process fan-out at once — WebSocket sessions get every change
-//!   whatever Dapr or Kafka are doing — then tells the publisher and the
-//!   webhook deliverer which users have something new, and the Jobs caller
-//!   which reminders changed; the events themselves are held a while
-//!   ([`recent`]) so neither has to decode them from the log again;
+//!   whatever Dapr or Kafka are doing — then tells the publisher which users
+//!   have something new, hands the webhook deliverer the events themselves
+//!   (a [`Feed`]), and tells the Jobs caller which reminders changed; the
+//!   publisher and the deliverer each hold the events a while ([`recent`])
+//!   so neither has to decode them from the log again;
 //! * [`jobs`] (with `REMINDER_SCHEDULER=dapr-jobs`): schedules and deletes
 //!   reminder jobs in the Dapr Jobs API;
 //! * [`publisher`] (with `DAPR_ENABLED`): publishes the outbox through the
@@ -16,7 +18,8 @@
 //!   replica publishes the users of the lease shards it holds;
 //! * [`webhooks`] (always): delivers each user's events to their webhook
 //!   endpoints, each endpoint in order, from its cursor in the log, with
-//!   lease shards of its own (`shards`, shared with the publisher).
+//!   lease shards of its own (`shards`, shared with the publisher); on a
+//!   thread of its own, at background priority unless configured otherwise.
 
 mod fanout;
 mod jobs;
@@ -26,8 +29,10 @@ mod shards;
 pub mod webhooks;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use futures_util::future::BoxFuture;
 use slog::Logger;
 use tokio::sync::{mpsc, oneshot};
 
@@ -38,8 +43,7 @@ use crate::settings::Settings;
 pub use fanout::FanOut;
 pub use webhooks::Webhooks;
 
-/// Users with newly committed events, from the fan-out to the publisher and
-/// the webhook deliverer.
+/// Users with newly committed events, from the fan-out to the publisher.
 #[derive(Default)]
 pub(super) struct Fresh {
     pub(super) users: std::sync::Mutex<std::collections::HashSet<String>>,
@@ -55,11 +59,88 @@ impl Fresh {
     }
 }
 
+/// Batches waiting in a [`Feed`] at most; beyond, they are dropped and the
+/// consumer told to look in the log.
+const FEED_LIMIT: usize = 4096;
+
+/// Committed batches, from the fan-out to a consumer on a thread of its own
+/// (the webhook deliverer), handed over without a lock: the kernel may leave
+/// that thread waiting at any moment (background priority), and a lock it
+/// held would hold up the fan-out with it.
+pub(super) fn feed() -> (Feed, FeedReceiver) {
+    let (sender, receiver) = mpsc::unbounded_channel();
+    let queued = Arc::new(AtomicUsize::new(0));
+    let missed = Arc::new(AtomicBool::new(false));
+    (
+        Feed {
+            sender,
+            queued: queued.clone(),
+            missed: missed.clone(),
+        },
+        FeedReceiver {
+            receiver,
+            queued,
+            missed,
+        },
+    )
+}
+
+pub(super) struct Feed {
+    sender: mpsc::UnboundedSender<Batch>,
+    queued: Arc<AtomicUsize>,
+    missed: Arc<AtomicBool>,
+}
+
+impl Feed {
+    /// Hands `batch` over, or (the consumer far behind) drops it and says so.
+    pub(super) fn send(&self, batch: &Batch) {
+        if self.queued.fetch_add(1, Ordering::AcqRel) >= FEED_LIMIT {
+            self.queued.fetch_sub(1, Ordering::AcqRel);
+            // The consumer, with all those batches to take first, learns
+            // of it when it has taken them.
+            self.missed.store(true, Ordering::Release);
+            return;
+        }
+        let _ = self.sender.send(batch.clone());
+    }
+}
+
+pub(super) struct FeedReceiver {
+    receiver: mpsc::UnboundedReceiver<Batch>,
+    queued: Arc<AtomicUsize>,
+    missed: Arc<AtomicBool>,
+}
+
+impl FeedReceiver {
+    /// The next batch; `None` once the fan-out is gone.
+    pub(super) async fn recv(&mut self) -> Option<Batch> {
+        let batch = self.receiver.recv().await?;
+        self.counted(batch)
+    }
+
+    /// A batch already waiting, if any.
+    pub(super) fn try_recv(&mut self) -> Option<Batch> {
+        let batch = self.receiver.try_recv().ok()?;
+        self.counted(batch)
+    }
+
+    fn counted(&self, batch: Batch) -> Option<Batch> {
+        self.queued.fetch_sub(1, Ordering::AcqRel);
+        Some(batch)
+    }
+
+    /// Whether batches were dropped since the last call.
+    pub(super) fn missed(&self) -> bool {
+        self.missed.swap(false, Ordering::AcqRel)
+    }
+}
+
 /// Stops the dispatcher, letting the publisher and the webhook deliverer
 /// flush first.
 pub struct DispatcherHandle {
     stops: Vec<oneshot::Sender<()>>,
-    tasks: Vec<actix_rt::task::JoinHandle<()>>,
+    /// Each resolves once its job has stopped.
+    tasks: Vec<BoxFuture<'static, ()>>,
 }
 
 impl DispatcherHandle {
@@ -109,25 +190,31 @@ pub fn spawn(parts: Parts) -> DispatcherHandle {
     });
     let mut fresh = Vec::new();
     let recent = Arc::new(recent::Recent::default());
-    match webhooks::Deliverer::new(
-        settings.clone(),
-        db.clone(),
-        bus.clone(),
-        recent.clone(),
-        metrics.clone(),
-        log.clone(),
-    ) {
-        Ok((deliverer, reports)) => {
-            let wanted = Arc::new(Fresh::default());
-            fresh.push(wanted.clone());
-            let (stop, stopped) = oneshot::channel();
+    let (feed, fed) = feed();
+    let (stop, stopped) = oneshot::channel();
+    let started = webhooks::start(webhooks::Start {
+        settings: settings.clone(),
+        db: db.clone(),
+        bus: bus.clone(),
+        metrics: metrics.clone(),
+        log: log.clone(),
+        feed: fed,
+        webhooks,
+        stop: stopped,
+    });
+    let feed = match started {
+        Ok(finished) => {
             handle.stops.push(stop);
-            handle.tasks.push(actix_rt::spawn(
-                deliverer.run(wanted, webhooks, reports, stopped),
-            ));
+            handle.tasks.push(Box::pin(async move {
+                let _ = finished.await;
+            }));
+            Some(feed)
         }
-        Err(e) => slog::error!(log, "webhooks are not delivered"; "error" => e),
-    }
+        Err(e) => {
+            slog::error!(log, "webhooks are not delivered: no thread for them"; "error" => e.to_string());
+            None
+        }
+    };
     if settings.dapr_enabled {
         let wanted = Arc::new(Fresh::default());
         fresh.push(wanted.clone());
@@ -141,10 +228,45 @@ pub fn spawn(parts: Parts) -> DispatcherHandle {
             log,
         );
         handle.stops.push(stop);
-        handle
-            .tasks
-            .push(actix_rt::spawn(publisher.run(wanted, stopped)));
+        let published = actix_rt::spawn(publisher.run(wanted, stopped));
+        handle.tasks.push(Box::pin(async move {
+            let _ = published.await;
+        }));
     }
-    actix_rt::spawn(fanout::run(receiver, fanout, recent, fresh, jobs, metrics));
+    actix_rt::spawn(fanout::run(fanout::Listeners {
+        receiver,
+        fanout,
+        recent,
+        fresh,
+        webhooks: feed,
+        jobs,
+        metrics,
+    }));
     handle
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[actix_rt::test]
+    async fn a_feed_holds_its_limit_drops_the_rest_and_says_so() {
+        let (feed, mut fed) = feed();
+        for _ in 0..FEED_LIMIT + 3 {
+            feed.send(&Batch::new());
+        }
+        let mut taken = 0;
+        while fed.try_recv().is_some() {
+            taken += 1;
+        }
+        assert_eq!(taken, FEED_LIMIT);
+        assert!(fed.missed(), "the dropped ones are announced");
+        assert!(!fed.missed(), "once");
+        // Taken batches make room again.
+        feed.send(&Batch::new());
+        assert!(fed.recv().await.is_some());
+        assert!(!fed.missed());
+        drop(feed);
+        assert!(fed.recv().await.is_none(), "ends with the fan-out");
+    }
 }

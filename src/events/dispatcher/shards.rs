@@ -72,6 +72,7 @@ impl Kind {
 }
 
 /// The shards of one kind this replica holds.
+#[derive(Clone)]
 pub(super) struct Shards {
     kind: &'static Kind,
     instance: String,

@@ -21,6 +21,13 @@
 //! so with several replicas each endpoint is served by one of them at a
 //! time; a shard is given back only when none of its endpoints is being
 //! delivered to.
+//!
+//! The deliverer has a thread of its own ([`THREAD`]), which by default
+//! (`WEBHOOK_PRIORITY=background`) the kernel runs only with CPU that no
+//! other thread wants (`SCHED_IDLE`): requests come first. While a core is
+//! saturated, deliveries fall behind and catch up when it is not; the runs
+//! then carry more events each, which costs less per delivery. Nothing
+//! waits on the deliverer but its own receivers.
 
 pub mod client;
 
@@ -31,16 +38,18 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
+use diesel::QueryResult;
+use futures_util::future::BoxFuture;
 use rand::Rng;
 use slog::{Logger, info, warn};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-use super::Fresh;
+use super::FeedReceiver;
 use super::recent::Recent;
 use super::shards::{self, Shards, shard_of};
 use crate::db::webhooks::{AttemptRow, EndpointRow};
-use crate::db::{self, Db, now};
+use crate::db::{self, Db, PooledConn, now};
 use crate::domain::webhook;
 use crate::error::AppError;
 use crate::events::bus::EventBus;
@@ -67,6 +76,72 @@ const DEBOUNCE: Duration = Duration::from_millis(10);
 const LOOK_GAP: Duration = Duration::from_millis(100);
 /// Commands waiting for the deliverer.
 const COMMANDS: usize = 256;
+
+/// The deliverer's thread.
+pub const THREAD: &str = "taskstream-hook";
+
+/// What the deliverer's thread starts with.
+pub(super) struct Start {
+    pub settings: Arc<Settings>,
+    pub db: Db,
+    pub bus: EventBus,
+    pub metrics: Arc<Metrics>,
+    pub log: Logger,
+    /// The batches this instance commits.
+    pub feed: FeedReceiver,
+    pub webhooks: Webhooks,
+    pub stop: oneshot::Receiver<()>,
+}
+
+/// Starts the deliverer on its own thread, with an actix runtime for its
+/// client and runs; what is returned resolves once it has stopped (and
+/// recorded what it did).
+pub(super) fn start(start: Start) -> std::io::Result<oneshot::Receiver<()>> {
+    let (done, finished) = oneshot::channel();
+    std::thread::Builder::new()
+        .name(THREAD.into())
+        .spawn(move || {
+            let Start {
+                settings,
+                db,
+                bus,
+                metrics,
+                log,
+                feed,
+                webhooks,
+                stop,
+            } = start;
+            if settings.webhook_priority == "background" {
+                yield_to_requests(&log);
+            }
+            actix_rt::System::new().block_on(async move {
+                match Deliverer::new(settings, db, bus, metrics, log.clone()) {
+                    Ok((deliverer, reports)) => deliverer.run(feed, webhooks, reports, stop).await,
+                    Err(e) => slog::error!(log, "webhooks are not delivered"; "error" => e),
+                }
+            });
+            let _ = done.send(());
+        })?;
+    Ok(finished)
+}
+
+/// Puts the calling thread in `SCHED_IDLE`. Failing (a seccomp profile
+/// that forbids it) is logged; deliveries then compete with requests.
+fn yield_to_requests(log: &Logger) {
+    use thread_priority::unix::{
+        NormalThreadSchedulePolicy, ThreadSchedulePolicy, set_thread_priority_and_policy,
+        thread_native_id,
+    };
+    let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+    if let Err(e) = set_thread_priority_and_policy(
+        thread_native_id(),
+        thread_priority::ThreadPriority::Min,
+        idle,
+    ) {
+        warn!(log, "webhook deliveries could not be given background priority: they run at normal priority";
+            "error" => format!("{e:?}"));
+    }
+}
 
 /// What a use case asks of the deliverer.
 enum Command {
@@ -190,8 +265,9 @@ struct Shared {
     log: Logger,
     client: client::Client,
     retries: Vec<Duration>,
-    /// The events committed here a moment ago, as committed.
-    recent: Arc<Recent>,
+    /// The events committed here a moment ago, as committed (this
+    /// thread's own: see [`FeedReceiver`]).
+    recent: Recent,
 }
 
 /// A run under way.
@@ -222,7 +298,6 @@ impl Deliverer {
         settings: Arc<Settings>,
         db: Db,
         bus: EventBus,
-        recent: Arc<Recent>,
         metrics: Arc<Metrics>,
         log: Logger,
     ) -> Result<(Self, mpsc::Receiver<Report>), String> {
@@ -241,7 +316,7 @@ impl Deliverer {
             log,
             client,
             retries,
-            recent,
+            recent: Recent::default(),
         });
         Ok((
             Self {
@@ -260,7 +335,7 @@ impl Deliverer {
 
     pub(super) async fn run(
         mut self,
-        fresh: Arc<Fresh>,
+        mut feed: FeedReceiver,
         webhooks: Webhooks,
         mut reports: mpsc::Receiver<Report>,
         mut stop: oneshot::Receiver<()>,
@@ -296,11 +371,22 @@ impl Deliverer {
                     }
                 }
                 _ = flush.tick() => self.flush().await,
-                () = fresh.wake.notified() => {
+                Some(batch) = feed.recv() => {
                     let paced = last_look + LOOK_GAP;
                     tokio::time::sleep_until(paced.max(tokio::time::Instant::now() + DEBOUNCE)).await;
                     last_look = tokio::time::Instant::now();
-                    let users: Vec<String> = fresh.take().into_iter().collect();
+                    let mut users = HashSet::new();
+                    let mut next = Some(batch);
+                    while let Some(batch) = next {
+                        users.extend(batch.iter().map(|e| e.user_id.clone()));
+                        self.shared.recent.keep(&batch);
+                        next = feed.try_recv();
+                    }
+                    if feed.missed() {
+                        // Batches were dropped: the log says whose.
+                        self.sweep().await;
+                    }
+                    let users: Vec<String> = users.into_iter().collect();
                     self.look_at(&users).await;
                 }
                 Some(command) = commands.recv() => match command {
@@ -336,9 +422,11 @@ impl Deliverer {
             }
         }
         self.flush().await;
-        if let Ok(mut pooled) = self.shared.db.get().await {
-            let _ = self.shards.release_all(&mut pooled.conn()).await;
-        }
+        let mut shards = self.shards.clone();
+        let _ = on_db(&self.shared.db, move |pooled| {
+            Box::pin(async move { shards.release_all(&mut pooled.conn()).await })
+        })
+        .await;
     }
 
     /// Renews, rebalances and takes webhook shards; stops the runs of
@@ -347,16 +435,24 @@ impl Deliverer {
         if !self.shards.due(now()) {
             return;
         }
-        let Ok(mut pooled) = self.shared.db.get().await else {
-            return;
-        };
         let busy: HashSet<u16> = self.running.values().map(|r| r.shard).collect();
         let before = self.shards.held();
-        if let Err(e) = self
-            .shards
-            .tick(&mut pooled.conn(), |shard| busy.contains(&shard))
-            .await
-        {
+        let mut shards = self.shards.clone();
+        let ticked = on_db(&self.shared.db, move |pooled| {
+            Box::pin(async move {
+                let result = shards
+                    .tick(&mut pooled.conn(), |shard| busy.contains(&shard))
+                    .await;
+                Ok((shards, result))
+            })
+        })
+        .await;
+        // No connection: nothing changed, try again next time.
+        let Ok((shards, result)) = ticked else {
+            return;
+        };
+        self.shards = shards;
+        if let Err(e) = result {
             warn!(self.shared.log, "renewing webhook shards failed"; "error" => e.to_string());
             self.shards.lapse();
         }
@@ -381,13 +477,10 @@ impl Deliverer {
     async fn sweep(&mut self) {
         let t = now();
         self.retry_at.retain(|_, at| *at > t);
-        let due = match self.shared.db.get().await {
-            Ok(mut pooled) => db::webhooks::due(&mut pooled.conn(), t, SWEEP_LIMIT).await,
-            Err(e) => {
-                warn!(self.shared.log, "looking for webhook deliveries failed"; "error" => e.to_string());
-                return;
-            }
-        };
+        let due = on_db(&self.shared.db, move |pooled| {
+            Box::pin(async move { db::webhooks::due(&mut pooled.conn(), t, SWEEP_LIMIT).await })
+        })
+        .await;
         match due {
             Ok(endpoints) => self.start(endpoints),
             Err(e) => {
@@ -401,21 +494,21 @@ impl Deliverer {
         if users.is_empty() || self.shards.held() == 0 {
             return;
         }
-        let ids: Vec<&str> = users
+        let ids: Vec<String> = users
             .iter()
-            .map(String::as_str)
             .filter(|u| self.shards.serves(u))
+            .cloned()
             .collect();
         if ids.is_empty() {
             return;
         }
-        let found = match self.shared.db.get().await {
-            Ok(mut pooled) => db::webhooks::enabled_of_users(&mut pooled.conn(), &ids).await,
-            Err(e) => {
-                warn!(self.shared.log, "reading webhook endpoints failed"; "error" => e.to_string());
-                return;
-            }
-        };
+        let found = on_db(&self.shared.db, move |pooled| {
+            Box::pin(async move {
+                let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+                db::webhooks::enabled_of_users(&mut pooled.conn(), &ids).await
+            })
+        })
+        .await;
         match found {
             Ok(endpoints) => self.start(endpoints),
             Err(e) => {
@@ -500,18 +593,17 @@ impl Deliverer {
         self.pending.push(report);
     }
 
-    /// Writes the reports taken so far in one transaction; a disabled
+    /// Writes the reports taken so far in one transaction (on the
+    /// database's runtime: see [`Db::on_own_runtime`]); a disabled
     /// endpoint's `webhook.disabled` event goes in with it.
     async fn flush(&mut self) {
         if self.pending.is_empty() {
             return;
         }
-        let reports = std::mem::take(&mut self.pending);
-        let bus = self.bus.clone();
-        let at = now();
+        let reports = Arc::new(std::mem::take(&mut self.pending));
         // Old attempts go once an endpoint has written half as many again as
         // are kept: a delete per endpoint and flush would cost more.
-        for report in &reports {
+        for report in reports.iter() {
             *self.unpruned.entry(report.endpoint_id.clone()).or_default() +=
                 i64::try_from(report.attempts.len()).unwrap_or(0);
         }
@@ -521,28 +613,25 @@ impl Deliverer {
             .filter(|(_, n)| **n >= db::webhooks::ATTEMPTS_KEPT / 2)
             .map(|(id, _)| id.clone())
             .collect();
-        let written: Result<Vec<DomainEvent>, AppError> = async {
-            transaction!(self.shared.db, |conn| {
-                let mut events = Vec::new();
-                let mut attempts = Vec::new();
-                for report in &reports {
-                    events.extend(record(conn, &bus, report, at).await?);
-                    attempts.extend(report.attempts.iter().cloned());
-                }
-                db::webhooks::insert_attempts(conn, &attempts).await?;
-                for endpoint in &prune {
-                    db::webhooks::prune_attempts(conn, endpoint).await?;
-                }
-                Ok(events)
-            })
-        }
-        .await;
+        let work = write(
+            self.shared.db.clone(),
+            self.bus.clone(),
+            reports.clone(),
+            prune.clone(),
+            now(),
+        );
+        let written = self
+            .shared
+            .db
+            .on_own_runtime(work)
+            .await
+            .unwrap_or_else(|| Err(AppError::internal("the database runtime is stopping")));
         match written {
             Ok(events) => {
                 for endpoint in &prune {
                     self.unpruned.remove(endpoint);
                 }
-                for report in &reports {
+                for report in reports.iter() {
                     if let Some(End::Disable { reason, gone }) = &report.end {
                         let why = if *gone { "gone" } else { "failing" };
                         self.shared
@@ -561,12 +650,53 @@ impl Deliverer {
                 // Kept for the next flush; what was delivered meanwhile is
                 // delivered again after a crash (at least once).
                 warn!(self.shared.log, "recording webhook deliveries failed"; "error" => e.chain());
-                let mut reports = reports;
-                reports.append(&mut self.pending);
-                self.pending = reports;
+                // The write's share is gone once it has ended (or unwound).
+                if let Ok(mut reports) = Arc::try_unwrap(reports) {
+                    reports.append(&mut self.pending);
+                    self.pending = reports;
+                }
             }
         }
     }
+}
+
+/// The flush's transaction: every report, their attempts, the pruning.
+async fn write(
+    db: Db,
+    bus: EventBus,
+    reports: Arc<Vec<Report>>,
+    prune: Vec<String>,
+    at: NaiveDateTime,
+) -> Result<Vec<DomainEvent>, AppError> {
+    transaction!(db, |conn| {
+        let mut events = Vec::new();
+        let mut attempts = Vec::new();
+        for report in reports.iter() {
+            events.extend(record(conn, &bus, report, at).await?);
+            attempts.extend(report.attempts.iter().cloned());
+        }
+        db::webhooks::insert_attempts(conn, &attempts).await?;
+        for endpoint in &prune {
+            db::webhooks::prune_attempts(conn, endpoint).await?;
+        }
+        Ok(events)
+    })
+}
+
+/// Runs `work` with a pooled connection on the database's runtime (see
+/// [`Db::on_own_runtime`]): the deliverer's thread never holds a connection
+/// of the pool that requests share.
+async fn on_db<T: Send + 'static>(
+    db: &Db,
+    work: impl for<'c> FnOnce(&'c mut PooledConn) -> BoxFuture<'c, QueryResult<T>> + Send + 'static,
+) -> Result<T, String> {
+    let pool = db.clone();
+    db.on_own_runtime(async move {
+        let mut pooled = pool.get().await.map_err(|e| e.to_string())?;
+        work(&mut pooled).await.map_err(|e| e.to_string())
+    })
+    .await
+    .unwrap_or_else(|| Err("the database runtime is stopping".into()))
 }
 
 /// Writes what one report says (inside the flush's transaction); the
@@ -728,26 +858,31 @@ impl Run {
     ) -> Result<(Option<EndpointRow>, Option<End>), String> {
         // Each batch reads the endpoint again: a change of URL, filter or
         // secret applies from the next batch on; a replay moves the cursor.
-        let mut pooled = shared.db.get().await.map_err(|e| e.to_string())?;
-        let current = db::webhooks::by_id(&mut pooled.conn(), id)
-            .await
-            .map_err(|e| e.to_string())?;
-        let Some(current) = current.filter(|c| c.enabled && !stop.get()) else {
+        let (id, cursor, epoch) = (id.to_owned(), self.cursor, self.epoch);
+        let read = on_db(&shared.db, move |pooled| {
+            Box::pin(async move {
+                let Some(current) = db::webhooks::by_id(&mut pooled.conn(), &id).await? else {
+                    return Ok(None);
+                };
+                if !current.enabled {
+                    return Ok(Some((current, Vec::new())));
+                }
+                // Where `cursor_from` below will put the run.
+                let from = if current.cursor_epoch == epoch {
+                    cursor.max(current.delivered_seq)
+                } else {
+                    current.delivered_seq
+                };
+                let rows =
+                    db::events::after(&mut pooled.conn(), &current.user_id, from, BATCH).await?;
+                Ok(Some((current, rows)))
+            })
+        })
+        .await?;
+        let Some((current, rows)) = read.filter(|(c, _)| c.enabled && !stop.get()) else {
             return Ok((None, Some(End::Stopped)));
         };
-        if current.cursor_epoch == self.epoch {
-            self.cursor = self.cursor.max(current.delivered_seq);
-        } else {
-            (self.cursor, self.epoch, self.failures) = (
-                current.delivered_seq,
-                current.cursor_epoch,
-                current.failures,
-            );
-        }
-        let rows = db::events::after(&mut pooled.conn(), &current.user_id, self.cursor, BATCH)
-            .await
-            .map_err(|e| e.to_string())?;
-        drop(pooled);
+        self.cursor_from(&current);
         // A short batch was all there was: no need to read again (what is
         // committed meanwhile starts another run).
         let last = i64::try_from(rows.len()).unwrap_or(BATCH) < BATCH;
@@ -774,6 +909,20 @@ impl Run {
             self.cursor = row.seq;
         }
         Ok((Some(current), last.then_some(End::CaughtUp)))
+    }
+
+    /// Takes the endpoint's cursor as it is now: a later one of the same
+    /// epoch, or any of a new epoch (a replay set it back).
+    fn cursor_from(&mut self, current: &EndpointRow) {
+        if current.cursor_epoch == self.epoch {
+            self.cursor = self.cursor.max(current.delivered_seq);
+        } else {
+            (self.cursor, self.epoch, self.failures) = (
+                current.delivered_seq,
+                current.cursor_epoch,
+                current.failures,
+            );
+        }
     }
 
     /// Delivers one event; how the run ends if it failed.
