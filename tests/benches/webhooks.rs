@@ -83,7 +83,7 @@ pub async fn benchmark() {
         "\nWhat {ENDPOINTS} subscribed endpoints cost the API: closed loop, {CLIENTS} clients x {EACH} task creations as fast as they go; with endpoints, {ENDPOINTS} of the {CLIENTS} users have one each taking every event; {REPEATS} runs of each mode interleaved, the run of median throughput shown; \"vs. none\" is the mean over rounds of each run against the run without endpoints of its round (throughput, with the range over rounds; CPU per creation):\n"
     );
     println!(
-        "| backend | endpoints | p50 ms | p95 ms | throughput | service CPU per 1 000 | vs. none (throughput, CPU) | all delivered after the load |"
+        "| backend | endpoints | p50 ms | p95 ms | throughput | service CPU per 1 000 | vs. none (throughput, CPU) | delivered during the load / all after it |"
     );
     println!("|---|---:|---:|---:|---:|---:|---|---:|");
     let mut by_thread = Vec::new();
@@ -111,6 +111,7 @@ pub async fn benchmark() {
                 let threads_before = common::cpu_by_thread(child.id());
                 let (mut times, wall) = create_load(&base, &client, &users, EACH).await;
                 let load_ended = Instant::now();
+                let during = receiver.accepted_count();
                 let delivered = (endpoints > 0).then(|| {
                     let expected = endpoints * EACH;
                     (
@@ -125,7 +126,10 @@ pub async fn benchmark() {
                             "only {} of {expected} delivered",
                             receiver.accepted_count()
                         );
-                        Some(load_ended.elapsed().as_secs_f64())
+                        Some((
+                            during as f64 / expected as f64,
+                            load_ended.elapsed().as_secs_f64(),
+                        ))
                     }
                     None => None,
                 };
@@ -174,7 +178,9 @@ pub async fn benchmark() {
                 let (cpu, _, _) = ratios(|r| r.cpu);
                 format!("{mean:+.1}% ({low:+.1} to {high:+.1}), {cpu:+.1}%")
             };
-            let drained = run.drained.map_or("—".to_owned(), |d| format!("{d:.2} s"));
+            let drained = run.drained.map_or("—".to_owned(), |(during, after)| {
+                format!("{:.0} % / {after:.2} s", during * 100.0)
+            });
             println!(
                 "| {backend} | {endpoints} | {:.2} | {:.2} | {:.0}/s | {:.2} s | {versus} | {drained} |",
                 run.p50, run.p95, run.throughput, run.cpu
@@ -199,7 +205,9 @@ struct Run {
     p95: f64,
     throughput: f64,
     cpu: f64,
-    drained: Option<f64>,
+    /// Of the deliveries, the share made during the load, and the seconds
+    /// after it until the last.
+    drained: Option<(f64, f64)>,
     /// The service's CPU seconds per 1 000 creations, by thread name.
     threads: std::collections::BTreeMap<String, f64>,
 }
