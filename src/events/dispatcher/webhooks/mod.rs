@@ -130,14 +130,20 @@ pub(super) fn start(start: Start) -> std::io::Result<oneshot::Receiver<()>> {
 fn yield_to_requests(log: &Logger) {
     use thread_priority::unix::{
         NormalThreadSchedulePolicy, ThreadSchedulePolicy, set_thread_priority_and_policy,
-        thread_native_id,
+        thread_native_id, thread_schedule_policy,
     };
     let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
-    if let Err(e) = set_thread_priority_and_policy(
+    let set = set_thread_priority_and_policy(
         thread_native_id(),
         thread_priority::ThreadPriority::Min,
         idle,
-    ) {
+    );
+    // The crate sets the policy, then the nice value; only the second fails
+    // in a process started nicer than 0 without the right to lower it, and
+    // the thread is idle all the same.
+    if let Err(e) = set
+        && thread_schedule_policy().ok() != Some(idle)
+    {
         warn!(log, "webhook deliveries could not be given background priority: they run at normal priority";
             "error" => format!("{e:?}"));
     }
