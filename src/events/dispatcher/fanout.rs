@@ -61,7 +61,8 @@ pub(super) struct Listeners {
     pub fanout: FanOut,
     /// Held for the publisher.
     pub recent: Arc<Recent>,
-    pub fresh: Vec<Arc<Fresh>>,
+    /// The publisher's word of who has something new.
+    pub publisher: Option<Arc<Fresh>>,
     /// The webhook deliverer's feed.
     pub webhooks: Option<Feed>,
     pub jobs: Option<mpsc::Sender<Job>>,
@@ -110,19 +111,17 @@ impl Listeners {
         if let Some(feed) = &self.webhooks {
             feed.send(&batch);
         }
-        if !self.fresh.is_empty() {
+        if let Some(publisher) = &self.publisher {
             self.recent.keep(&batch);
-        }
-        for listener in &self.fresh {
-            if let Ok(mut users) = listener.users.lock() {
+            if let Ok(mut users) = publisher.users.lock() {
                 users.extend(batch.iter().map(|e| e.user_id.clone()));
             }
         }
         for event in batch {
             self.fanout.send(event);
         }
-        for listener in &self.fresh {
-            listener.wake.notify_one();
+        if let Some(publisher) = &self.publisher {
+            publisher.wake.notify_one();
         }
     }
 }
@@ -142,7 +141,7 @@ mod tests {
             receiver,
             fanout: fanout.clone(),
             recent: Arc::default(),
-            fresh: Vec::new(),
+            publisher: None,
             webhooks: None,
             jobs: None,
             metrics: metrics.clone(),

@@ -188,7 +188,6 @@ pub fn spawn(parts: Parts) -> DispatcherHandle {
         actix_rt::spawn(jobs::run(pending, settings.clone(), log.clone()));
         jobs
     });
-    let mut fresh = Vec::new();
     let recent = Arc::new(recent::Recent::default());
     let (feed, fed) = feed();
     let (stop, stopped) = oneshot::channel();
@@ -215,9 +214,8 @@ pub fn spawn(parts: Parts) -> DispatcherHandle {
             None
         }
     };
-    if settings.dapr_enabled {
+    let publisher = settings.dapr_enabled.then(|| {
         let wanted = Arc::new(Fresh::default());
-        fresh.push(wanted.clone());
         let (stop, stopped) = oneshot::channel();
         let publisher = publisher::Publisher::new(
             settings,
@@ -228,16 +226,17 @@ pub fn spawn(parts: Parts) -> DispatcherHandle {
             log,
         );
         handle.stops.push(stop);
-        let published = actix_rt::spawn(publisher.run(wanted, stopped));
+        let published = actix_rt::spawn(publisher.run(wanted.clone(), stopped));
         handle.tasks.push(Box::pin(async move {
             let _ = published.await;
         }));
-    }
+        wanted
+    });
     actix_rt::spawn(fanout::run(fanout::Listeners {
         receiver,
         fanout,
         recent,
-        fresh,
+        publisher,
         webhooks: feed,
         jobs,
         metrics,

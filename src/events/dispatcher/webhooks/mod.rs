@@ -78,7 +78,7 @@ const LOOK_GAP: Duration = Duration::from_millis(100);
 const COMMANDS: usize = 256;
 
 /// The deliverer's thread.
-pub const THREAD: &str = "taskstream-hook";
+const THREAD: &str = "taskstream-hook";
 
 /// What the deliverer's thread starts with.
 pub(super) struct Start {
@@ -843,6 +843,24 @@ async fn deliver(
     }
 }
 
+/// Where a run at (cursor, epoch, failures) stands once it has read its
+/// endpoint again: at the later cursor of the same epoch, or wherever a new
+/// epoch (a replay set the endpoint back) puts it.
+fn repositioned(
+    (cursor, epoch, failures): (i64, i32, i32),
+    current: &EndpointRow,
+) -> (i64, i32, i32) {
+    if current.cursor_epoch == epoch {
+        (cursor.max(current.delivered_seq), epoch, failures)
+    } else {
+        (
+            current.delivered_seq,
+            current.cursor_epoch,
+            current.failures,
+        )
+    }
+}
+
 /// Where a run is.
 struct Run {
     cursor: i64,
@@ -873,12 +891,7 @@ impl Run {
                 if !current.enabled {
                     return Ok(Some((current, Vec::new())));
                 }
-                // Where `cursor_from` below will put the run.
-                let from = if current.cursor_epoch == epoch {
-                    cursor.max(current.delivered_seq)
-                } else {
-                    current.delivered_seq
-                };
+                let (from, _, _) = repositioned((cursor, epoch, 0), &current);
                 let rows =
                     db::events::after(&mut pooled.conn(), &current.user_id, from, BATCH).await?;
                 Ok(Some((current, rows)))
@@ -888,7 +901,8 @@ impl Run {
         let Some((current, rows)) = read.filter(|(c, _)| c.enabled && !stop.get()) else {
             return Ok((None, Some(End::Stopped)));
         };
-        self.cursor_from(&current);
+        (self.cursor, self.epoch, self.failures) =
+            repositioned((self.cursor, self.epoch, self.failures), &current);
         // A short batch was all there was: no need to read again (what is
         // committed meanwhile starts another run).
         let last = i64::try_from(rows.len()).unwrap_or(BATCH) < BATCH;
@@ -915,20 +929,6 @@ impl Run {
             self.cursor = row.seq;
         }
         Ok((Some(current), last.then_some(End::CaughtUp)))
-    }
-
-    /// Takes the endpoint's cursor as it is now: a later one of the same
-    /// epoch, or any of a new epoch (a replay set it back).
-    fn cursor_from(&mut self, current: &EndpointRow) {
-        if current.cursor_epoch == self.epoch {
-            self.cursor = self.cursor.max(current.delivered_seq);
-        } else {
-            (self.cursor, self.epoch, self.failures) = (
-                current.delivered_seq,
-                current.cursor_epoch,
-                current.failures,
-            );
-        }
     }
 
     /// Delivers one event; how the run ends if it failed.
