@@ -196,6 +196,12 @@ pub fn test_settings(database_url: String) -> Settings {
         // tests set these low.
         signup_per_address_per_hour: 100_000,
         login_attempts_per_address: 100_000,
+        // Many instances share this process and its two cores with other
+        // tests: a deliverer at background priority can then wait seconds
+        // for CPU, and a stopped instance's outlives its stop. The binary's
+        // own tests (`process`, the `kill -9` one, the browser's) run the
+        // default.
+        webhook_priority: "normal".into(),
         ..Settings::default()
     }
 }
