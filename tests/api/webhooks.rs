@@ -293,6 +293,49 @@ async fn a_500_is_retried_and_each_attempt_is_listed(#[case] backend: Backend) {
     );
 }
 
+/// A busy endpoint's attempts are written once in a while, not each as it
+/// happens; its list still ends up with the newest ones, without a gap.
+#[apply(backends)]
+#[actix_web::test]
+async fn a_busy_endpoints_list_ends_with_its_newest_attempts(#[case] backend: Backend) {
+    const EVENTS: i64 = 130;
+    let app = app_with_webhooks(backend).await;
+    let user = app.signup().await;
+    let receiver = Receiver::start().await;
+    let (id, _) = subscribe(&app, &user, &receiver, json!({})).await;
+    for i in 0..EVENTS {
+        create(&app, &user, &format!("busy {i}")).await;
+    }
+    let delivered = receiver
+        .wait_for(usize::try_from(EVENTS).unwrap(), WAIT)
+        .await;
+    assert_eq!(sequences(&delivered), (1..=EVENTS).collect::<Vec<_>>());
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let kept = loop {
+        let listed = app
+            .get(
+                &format!("/api/v1/webhooks/{id}/deliveries?limit=100"),
+                &user.token,
+            )
+            .await
+            .expect(200)
+            .body;
+        let seqs: Vec<i64> = listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["seq"].as_i64().unwrap())
+            .collect();
+        if seqs.first() == Some(&EVENTS) {
+            break seqs;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{seqs:?}");
+        actix_rt::time::sleep(Duration::from_millis(100)).await;
+    };
+    // The newest 100, newest first, every one of them.
+    assert_eq!(kept, (EVENTS - 99..=EVENTS).rev().collect::<Vec<_>>());
+}
+
 async fn wait_until_listed(app: &TestApp, user: &TestUser, id: &str, n: usize) -> Vec<Value> {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {

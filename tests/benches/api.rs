@@ -118,7 +118,6 @@ fn main() {
     });
 }
 
-#[expect(dead_code, reason = "these benchmarks do not sample the whole machine")]
 mod common;
 
 #[path = "../support/webhooks.rs"]

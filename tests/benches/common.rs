@@ -97,6 +97,26 @@ fn stat_cpu(path: &str) -> Option<(String, f64)> {
     Some((name, (ticks(11)? + ticks(12)?) / TICKS))
 }
 
+/// CPU time used so far by every process whose command name is `name`
+/// (e.g. `postgres`: the server and each of its connections), in seconds.
+pub fn cpu_of_processes(name: &str) -> f64 {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    entries
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
+        .filter_map(|e| stat_cpu(&e.path().join("stat").to_string_lossy()))
+        .filter(|(command, _)| command == name)
+        .map(|(_, seconds)| seconds)
+        .sum()
+}
+
 /// CPU time the whole machine has spent busy so far (everything but idle
 /// and I/O wait, over all cores), in seconds.
 pub fn machine_busy_seconds() -> f64 {

@@ -42,6 +42,7 @@ pub async fn benchmark() {
             let (mut child, base) = common::start_binary(dir.path(), &env(url), cpus);
             let users = tokens(endpoints);
             let receiver = receiver::Receiver::start().await;
+            receiver.count_only();
             let mut ids = Vec::new();
             for token in &users {
                 ids.push(subscribe(&client, &base, token, &receiver, false).await);
@@ -80,13 +81,14 @@ pub async fn benchmark() {
     }
 
     println!(
-        "\nWhat {ENDPOINTS} subscribed endpoints cost the API: closed loop, {CLIENTS} clients x {EACH} task creations as fast as they go; with endpoints, {ENDPOINTS} of the {CLIENTS} users have one each taking every event; {REPEATS} runs of each mode interleaved, the run of median throughput shown; \"vs. none\" is the mean over rounds of each run against the run without endpoints of its round (throughput, with the range over rounds; CPU per creation):\n"
+        "\nWhat {ENDPOINTS} subscribed endpoints cost the API: closed loop, {CLIENTS} clients x {EACH} task creations as fast as they go; with endpoints, {ENDPOINTS} of the {CLIENTS} users have one each taking every event; {REPEATS} runs of each mode interleaved, the run of median throughput shown; \"vs. none\" is the mean over rounds of each run against the run without endpoints of its round (throughput, with the median and the range over rounds; CPU per creation):\n"
     );
     println!(
         "| backend | endpoints | p50 ms | p95 ms | throughput | service CPU per 1 000 | vs. none (throughput, CPU) | delivered during the load / all after it |"
     );
     println!("|---|---:|---:|---:|---:|---:|---|---:|");
     let mut by_thread = Vec::new();
+    let mut machines = Vec::new();
     for backend in ["SQLite", "PostgreSQL"] {
         let mut runs: HashMap<usize, Vec<Run>> = HashMap::new();
         for repeat in 0..REPEATS {
@@ -105,10 +107,12 @@ pub async fn benchmark() {
                 let (mut child, base) = common::start_binary(dir.path(), &env(url), cpus);
                 let users = tokens(CLIENTS);
                 let receiver = receiver::Receiver::start().await;
+                receiver.count_only();
                 for token in users.iter().take(endpoints) {
                     subscribe(&client, &base, token, &receiver, true).await;
                 }
                 let threads_before = common::cpu_by_thread(child.id());
+                let machine_before = Machine::now();
                 let (mut times, wall) = create_load(&base, &client, &users, EACH).await;
                 let load_ended = Instant::now();
                 let during = receiver.accepted_count();
@@ -134,12 +138,15 @@ pub async fn benchmark() {
                     None => None,
                 };
                 let per_1000 = 1000.0 / times.len() as f64;
+                // Taken once the deliveries are all made, as the service's.
+                let machine = Machine::now();
                 let mut threads = common::cpu_by_thread(child.id());
                 for (name, seconds) in &mut threads {
                     *seconds -= threads_before.get(name).copied().unwrap_or(0.0);
                     *seconds *= per_1000;
                 }
                 let cpu = threads.values().sum();
+                let machine = machine.since(&machine_before, cpu, per_1000);
                 let (p50, p95) = percentiles(&mut times);
                 runs.entry(endpoints).or_default().push(Run {
                     p50: ms(p50),
@@ -148,6 +155,7 @@ pub async fn benchmark() {
                     cpu,
                     drained,
                     threads,
+                    machine,
                 });
                 let _ = child.kill();
                 let _ = child.wait();
@@ -162,21 +170,22 @@ pub async fn benchmark() {
                 "baseline".to_owned()
             } else {
                 // Single rounds move by several points on this machine: the
-                // mean over rounds, and the range it comes from.
-                let ratios = |of: fn(&Run) -> f64| -> (f64, f64, f64) {
-                    let each: Vec<f64> = runs[&endpoints]
+                // mean over rounds, their median (a round the host disturbed
+                // moves it less), and the range.
+                let ratios = |of: fn(&Run) -> f64| -> (f64, f64, f64, f64) {
+                    let mut each: Vec<f64> = runs[&endpoints]
                         .iter()
                         .zip(&runs[&0])
                         .map(|(run, base)| (of(run) / of(base) - 1.0) * 100.0)
                         .collect();
+                    each.sort_by(f64::total_cmp);
                     let mean = each.iter().sum::<f64>() / each.len() as f64;
-                    let low = each.iter().copied().fold(f64::INFINITY, f64::min);
-                    let high = each.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                    (mean, low, high)
+                    let median = (each[(each.len() - 1) / 2] + each[each.len() / 2]) / 2.0;
+                    (mean, median, each[0], each[each.len() - 1])
                 };
-                let (mean, low, high) = ratios(|r| r.throughput);
-                let (cpu, _, _) = ratios(|r| r.cpu);
-                format!("{mean:+.1}% ({low:+.1} to {high:+.1}), {cpu:+.1}%")
+                let (mean, median, low, high) = ratios(|r| r.throughput);
+                let (cpu, ..) = ratios(|r| r.cpu);
+                format!("{mean:+.1}% (median {median:+.1}; {low:+.1} to {high:+.1}), {cpu:+.1}%")
             };
             let drained = run.drained.map_or("—".to_owned(), |(during, after)| {
                 format!("{:.0} % / {after:.2} s", during * 100.0)
@@ -191,10 +200,12 @@ pub async fn benchmark() {
                 "endpoints"
             };
             by_thread.push((backend, mode, run.threads));
+            machines.push((backend, mode, Machine::mean(&runs[&endpoints])));
         }
     }
     drop(split);
     print_cpu_by_thread(&by_thread);
+    Machine::print(&machines);
     println!();
 }
 
@@ -210,6 +221,96 @@ struct Run {
     drained: Option<(f64, f64)>,
     /// The service's CPU seconds per 1 000 creations, by thread name.
     threads: std::collections::BTreeMap<String, f64>,
+    machine: Machine,
+}
+
+/// Where the machine's CPU went during a run (seconds; per 1 000 creations
+/// once taken `since` an earlier reading): with both cores shared, a
+/// creation's throughput follows what all of it costs, not only the
+/// service's part.
+#[derive(Clone, Copy, Default)]
+struct Machine {
+    /// The service (every thread).
+    service: f64,
+    /// The PostgreSQL server's processes.
+    database: f64,
+    /// This process's receiver (its HTTP server's threads).
+    receiver: f64,
+    /// This process's other threads: the load.
+    load: f64,
+    /// Everything busy on the machine.
+    busy: f64,
+}
+
+impl Machine {
+    fn now() -> Self {
+        let mut machine = Self {
+            database: common::cpu_of_processes("postgres"),
+            busy: common::machine_busy_seconds(),
+            ..Self::default()
+        };
+        // The receiver's HTTP server runs on threads of its own (its worker's
+        // named as actix names a runtime's); the load on the main thread.
+        for (name, seconds) in common::cpu_by_thread(std::process::id()) {
+            if name.starts_with("actix-server") || name.starts_with("actix-rt") {
+                machine.receiver += seconds;
+            } else {
+                machine.load += seconds;
+            }
+        }
+        machine
+    }
+
+    /// What was used since `before`, per 1 000 creations (`per_1000` scales
+    /// the run's seconds); the service's share is measured apart.
+    fn since(self, before: &Self, service: f64, per_1000: f64) -> Self {
+        Self {
+            service,
+            database: (self.database - before.database) * per_1000,
+            receiver: (self.receiver - before.receiver) * per_1000,
+            load: (self.load - before.load) * per_1000,
+            busy: (self.busy - before.busy) * per_1000,
+        }
+    }
+
+    fn mean(runs: &[Run]) -> Self {
+        let n = runs.len().max(1) as f64;
+        let sum = |of: fn(&Self) -> f64| runs.iter().map(|r| of(&r.machine)).sum::<f64>() / n;
+        Self {
+            service: sum(|m| m.service),
+            database: sum(|m| m.database),
+            receiver: sum(|m| m.receiver),
+            load: sum(|m| m.load),
+            busy: sum(|m| m.busy),
+        }
+    }
+
+    fn print(of: &[(&str, &str, Self)]) {
+        println!(
+            "\nThe machine's CPU seconds per 1 000 creations, by process (mean over the runs of each mode; the rest is what else the machine did):\n"
+        );
+        let columns: Vec<String> = of.iter().map(|(b, m, _)| format!("{b}, {m}")).collect();
+        println!("| process | {} |", columns.join(" | "));
+        println!("|---|{}", "---:|".repeat(of.len()));
+        type Row = (&'static str, fn(&Machine) -> f64);
+        let rows: [Row; 6] = [
+            ("service", |m| m.service),
+            ("database server", |m| m.database),
+            ("load", |m| m.load),
+            ("receiver", |m| m.receiver),
+            ("rest", |m| {
+                m.busy - m.service - m.database - m.load - m.receiver
+            }),
+            ("machine", |m| m.busy),
+        ];
+        for (name, value) in rows {
+            let cells: Vec<String> = of
+                .iter()
+                .map(|(_, _, m)| format!("{:.3}", value(m)))
+                .collect();
+            println!("| {name} | {} |", cells.join(" | "));
+        }
+    }
 }
 
 fn env(url: String) -> Vec<(&'static str, String)> {
@@ -221,8 +322,7 @@ fn env(url: String) -> Vec<(&'static str, String)> {
 }
 
 /// Subscribes the token's user to `receiver` (every event); the endpoint's
-/// id. (The receiver does not verify signatures here: it shares its core
-/// with the load.)
+/// id.
 async fn subscribe(
     client: &awc::Client,
     base: &str,

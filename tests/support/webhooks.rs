@@ -70,6 +70,8 @@ struct Shared {
     arrived: Notify,
     /// Deliveries answered with a 2xx so far.
     accepted: std::sync::atomic::AtomicUsize,
+    /// Accept everything and keep only the count (see [`Receiver::count_only`]).
+    count_only: std::sync::atomic::AtomicBool,
 }
 
 /// The running receiver.
@@ -127,6 +129,19 @@ impl Receiver {
 
     pub fn answer(&self, answer: Answer) {
         *self.shared.answer.lock().expect("lock") = Some(answer);
+    }
+
+    /// From now on, accepts every delivery and keeps nothing but the count
+    /// (a benchmark's receiver: as little work as a receiver can do, since
+    /// it shares the machine with what it measures).
+    #[allow(
+        dead_code,
+        reason = "the benchmark's: the tests look at every delivery"
+    )]
+    pub fn count_only(&self) {
+        self.shared
+            .count_only
+            .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// The secrets deliveries are checked against from now on.
@@ -262,6 +277,13 @@ async fn receive(
     body: web::Bytes,
     shared: web::Data<Arc<Shared>>,
 ) -> HttpResponse {
+    if shared.count_only.load(std::sync::atomic::Ordering::Relaxed) {
+        shared
+            .accepted
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        shared.arrived.notify_waiters();
+        return HttpResponse::NoContent().finish();
+    }
     let header = |name: &str| {
         req.headers()
             .get(name)

@@ -7,9 +7,13 @@
 //! again. Events never change once written, so the two are the same event;
 //! what is no longer held (or never was) is decoded as before.
 //!
-//! The publisher goes further for a user whose watermark it knows: the
-//! events held right after it are published without reading the log at all
-//! ([`Recent::after`]).
+//! Both go further where they know how far they are (the publisher a
+//! user's watermark, the deliverer an endpoint's cursor): the events held
+//! right after it are sent without reading the log at all
+//! ([`Recent::after`]). A user's sequence numbers have no gaps, so an
+//! unbroken run of held events after that point is what the log holds
+//! there, as far as this instance has committed; what other replicas commit
+//! is found in the log, as before.
 
 use std::collections::{BTreeMap, HashMap, VecDeque, btree_map};
 use std::sync::{Arc, Mutex};

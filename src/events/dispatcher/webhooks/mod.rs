@@ -2,14 +2,16 @@
 //! the event log, in sequence order, as signed CloudEvents (`client`).
 //!
 //! The log drives everything. An endpoint's cursor (`delivered_seq`) says
-//! how far it is; a run of deliveries reads the events after it, posts them
-//! one at a time, and reports back; the reports are written in one
-//! transaction every [`FLUSH`] (cursors, failures, the attempts kept for
-//! the user to see), or at once when a run ends on a failure. A run that
-//! starts before its endpoint's last report is written starts from the
-//! cursor that report holds. A crash or a
-//! restart loses nothing: what was delivered but not yet recorded is
-//! delivered again (the `webhook-id` tells receivers it is the same event).
+//! how far it is; a run of deliveries takes the events after it (from
+//! memory while this instance still holds the ones it committed, see
+//! [`Recent`], else from the log), posts them one at a time, and reports
+//! back. The reports are written in one transaction every [`FLUSH`]
+//! (cursors, failures, the attempts kept for the user to see: a busy
+//! endpoint's only once in a while, see [`attempts`]), or at once when a run
+//! ends on a failure. A run that starts before its endpoint's last report is
+//! written starts from the cursor that report holds. A crash or a restart
+//! loses nothing: what was delivered but not yet recorded is delivered again
+//! (the `webhook-id` tells receivers it is the same event).
 //!
 //! A failed delivery stops its endpoint at that event, to be retried after
 //! the waits of `WEBHOOK_RETRY_SCHEDULE` (about three days in all); an
@@ -29,13 +31,14 @@
 //! then carry more events each, which costs less per delivery. Nothing
 //! waits on the deliverer but its own receivers.
 
+mod attempts;
 pub mod client;
 
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::NaiveDateTime;
 use diesel::QueryResult;
@@ -48,6 +51,7 @@ use uuid::Uuid;
 use super::FeedReceiver;
 use super::recent::Recent;
 use super::shards::{self, Shards, shard_of};
+use crate::db::events::EventRow;
 use crate::db::webhooks::{AttemptRow, EndpointRow};
 use crate::db::{self, Db, PooledConn, now};
 use crate::domain::webhook;
@@ -58,6 +62,7 @@ use crate::events::{DomainEvent, EventType, Trace, WebhookInfo};
 use crate::metrics::Metrics;
 use crate::settings::Settings;
 use crate::transaction;
+use attempts::Attempts;
 pub use client::Answer;
 use client::Signer;
 
@@ -280,9 +285,16 @@ struct Shared {
 struct Running {
     shard: u16,
     stop: Rc<Cell<bool>>,
-    /// New events arrived while it ran: look again when it ends.
-    dirty: bool,
+    /// Events up to this sequence number were committed while it ran: look
+    /// again when it ends if it did not deliver that far.
+    dirty: Option<i64>,
 }
+
+/// Per user, the newest event a look is for; [`ANY`] when not known (a
+/// sweep, a changed endpoint): then a run under way looks again whatever it
+/// delivered.
+type Seen = HashMap<String, i64>;
+const ANY: i64 = i64::MAX;
 
 pub(super) struct Deliverer {
     shared: Rc<Shared>,
@@ -292,6 +304,8 @@ pub(super) struct Deliverer {
     /// Endpoints waiting for a retry, and when.
     retry_at: HashMap<String, NaiveDateTime>,
     pending: Vec<Report>,
+    /// The attempts taken from reports, until they are written.
+    attempts: Attempts,
     reports: mpsc::Sender<Report>,
     /// Attempts written per endpoint since its old ones were last pruned.
     unpruned: HashMap<String, i64>,
@@ -332,6 +346,7 @@ impl Deliverer {
                 running: HashMap::new(),
                 retry_at: HashMap::new(),
                 pending: Vec::new(),
+                attempts: Attempts::default(),
                 reports,
                 unpruned: HashMap::new(),
             },
@@ -373,18 +388,21 @@ impl Deliverer {
                     let failed = matches!(report.end, Some(End::Retry { .. } | End::Disable { .. }));
                     self.take(report).await;
                     if failed || self.pending.len() >= 64 {
-                        self.flush().await;
+                        self.flush(false).await;
                     }
                 }
-                _ = flush.tick() => self.flush().await,
+                _ = flush.tick() => self.flush(false).await,
                 Some(batch) = feed.recv() => {
                     let paced = last_look + LOOK_GAP;
                     tokio::time::sleep_until(paced.max(tokio::time::Instant::now() + DEBOUNCE)).await;
                     last_look = tokio::time::Instant::now();
-                    let mut users = HashSet::new();
+                    let mut users = Seen::new();
                     let mut next = Some(batch);
                     while let Some(batch) = next {
-                        users.extend(batch.iter().map(|e| e.user_id.clone()));
+                        for event in &batch {
+                            let newest = users.entry(event.user_id.clone()).or_default();
+                            *newest = event.seq.max(*newest);
+                        }
                         self.shared.recent.keep(&batch);
                         next = feed.try_recv();
                     }
@@ -392,8 +410,7 @@ impl Deliverer {
                         // Batches were dropped: the log says whose.
                         self.sweep().await;
                     }
-                    let users: Vec<String> = users.into_iter().collect();
-                    self.look_at(&users).await;
+                    self.look_at(users).await;
                 }
                 Some(command) = commands.recv() => match command {
                     Command::Once { url, secrets, event, reply } => {
@@ -404,7 +421,7 @@ impl Deliverer {
                             let _ = reply.send(answer);
                         });
                     }
-                    Command::Wake(user) => self.look_at(&[user]).await,
+                    Command::Wake(user) => self.look_at(Seen::from([(user, ANY)])).await,
                 },
                 () = tokio::time::sleep_until(wake_at) => {
                     if tokio::time::Instant::now() >= next_sweep {
@@ -427,7 +444,7 @@ impl Deliverer {
                 _ => break,
             }
         }
-        self.flush().await;
+        self.flush(true).await;
         let mut shards = self.shards.clone();
         let _ = on_db(&self.shared.db, move |pooled| {
             Box::pin(async move { shards.release_all(&mut pooled.conn()).await })
@@ -488,7 +505,7 @@ impl Deliverer {
         })
         .await;
         match due {
-            Ok(endpoints) => self.start(endpoints),
+            Ok(endpoints) => self.start(endpoints, &Seen::new()),
             Err(e) => {
                 warn!(self.shared.log, "looking for webhook deliveries failed"; "error" => e.to_string());
             }
@@ -496,12 +513,12 @@ impl Deliverer {
     }
 
     /// Starts (or marks for another look) the enabled endpoints of `users`.
-    async fn look_at(&mut self, users: &[String]) {
+    async fn look_at(&mut self, users: Seen) {
         if users.is_empty() || self.shards.held() == 0 {
             return;
         }
         let ids: Vec<String> = users
-            .iter()
+            .keys()
             .filter(|u| self.shards.serves(u))
             .cloned()
             .collect();
@@ -516,21 +533,24 @@ impl Deliverer {
         })
         .await;
         match found {
-            Ok(endpoints) => self.start(endpoints),
+            Ok(endpoints) => self.start(endpoints, &users),
             Err(e) => {
                 warn!(self.shared.log, "reading webhook endpoints failed"; "error" => e.to_string());
             }
         }
     }
 
-    fn start(&mut self, endpoints: Vec<EndpointRow>) {
+    /// Starts runs for `endpoints` (read a moment ago); one already under
+    /// way is marked to look again for the events `seen` says are new.
+    fn start(&mut self, endpoints: Vec<EndpointRow>, seen: &Seen) {
         let t = now();
         for endpoint in endpoints {
             if !self.shards.serves(&endpoint.user_id) {
                 continue;
             }
             if let Some(run) = self.running.get_mut(&endpoint.id) {
-                run.dirty = true;
+                let newest = seen.get(&endpoint.user_id).copied().unwrap_or(ANY);
+                run.dirty = run.dirty.max(Some(newest));
                 continue;
             }
             let waiting = self
@@ -550,7 +570,7 @@ impl Deliverer {
                 Running {
                     shard: shard_of(&endpoint.user_id),
                     stop: stop.clone(),
-                    dirty: false,
+                    dirty: None,
                 },
             );
             actix_rt::spawn(deliver(
@@ -579,18 +599,26 @@ impl Deliverer {
     }
 
     /// Takes a run's report in; a run that ended is forgotten (and started
-    /// again when events came in meanwhile).
-    async fn take(&mut self, report: Report) {
+    /// again when events it did not deliver came in meanwhile).
+    async fn take(&mut self, mut report: Report) {
+        let failed = matches!(report.end, Some(End::Retry { .. } | End::Disable { .. }));
+        let attempts = std::mem::take(&mut report.attempts);
+        self.attempts
+            .add(&report.endpoint_id, attempts, failed, Instant::now());
         if let Some(end) = &report.end {
             let run = self.running.remove(&report.endpoint_id);
             match end {
                 End::Retry { at, .. } => {
                     self.retry_at.insert(report.endpoint_id.clone(), *at);
                 }
-                End::CaughtUp if run.is_some_and(|r| r.dirty) => {
+                End::CaughtUp
+                    if run
+                        .and_then(|r| r.dirty)
+                        .is_some_and(|newest| report.through.is_none_or(|t| t < newest)) =>
+                {
                     let user = report.user_id.clone();
                     self.pending.push(report);
-                    self.look_at(&[user]).await;
+                    self.look_at(Seen::from([(user, ANY)])).await;
                     return;
                 }
                 _ => {}
@@ -599,19 +627,25 @@ impl Deliverer {
         self.pending.push(report);
     }
 
-    /// Writes the reports taken so far in one transaction (on the
-    /// database's runtime: see [`Db::on_own_runtime`]); a disabled
-    /// endpoint's `webhook.disabled` event goes in with it.
-    async fn flush(&mut self) {
-        if self.pending.is_empty() {
+    /// Writes the reports taken so far and the attempts due (`all`: every
+    /// attempt held) in one transaction (on the database's runtime: see
+    /// [`Db::on_own_runtime`]); a disabled endpoint's `webhook.disabled`
+    /// event goes in with it.
+    async fn flush(&mut self, all: bool) {
+        let attempts = self.attempts.take_due(Instant::now(), all);
+        if self.pending.is_empty() && attempts.is_empty() {
             return;
         }
         let reports = Arc::new(std::mem::take(&mut self.pending));
+        let attempts = Arc::new(attempts);
         // Old attempts go once an endpoint has written half as many again as
-        // are kept: a delete per endpoint and flush would cost more.
-        for report in reports.iter() {
-            *self.unpruned.entry(report.endpoint_id.clone()).or_default() +=
-                i64::try_from(report.attempts.len()).unwrap_or(0);
+        // are kept: a delete per endpoint and flush would cost more (a
+        // failed write counts twice: it prunes a little early).
+        for attempt in attempts.iter() {
+            *self
+                .unpruned
+                .entry(attempt.endpoint_id.clone())
+                .or_default() += 1;
         }
         let prune: Vec<String> = self
             .unpruned
@@ -623,6 +657,7 @@ impl Deliverer {
             self.shared.db.clone(),
             self.bus.clone(),
             reports.clone(),
+            attempts.clone(),
             prune.clone(),
             now(),
         );
@@ -661,25 +696,27 @@ impl Deliverer {
                     reports.append(&mut self.pending);
                     self.pending = reports;
                 }
+                if let Ok(attempts) = Arc::try_unwrap(attempts) {
+                    self.attempts.put_back(attempts, Instant::now());
+                }
             }
         }
     }
 }
 
-/// The flush's transaction: every report, their attempts, the pruning.
+/// The flush's transaction: every report, the attempts, the pruning.
 async fn write(
     db: Db,
     bus: EventBus,
     reports: Arc<Vec<Report>>,
+    attempts: Arc<Vec<AttemptRow>>,
     prune: Vec<String>,
     at: NaiveDateTime,
 ) -> Result<Vec<DomainEvent>, AppError> {
     transaction!(db, |conn| {
         let mut events = Vec::new();
-        let mut attempts = Vec::new();
         for report in reports.iter() {
             events.extend(record(conn, &bus, report, at).await?);
-            attempts.extend(report.attempts.iter().cloned());
         }
         db::webhooks::insert_attempts(conn, &attempts).await?;
         for endpoint in &prune {
@@ -817,9 +854,10 @@ async fn deliver(
         epoch: endpoint.cursor_epoch,
         failures: endpoint.failures,
         attempts: Vec::new(),
+        fresh: true,
     };
     loop {
-        let (current, end) = match run.batch(&shared, &endpoint.id, &stop).await {
+        let (current, end) = match run.batch(&shared, &endpoint, &stop).await {
             Ok((current, end)) => (current, end),
             Err(why) => {
                 warn!(shared.log, "a webhook run stopped"; "endpoint" => &endpoint.id, "error" => why);
@@ -869,6 +907,10 @@ struct Run {
     failures: i32,
     /// Attempts not yet reported.
     attempts: Vec<AttemptRow>,
+    /// The endpoint as the run was given it was read a moment ago (by the
+    /// look or sweep that started the run): the first batch need not read
+    /// it again.
+    fresh: bool,
 }
 
 impl Run {
@@ -877,58 +919,97 @@ impl Run {
     async fn batch(
         &mut self,
         shared: &Shared,
-        id: &str,
+        endpoint: &EndpointRow,
         stop: &Cell<bool>,
     ) -> Result<(Option<EndpointRow>, Option<End>), String> {
-        // Each batch reads the endpoint again: a change of URL, filter or
-        // secret applies from the next batch on; a replay moves the cursor.
-        let (id, cursor, epoch) = (id.to_owned(), self.cursor, self.epoch);
-        let read = on_db(&shared.db, move |pooled| {
-            Box::pin(async move {
-                let Some(current) = db::webhooks::by_id(&mut pooled.conn(), &id).await? else {
-                    return Ok(None);
-                };
-                if !current.enabled {
-                    return Ok(Some((current, Vec::new())));
-                }
-                let (from, _, _) = repositioned((cursor, epoch, 0), &current);
-                let rows =
-                    db::events::after(&mut pooled.conn(), &current.user_id, from, BATCH).await?;
-                Ok(Some((current, rows)))
-            })
-        })
-        .await?;
+        // The events this instance committed right after the cursor, if it
+        // still holds them, are the log's (a user's sequence numbers have
+        // no gaps, and events never change): the log is read only for what
+        // is not held.
+        let limit = usize::try_from(BATCH).unwrap_or(usize::MAX);
+        let held = shared.recent.after(&endpoint.user_id, self.cursor, limit);
+        let held_after = (!held.is_empty()).then_some(self.cursor);
+        let read = self.read(shared, endpoint, held_after).await?;
         let Some((current, rows)) = read.filter(|(c, _)| c.enabled && !stop.get()) else {
             return Ok((None, Some(End::Stopped)));
         };
         (self.cursor, self.epoch, self.failures) =
             repositioned((self.cursor, self.epoch, self.failures), &current);
+        let events: Vec<(i64, Option<Arc<DomainEvent>>)> = match rows {
+            None => held.into_iter().map(|e| (e.seq, Some(e))).collect(),
+            Some(rows) => rows
+                .iter()
+                // Unreadable (logged): stepped over.
+                .map(|row| {
+                    (
+                        row.seq,
+                        shared.recent.read(row, &shared.metrics, &shared.log),
+                    )
+                })
+                .collect(),
+        };
         // A short batch was all there was: no need to read again (what is
         // committed meanwhile starts another run).
-        let last = i64::try_from(rows.len()).unwrap_or(BATCH) < BATCH;
-        if rows.is_empty() {
+        let last = events.len() < limit;
+        if events.is_empty() {
             return Ok((Some(current), Some(End::CaughtUp)));
         }
         let signer = Signer::new(&signing_secrets(&current, now()));
-        for row in rows {
+        for (seq, event) in events {
             if stop.get() {
                 return Ok((Some(current), Some(End::Stopped)));
             }
-            let Some(event) = shared.recent.read(&row, &shared.metrics, &shared.log) else {
-                // Unreadable (logged): stepped over.
-                self.cursor = row.seq;
-                continue;
-            };
-            if !webhook::matches(&current.event_types, event.event_type.as_str()) {
-                self.cursor = row.seq;
-                continue;
-            }
-            if let Some(end) = self.post(shared, &current, &signer, &event).await {
+            if let Some(event) = event
+                && webhook::matches(&current.event_types, event.event_type.as_str())
+                && let Some(end) = self.post(shared, &current, &signer, &event).await
+            {
                 return Ok((Some(current), Some(end)));
             }
-            self.cursor = row.seq;
+            self.cursor = seq;
         }
         Ok((Some(current), last.then_some(End::CaughtUp)))
+    }
+
+    /// The endpoint as it is now (`None`: gone) and, unless the events held
+    /// after `held_after` are the next to deliver, the log's after the
+    /// cursor.
+    async fn read(
+        &mut self,
+        shared: &Shared,
+        endpoint: &EndpointRow,
+        held_after: Option<i64>,
+    ) -> Result<Option<(EndpointRow, Option<Vec<EventRow>>)>, String> {
+        let (id, cursor, epoch) = (endpoint.id.clone(), self.cursor, self.epoch);
+        if std::mem::take(&mut self.fresh) {
+            if held_after.is_some() || !endpoint.enabled {
+                return Ok(Some((endpoint.clone(), None)));
+            }
+            let user_id = endpoint.user_id.clone();
+            let rows = on_db(&shared.db, move |pooled| {
+                Box::pin(async move {
+                    db::events::after(&mut pooled.conn(), &user_id, cursor, BATCH).await
+                })
+            })
+            .await?;
+            return Ok(Some((endpoint.clone(), Some(rows))));
+        }
+        // Each later batch reads the endpoint again: a change of URL, filter
+        // or secret applies from the next batch on; a replay moves the cursor.
+        on_db(&shared.db, move |pooled| {
+            Box::pin(async move {
+                let Some(current) = db::webhooks::by_id(&mut pooled.conn(), &id).await? else {
+                    return Ok(None);
+                };
+                let (from, _, _) = repositioned((cursor, epoch, 0), &current);
+                if !current.enabled || held_after == Some(from) {
+                    return Ok(Some((current, None)));
+                }
+                let rows =
+                    db::events::after(&mut pooled.conn(), &current.user_id, from, BATCH).await?;
+                Ok(Some((current, Some(rows))))
+            })
+        })
+        .await
     }
 
     /// Delivers one event; how the run ends if it failed.
