@@ -290,6 +290,49 @@ pub async fn advance(conn: &mut Conn<'_>, id: &str, epoch: i32, seq: i64) -> Que
     .map(drop))
 }
 
+/// [`advance`] for each `(endpoint, epoch, seq)`; on PostgreSQL in one
+/// statement (in the order of the rows' keys, as a lock order), which takes
+/// at most one entry per endpoint and epoch.
+pub async fn advance_all(conn: &mut Conn<'_>, through: &[(&str, i32, i64)]) -> QueryResult<()> {
+    match conn {
+        Conn::Pg(c) => {
+            if through.is_empty() {
+                return Ok(());
+            }
+            let mut sorted = through.to_vec();
+            sorted.sort_unstable();
+            let mut ids = Vec::with_capacity(sorted.len());
+            let mut epochs = Vec::with_capacity(sorted.len());
+            let mut seqs = Vec::with_capacity(sorted.len());
+            for (id, epoch, seq) in sorted {
+                ids.push(id);
+                epochs.push(epoch);
+                seqs.push(seq);
+            }
+            diesel::sql_query(
+                "UPDATE webhook_endpoints \
+                 SET delivered_seq = v.seq, failures = 0, next_attempt_at = NULL \
+                 FROM unnest($1::text[], $2::int4[], $3::int8[]) AS v(id, epoch, seq) \
+                 WHERE webhook_endpoints.id = v.id \
+                 AND webhook_endpoints.cursor_epoch = v.epoch \
+                 AND webhook_endpoints.delivered_seq < v.seq",
+            )
+            .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(ids)
+            .bind::<diesel::sql_types::Array<diesel::sql_types::Integer>, _>(epochs)
+            .bind::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(seqs)
+            .execute(&mut **c)
+            .await
+            .map(drop)
+        }
+        Conn::Sqlite(_) => {
+            for (id, epoch, seq) in through {
+                advance(conn, id, *epoch, *seq).await?;
+            }
+            Ok(())
+        }
+    }
+}
+
 /// A run of epoch `epoch` failed at the event after the cursor for the
 /// `failures`th time; it is tried again at `retry_at`.
 pub async fn failed(

@@ -336,6 +336,46 @@ async fn a_busy_endpoints_list_ends_with_its_newest_attempts(#[case] backend: Ba
     assert_eq!(kept, (EVENTS - 99..=EVENTS).rev().collect::<Vec<_>>());
 }
 
+/// The cursors of a flush move in one statement: each only forward, and
+/// only in the epoch its run was in.
+#[apply(backends)]
+#[actix_web::test]
+async fn cursors_move_together_forward_only_and_in_their_epoch(#[case] backend: Backend) {
+    let app = app_with_webhooks(backend).await;
+    let user = app.signup().await;
+    let receiver = Receiver::start().await;
+    // Paused: the deliverer leaves them alone.
+    let (a, _) = subscribe(&app, &user, &receiver, json!({"enabled": false})).await;
+    let (b, _) = subscribe(&app, &user, &receiver, json!({"enabled": false})).await;
+    let db = crate::helpers::database_of(&app).await;
+    let mut pooled = db.get().await.unwrap();
+    let conn = &mut pooled.conn();
+    let cursors = async |conn: &mut taskstream::db::Conn<'_>| {
+        let mut at = Vec::new();
+        for id in [&a, &b] {
+            let row = taskstream::db::webhooks::by_id(conn, id)
+                .await
+                .unwrap()
+                .unwrap();
+            at.push((row.delivered_seq, row.cursor_epoch));
+        }
+        at
+    };
+    assert_eq!(cursors(conn).await, [(0, 0), (0, 0)]);
+    taskstream::db::webhooks::advance_all(conn, &[(a.as_str(), 0, 5), (b.as_str(), 1, 7)])
+        .await
+        .unwrap();
+    assert_eq!(
+        cursors(conn).await,
+        [(5, 0), (0, 0)],
+        "b's run was of another epoch"
+    );
+    taskstream::db::webhooks::advance_all(conn, &[(b.as_str(), 0, 7), (a.as_str(), 0, 3)])
+        .await
+        .unwrap();
+    assert_eq!(cursors(conn).await, [(5, 0), (7, 0)], "a never moves back");
+}
+
 async fn wait_until_listed(app: &TestApp, user: &TestUser, id: &str, n: usize) -> Vec<Value> {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {

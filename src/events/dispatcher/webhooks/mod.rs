@@ -713,9 +713,36 @@ async fn write(
     prune: Vec<String>,
     at: NaiveDateTime,
 ) -> Result<Vec<DomainEvent>, AppError> {
+    // An endpoint's progress is one cursor: its reports' newest, for all of
+    // them in one statement. An endpoint with a failure among its reports
+    // keeps their order (its cursor, then the failure).
+    let failing: HashSet<&str> = reports
+        .iter()
+        .filter(|r| matches!(r.end, Some(End::Retry { .. } | End::Disable { .. })))
+        .map(|r| r.endpoint_id.as_str())
+        .collect();
+    let mut through: HashMap<(&str, i32), i64> = HashMap::new();
+    for report in reports.iter() {
+        if let Some(seq) = report.through
+            && !failing.contains(report.endpoint_id.as_str())
+        {
+            let newest = through
+                .entry((report.endpoint_id.as_str(), report.epoch))
+                .or_insert(seq);
+            *newest = seq.max(*newest);
+        }
+    }
+    let through: Vec<(&str, i32, i64)> = through
+        .into_iter()
+        .map(|((id, epoch), seq)| (id, epoch, seq))
+        .collect();
     transaction!(db, |conn| {
         let mut events = Vec::new();
-        for report in reports.iter() {
+        db::webhooks::advance_all(conn, &through).await?;
+        for report in reports
+            .iter()
+            .filter(|r| failing.contains(r.endpoint_id.as_str()))
+        {
             events.extend(record(conn, &bus, report, at).await?);
         }
         db::webhooks::insert_attempts(conn, &attempts).await?;
