@@ -266,7 +266,8 @@ impl Machine {
     fn since(self, before: &Self, service: f64, per_1000: f64) -> Self {
         Self {
             service,
-            database: (self.database - before.database) * per_1000,
+            // A server process that exits takes its time along: never below 0.
+            database: ((self.database - before.database) * per_1000).max(0.0),
             receiver: (self.receiver - before.receiver) * per_1000,
             load: (self.load - before.load) * per_1000,
             busy: (self.busy - before.busy) * per_1000,
