@@ -356,8 +356,37 @@ pub async fn failed(
     .map(drop))
 }
 
-/// Records attempts (see [`prune_attempts`]).
+/// Records attempts (see [`prune_attempts`]) of the endpoints that still
+/// exist: one deleted since its attempts were made took its list along.
 pub async fn insert_attempts(conn: &mut Conn<'_>, rows: &[AttemptRow]) -> QueryResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut ids: Vec<&str> = rows.iter().map(|r| r.endpoint_id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let existing = webhook_endpoints::table
+        .filter(webhook_endpoints::id.eq_any(&ids))
+        .select(webhook_endpoints::id);
+    let existing: std::collections::HashSet<String> = match conn {
+        // Locked against a delete until the attempts are in.
+        Conn::Pg(c) => existing.for_key_share().load(&mut **c).await?,
+        // Writers take turns: nobody deletes meanwhile.
+        Conn::Sqlite(c) => existing.load(&mut **c).await?,
+    }
+    .into_iter()
+    .collect();
+    let kept: Vec<AttemptRow>;
+    let rows = if existing.len() == ids.len() {
+        rows
+    } else {
+        kept = rows
+            .iter()
+            .filter(|r| existing.contains(&r.endpoint_id))
+            .cloned()
+            .collect();
+        &kept
+    };
     match conn {
         // One statement per chunk: a round trip per row would cost the
         // deliverer's thread more than the rows themselves.

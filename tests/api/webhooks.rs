@@ -336,6 +336,37 @@ async fn a_busy_endpoints_list_ends_with_its_newest_attempts(#[case] backend: Ba
     assert_eq!(kept, (EVENTS - 99..=EVENTS).rev().collect::<Vec<_>>());
 }
 
+/// Deleting an endpoint takes its list along, attempts not yet written
+/// included; recording everyone else's goes on.
+#[apply(backends)]
+#[actix_web::test]
+async fn an_endpoint_deleted_with_attempts_held_holds_up_no_other_record(#[case] backend: Backend) {
+    let app = app_with_webhooks(backend).await;
+    let (ann, bob) = (app.signup().await, app.signup().await);
+    let (to_ann, to_bob) = (Receiver::start().await, Receiver::start().await);
+    let (ann_id, _) = subscribe(&app, &ann, &to_ann, json!({})).await;
+    let (bob_id, _) = subscribe(&app, &bob, &to_bob, json!({})).await;
+    // More than a quiet endpoint's share: Ann's attempts are held.
+    for i in 0..30 {
+        create(&app, &ann, &format!("busy {i}")).await;
+    }
+    to_ann.wait_for(30, WAIT).await;
+    app.delete(&format!("/api/v1/webhooks/{ann_id}"), &ann.token)
+        .await
+        .expect(204);
+    // Past the window Ann's attempts were held for: the next record would
+    // write them.
+    actix_rt::time::sleep(Duration::from_millis(5_500)).await;
+    for i in 0..3 {
+        create(&app, &bob, &format!("quiet {i}")).await;
+    }
+    to_bob.wait_for(3, WAIT).await;
+    let listed = wait_until_listed(&app, &bob, &bob_id, 3).await;
+    assert_eq!(listed.len(), 3);
+    let state = wait_endpoint(&app, &bob, &bob_id, |e| e["delivered_seq"] == json!(3)).await;
+    assert_eq!(state["failures"], json!(0));
+}
+
 /// The cursors of a flush move in one statement: each only forward, and
 /// only in the epoch its run was in.
 #[apply(backends)]
