@@ -56,12 +56,7 @@ impl Attempts {
         let window = self
             .windows
             .entry(endpoint_id.to_owned())
-            .or_insert_with(|| Window {
-                started: now,
-                written: 0,
-                held: VecDeque::new(),
-                urgent: false,
-            });
+            .or_insert_with(|| Window::new(now));
         window.urgent |= failed;
         window.held.extend(rows);
         // Older ones would be pruned as soon as written.
@@ -100,12 +95,10 @@ impl Attempts {
                 .push(row);
         }
         for (endpoint_id, mut rows) in by_endpoint {
-            let window = self.windows.entry(endpoint_id).or_insert_with(|| Window {
-                started: now,
-                written: 0,
-                held: VecDeque::new(),
-                urgent: false,
-            });
+            let window = self
+                .windows
+                .entry(endpoint_id)
+                .or_insert_with(|| Window::new(now));
             window.written = window.written.saturating_sub(rows.len());
             window.urgent = true;
             rows.extend(window.held.drain(..));
@@ -115,6 +108,15 @@ impl Attempts {
 }
 
 impl Window {
+    fn new(now: Instant) -> Self {
+        Self {
+            started: now,
+            written: 0,
+            held: VecDeque::new(),
+            urgent: false,
+        }
+    }
+
     fn due(&self, now: Instant) -> bool {
         !self.held.is_empty()
             && (self.urgent
