@@ -415,16 +415,25 @@ pub async fn insert_attempts(conn: &mut Conn<'_>, rows: &[AttemptRow]) -> QueryR
 /// PostgreSQL's 65 535).
 const ATTEMPTS_PER_STATEMENT: usize = 1_000;
 
-/// Deletes the endpoint's attempts but the newest [`ATTEMPTS_KEPT`].
-pub async fn prune_attempts(conn: &mut Conn<'_>, endpoint_id: &str) -> QueryResult<()> {
-    let oldest_kept: Option<String> = db_run!(conn, |c| webhook_attempts::table
-        .filter(webhook_attempts::endpoint_id.eq(endpoint_id))
-        .order(webhook_attempts::id.desc())
-        .offset(ATTEMPTS_KEPT - 1)
-        .select(webhook_attempts::id)
-        .first(c)
-        .await
-        .optional())?;
+/// Deletes the endpoint's attempts but the newest [`ATTEMPTS_KEPT`]; given
+/// the oldest of those (`oldest_kept`, as when [`ATTEMPTS_KEPT`] newer ones
+/// were just written), it need not look for it.
+pub async fn prune_attempts(
+    conn: &mut Conn<'_>,
+    endpoint_id: &str,
+    oldest_kept: Option<&str>,
+) -> QueryResult<()> {
+    let oldest_kept: Option<String> = match oldest_kept {
+        Some(id) => Some(id.to_owned()),
+        None => db_run!(conn, |c| webhook_attempts::table
+            .filter(webhook_attempts::endpoint_id.eq(endpoint_id))
+            .order(webhook_attempts::id.desc())
+            .offset(ATTEMPTS_KEPT - 1)
+            .select(webhook_attempts::id)
+            .first(c)
+            .await
+            .optional())?,
+    };
     if let Some(oldest_kept) = oldest_kept {
         db_run!(conn, |c| diesel::delete(
             webhook_attempts::table

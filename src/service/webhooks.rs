@@ -524,7 +524,7 @@ async fn once(
     };
     transaction!(ctx.db, |conn| {
         db::webhooks::insert_attempts(conn, std::slice::from_ref(&row)).await?;
-        Ok(db::webhooks::prune_attempts(conn, &endpoint.id).await?)
+        Ok(db::webhooks::prune_attempts(conn, &endpoint.id, None).await?)
     })?;
     attempt_view(row)
 }

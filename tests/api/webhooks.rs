@@ -484,6 +484,32 @@ async fn a_410_disables_the_endpoint_and_the_user_is_told(#[case] backend: Backe
     );
 }
 
+/// Events committed while a run is delivering follow it as soon as it
+/// ends, in order: not at the next sweep (here an hour away).
+#[apply(backends)]
+#[actix_web::test]
+async fn events_committed_during_a_run_follow_it_without_a_sweep(#[case] backend: Backend) {
+    let app = spawn_app_with(backend, |s| {
+        webhooks_on(s);
+        s.webhook_sweep_interval = 3600.0;
+    })
+    .await;
+    let user = app.signup().await;
+    let receiver = Receiver::start().await;
+    subscribe(&app, &user, &receiver, json!({})).await;
+    receiver.answer(Answer::Slow(Duration::from_millis(400)));
+    create(&app, &user, "first").await;
+    // The first delivery is under way when the rest are committed.
+    receiver
+        .wait_until(WAIT, "the first delivery", |d| !d.is_empty())
+        .await;
+    for i in 2..=4 {
+        create(&app, &user, &format!("during {i}")).await;
+    }
+    let delivered = receiver.wait_for(4, Duration::from_secs(5)).await;
+    assert_eq!(sequences(&delivered), vec![1, 2, 3, 4]);
+}
+
 #[apply(backends)]
 #[actix_web::test]
 async fn an_endpoint_failing_the_whole_schedule_is_disabled(#[case] backend: Backend) {

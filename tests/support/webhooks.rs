@@ -29,6 +29,8 @@ pub enum Answer {
     FailTimes(u32),
     /// Never answers.
     Hang,
+    /// 204, after this long (listed as accepted when it arrives).
+    Slow(Duration),
     /// 302 to this URL.
     Redirect(String),
 }
@@ -341,6 +343,12 @@ async fn receive(
         actix_rt::time::sleep(Duration::from_secs(3600)).await;
         return HttpResponse::NoContent().finish();
     }
+    if let Answer::Slow(wait) = answer {
+        // Listed while it is under way.
+        record(true);
+        actix_rt::time::sleep(wait).await;
+        return HttpResponse::NoContent().finish();
+    }
     let response = match &answer {
         Answer::Accept => HttpResponse::NoContent().finish(),
         Answer::Fail(status) => {
@@ -348,7 +356,7 @@ async fn receive(
                 .body(format!("refused with {status}"))
         }
         Answer::FailTimes(_) => HttpResponse::InternalServerError().finish(),
-        Answer::Hang => unreachable!("answered above"),
+        Answer::Hang | Answer::Slow(_) => unreachable!("answered above"),
         Answer::Redirect(to) => HttpResponse::Found()
             .insert_header(("Location", to.as_str()))
             .finish(),

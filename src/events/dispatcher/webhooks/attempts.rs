@@ -23,7 +23,7 @@ use crate::db::webhooks::{ATTEMPTS_KEPT, AttemptRow};
 /// Attempts an endpoint may have written as they happen, per window.
 const BUDGET: usize = 20;
 /// How far behind a busy endpoint's list may be.
-const WINDOW: Duration = Duration::from_secs(5);
+const WINDOW: Duration = Duration::from_secs(10);
 
 /// Each endpoint's window and held attempts.
 #[derive(Default)]

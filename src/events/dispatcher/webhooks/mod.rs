@@ -69,7 +69,7 @@ use client::Signer;
 /// Events read per batch of a run.
 const BATCH: i64 = 100;
 /// Reports are written at least this often.
-const FLUSH: Duration = Duration::from_millis(100);
+const FLUSH: Duration = Duration::from_secs(1);
 /// Endpoints a sweep looks at.
 const SWEEP_LIMIT: i64 = 1_000;
 /// After a wake-up, wait this long so one look serves a burst of commits.
@@ -283,11 +283,21 @@ struct Shared {
 
 /// A run under way.
 struct Running {
+    user_id: String,
     shard: u16,
     stop: Rc<Cell<bool>>,
-    /// Events up to this sequence number were committed while it ran: look
-    /// again when it ends if it did not deliver that far.
-    dirty: Option<i64>,
+    /// A look found more for it while it ran.
+    again: Option<Again>,
+}
+
+/// What a look found for a run under way: when the run ends without having
+/// delivered up to `newest`, the next starts with the endpoint as the look
+/// read it (as any run starts with its look's row), without reading it
+/// again if that was a moment ago ([`LOOK_GAP`]).
+struct Again {
+    newest: i64,
+    endpoint: EndpointRow,
+    read: Instant,
 }
 
 /// Per user, the newest event a look is for; [`ANY`] when not known (a
@@ -371,6 +381,8 @@ impl Deliverer {
         let sweep_every = Duration::from_secs_f64(self.shared.settings.webhook_sweep_interval);
         let mut next_sweep = tokio::time::Instant::now();
         let mut last_look = tokio::time::Instant::now();
+        // A look to come: when, and the newest event it is for, per user.
+        let mut look: Option<(tokio::time::Instant, Seen)> = None;
         let mut flush = tokio::time::interval(FLUSH);
         flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -380,6 +392,7 @@ impl Deliverer {
                 .min()
                 .map(|at| tokio::time::Instant::now() + (*at - now()).to_std().unwrap_or_default())
                 .map_or(next_sweep, |at| at.min(next_sweep));
+            let look_due = look.as_ref().map_or(next_sweep, |(at, _)| *at);
             tokio::select! {
                 _ = &mut stop => break,
                 Some(report) = reports.recv() => {
@@ -387,16 +400,18 @@ impl Deliverer {
                     // survive anything); progress with the next flush.
                     let failed = matches!(report.end, Some(End::Retry { .. } | End::Disable { .. }));
                     self.take(report).await;
-                    if failed || self.pending.len() >= 64 {
+                    if failed || self.pending.len() >= 1024 {
                         self.flush(false).await;
                     }
                 }
                 _ = flush.tick() => self.flush(false).await,
                 Some(batch) = feed.recv() => {
-                    let paced = last_look + LOOK_GAP;
-                    tokio::time::sleep_until(paced.max(tokio::time::Instant::now() + DEBOUNCE)).await;
-                    last_look = tokio::time::Instant::now();
-                    let mut users = Seen::new();
+                    // Keep what came in; the look waits for the next batches
+                    // (the runs' reports are taken meanwhile).
+                    let (_, users) = look.get_or_insert_with(|| {
+                        let paced = last_look + LOOK_GAP;
+                        (paced.max(tokio::time::Instant::now() + DEBOUNCE), Seen::new())
+                    });
                     let mut next = Some(batch);
                     while let Some(batch) = next {
                         for event in &batch {
@@ -410,7 +425,12 @@ impl Deliverer {
                         // Batches were dropped: the log says whose.
                         self.sweep().await;
                     }
-                    self.look_at(users).await;
+                }
+                () = tokio::time::sleep_until(look_due), if look.is_some() => {
+                    last_look = tokio::time::Instant::now();
+                    if let Some((_, users)) = look.take() {
+                        self.look_at(users).await;
+                    }
                 }
                 Some(command) = commands.recv() => match command {
                     Command::Once { url, secrets, event, reply } => {
@@ -533,7 +553,17 @@ impl Deliverer {
         })
         .await;
         match found {
-            Ok(endpoints) => self.start(endpoints, &users),
+            Ok(endpoints) => {
+                // A run whose endpoint the look did not find (disabled or
+                // deleted since) does not go on with an older reading.
+                let found: HashSet<&str> = endpoints.iter().map(|e| e.id.as_str()).collect();
+                for (id, run) in &mut self.running {
+                    if users.contains_key(&run.user_id) && !found.contains(id.as_str()) {
+                        run.again = None;
+                    }
+                }
+                self.start(endpoints, &users);
+            }
             Err(e) => {
                 warn!(self.shared.log, "reading webhook endpoints failed"; "error" => e.to_string());
             }
@@ -549,8 +579,13 @@ impl Deliverer {
                 continue;
             }
             if let Some(run) = self.running.get_mut(&endpoint.id) {
-                let newest = seen.get(&endpoint.user_id).copied().unwrap_or(ANY);
-                run.dirty = run.dirty.max(Some(newest));
+                let seen = seen.get(&endpoint.user_id).copied().unwrap_or(ANY);
+                let newest = run.again.as_ref().map_or(seen, |a| a.newest.max(seen));
+                run.again = Some(Again {
+                    newest,
+                    endpoint,
+                    read: Instant::now(),
+                });
                 continue;
             }
             let waiting = self
@@ -568,9 +603,10 @@ impl Deliverer {
             self.running.insert(
                 endpoint.id.clone(),
                 Running {
+                    user_id: endpoint.user_id.clone(),
                     shard: shard_of(&endpoint.user_id),
                     stop: stop.clone(),
-                    dirty: None,
+                    again: None,
                 },
             );
             actix_rt::spawn(deliver(
@@ -611,15 +647,21 @@ impl Deliverer {
                 End::Retry { at, .. } => {
                     self.retry_at.insert(report.endpoint_id.clone(), *at);
                 }
-                End::CaughtUp
-                    if run
-                        .and_then(|r| r.dirty)
-                        .is_some_and(|newest| report.through.is_none_or(|t| t < newest)) =>
-                {
-                    let user = report.user_id.clone();
-                    self.pending.push(report);
-                    self.look_at(Seen::from([(user, ANY)])).await;
-                    return;
+                End::CaughtUp => {
+                    let again = run
+                        .and_then(|r| r.again)
+                        .filter(|a| report.through.is_none_or(|t| t < a.newest));
+                    if let Some(again) = again {
+                        // After the report, whose cursor the next run starts at.
+                        let user = report.user_id.clone();
+                        self.pending.push(report);
+                        if again.read.elapsed() < LOOK_GAP {
+                            self.start(vec![again.endpoint], &Seen::new());
+                        } else {
+                            self.look_at(Seen::from([(user, ANY)])).await;
+                        }
+                        return;
+                    }
                 }
                 _ => {}
             }
@@ -736,6 +778,7 @@ async fn write(
         .into_iter()
         .map(|((id, epoch), seq)| (id, epoch, seq))
         .collect();
+    let kept = usize::try_from(db::webhooks::ATTEMPTS_KEPT).unwrap_or(usize::MAX);
     transaction!(db, |conn| {
         let mut events = Vec::new();
         db::webhooks::advance_all(conn, &through).await?;
@@ -747,7 +790,16 @@ async fn write(
         }
         db::webhooks::insert_attempts(conn, &attempts).await?;
         for endpoint in &prune {
-            db::webhooks::prune_attempts(conn, endpoint).await?;
+            // A full list's worth just written: older ones go.
+            let written: Vec<&str> = attempts
+                .iter()
+                .filter(|a| a.endpoint_id == *endpoint)
+                .map(|a| a.id.as_str())
+                .collect();
+            let oldest_kept = (written.len() >= kept)
+                .then(|| written.iter().copied().min())
+                .flatten();
+            db::webhooks::prune_attempts(conn, endpoint, oldest_kept).await?;
         }
         Ok(events)
     })
