@@ -301,8 +301,8 @@ struct Again {
 }
 
 /// Per user, the newest event a look is for; [`ANY`] when not known (a
-/// sweep, a changed endpoint): then a run under way looks again whatever it
-/// delivered.
+/// sweep, a changed endpoint): then a run under way goes on again (see
+/// [`Again`]) whatever it delivered.
 type Seen = HashMap<String, i64>;
 const ANY: i64 = i64::MAX;
 
