@@ -338,14 +338,15 @@ async fn receive(
         }
         shared.arrived.notify_waiters();
     };
-    if answer == Answer::Hang {
-        record(false);
-        actix_rt::time::sleep(Duration::from_secs(3600)).await;
-        return HttpResponse::NoContent().finish();
-    }
-    if let Answer::Slow(wait) = answer {
-        // Listed while it is under way.
-        record(true);
+    // A delayed answer is listed while it is under way: a hanging one as
+    // not accepted (it never is), a slow one as accepted.
+    let delayed = match answer {
+        Answer::Hang => Some((false, Duration::from_secs(3600))),
+        Answer::Slow(wait) => Some((true, wait)),
+        _ => None,
+    };
+    if let Some((accepted, wait)) = delayed {
+        record(accepted);
         actix_rt::time::sleep(wait).await;
         return HttpResponse::NoContent().finish();
     }
