@@ -205,8 +205,8 @@ macro_rules! db_run {
 macro_rules! transaction {
     ($db:expr, |$conn:ident| $body:expr) => {{
         let _turn = $db.write_turn().await?;
-        let mut pooled = $db.get_for_write().await?;
-        match &mut pooled {
+        let mut writing = $crate::db::Writing::new($db.get_for_write().await?);
+        let result = match writing.pooled() {
             $crate::db::PooledConn::Pg(inner) => {
                 let c: &mut ::diesel_async::AsyncPgConnection = &mut **inner;
                 ::diesel_async::AsyncConnection::transaction(
@@ -244,8 +244,52 @@ macro_rules! transaction {
                     }
                 }
             }
-        }
+        };
+        writing.ended();
+        result
     }};
+}
+
+/// A write transaction's connection until the transaction has ended. The
+/// transaction's future may be dropped before it commits or rolls back (a
+/// request whose client went away, a background task aborted at a stop):
+/// back in the pool, the connection would keep the transaction open, and
+/// its locks (SQLite's one write lock, PostgreSQL's row locks) with it,
+/// until the pool next handed it out, which may be never. So a connection
+/// whose transaction did not end is taken out of the pool and closed, which
+/// rolls the transaction back at once.
+pub struct Writing(Option<PooledConn>);
+
+impl Writing {
+    pub fn new(pooled: PooledConn) -> Self {
+        Self(Some(pooled))
+    }
+
+    /// The connection, while the transaction is under way.
+    pub fn pooled(&mut self) -> &mut PooledConn {
+        match &mut self.0 {
+            Some(pooled) => pooled,
+            None => unreachable!("only `ended` takes the connection, and it consumes `self`"),
+        }
+    }
+
+    /// The transaction committed or rolled back: the connection goes back
+    /// to the pool.
+    pub fn ended(mut self) {
+        drop(self.0.take());
+    }
+}
+
+impl Drop for Writing {
+    fn drop(&mut self) {
+        match self.0.take() {
+            Some(PooledConn::Pg(pooled)) => drop(Object::take(pooled)),
+            // A statement still running on a blocking thread holds the
+            // connection until it is done: it closes then.
+            Some(PooledConn::Sqlite(pooled)) => drop(Object::take(pooled)),
+            None => {}
+        }
+    }
 }
 
 impl PooledConn {

@@ -271,3 +271,56 @@ async fn deliveries_are_acted_on_only_as_the_log_holds_them(#[case] backend: Bac
     assert!(inbound.try_recv().is_err(), "once, and nothing forged");
     assert!(committed(&mut t).is_empty(), "consuming writes no event");
 }
+
+/// Takes the lease `name` for `holder` in one write transaction (which
+/// locks it: SQLite's write lock, PostgreSQL's row), then does `meanwhile`
+/// before committing.
+async fn take_lease(
+    db: &taskstream::db::Db,
+    name: &str,
+    holder: &str,
+    meanwhile: impl Future<Output = ()> + Send,
+) -> Result<bool, AppError> {
+    use taskstream::db::leases;
+    let until = at("2100-01-01T00:00:00Z");
+    taskstream::transaction!(db, |conn| {
+        leases::ensure(conn, &[name.to_owned()]).await?;
+        let taken = leases::take(conn, name, holder, until).await?;
+        meanwhile.await;
+        Ok(taken)
+    })
+}
+
+/// A transaction whose future is dropped midway (a request whose client
+/// went away, a task aborted at a stop) is rolled back and its locks are
+/// released at once: neither another instance on the database nor this one
+/// waits on them.
+#[apply(backends)]
+#[actix_web::test]
+async fn a_transaction_dropped_midway_holds_no_lock(#[case] backend: Backend) {
+    const BOUND: std::time::Duration = std::time::Duration::from_secs(5);
+    let t = test_context(backend, at("2030-01-01T00:00:00Z")).await;
+    let (other, _) = context_on(t.database_url.clone(), t.clock.clone(), |_| {}).await;
+    let (inside, entered) = tokio::sync::oneshot::channel();
+    tokio::select! {
+        _ = take_lease(&t.ctx.db, "dropped", "here", async {
+            let _ = inside.send(());
+            std::future::pending().await
+        }) => unreachable!("the transaction waits for ever"),
+        _ = entered => {}
+    }
+    let elsewhere = tokio::time::timeout(
+        BOUND,
+        take_lease(&other.db, "dropped", "elsewhere", async {}),
+    )
+    .await
+    .expect("another instance does not wait for the dropped transaction");
+    assert!(
+        elsewhere.expect("taken elsewhere"),
+        "the dropped take was rolled back"
+    );
+    let here = tokio::time::timeout(BOUND, take_lease(&t.ctx.db, "again", "here", async {}))
+        .await
+        .expect("this instance writes again");
+    assert!(here.expect("taken here"));
+}
