@@ -252,7 +252,8 @@ macro_rules! transaction {
 
 /// A write transaction's connection until the transaction has ended. The
 /// transaction's future may be dropped before it commits or rolls back (a
-/// request whose client went away, a background task aborted at a stop):
+/// background task aborted at a stop, a request still running when a
+/// stop's deadline ends the server, a caller that stops waiting):
 /// back in the pool, the connection would keep the transaction open, and
 /// its locks (SQLite's one write lock, PostgreSQL's row locks) with it,
 /// until the pool next handed it out, which may be never. So a connection

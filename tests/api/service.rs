@@ -291,8 +291,8 @@ async fn take_lease(
     })
 }
 
-/// A transaction whose future is dropped midway (a request whose client
-/// went away, a task aborted at a stop) is rolled back and its locks are
+/// A transaction whose future is dropped midway (a task aborted at a
+/// stop, a caller that stops waiting) is rolled back and its locks are
 /// released at once: neither another instance on the database nor this one
 /// waits on them.
 #[apply(backends)]
